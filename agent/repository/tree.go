@@ -1,0 +1,111 @@
+package repository
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+)
+
+// Node types, as restic names them.
+const (
+	NodeFile    = "file"
+	NodeDir     = "dir"
+	NodeSymlink = "symlink"
+	NodeDev     = "dev"
+	NodeCharDev = "chardev"
+	NodeFifo    = "fifo"
+	NodeSocket  = "socket"
+)
+
+// ExtendedAttribute is one xattr of a node.
+type ExtendedAttribute struct {
+	Name  string `json:"name"`
+	Value []byte `json:"value"`
+}
+
+// Node is one entry of a tree, encoded exactly as restic encodes it so
+// that both programs read each other's trees. Mode is a Go os.FileMode
+// including its type bits.
+type Node struct {
+	Name               string              `json:"name"`
+	Type               string              `json:"type"`
+	Mode               os.FileMode         `json:"mode,omitempty"`
+	ModTime            time.Time           `json:"mtime,omitempty"`
+	AccessTime         time.Time           `json:"atime,omitempty"`
+	ChangeTime         time.Time           `json:"ctime,omitempty"`
+	UID                uint32              `json:"uid"`
+	GID                uint32              `json:"gid"`
+	User               string              `json:"user,omitempty"`
+	Group              string              `json:"group,omitempty"`
+	Inode              uint64              `json:"inode,omitempty"`
+	DeviceID           uint64              `json:"device_id,omitempty"`
+	Size               uint64              `json:"size,omitempty"`
+	Links              uint64              `json:"links,omitempty"`
+	LinkTarget         string              `json:"linktarget,omitempty"`
+	ExtendedAttributes []ExtendedAttribute `json:"extended_attributes,omitempty"`
+	Device             uint64              `json:"device,omitempty"`
+	Content            IDs                 `json:"content"`
+	Subtree            *ID                 `json:"subtree,omitempty"`
+	Error              string              `json:"error,omitempty"`
+}
+
+// Tree is a directory listing; Nodes are sorted by name.
+type Tree struct {
+	Nodes []*Node `json:"nodes"`
+}
+
+// Insert adds a node, keeping the order. Names must be unique.
+func (t *Tree) Insert(n *Node) error {
+	i := sort.Search(len(t.Nodes), func(i int) bool { return t.Nodes[i].Name >= n.Name })
+	if i < len(t.Nodes) && t.Nodes[i].Name == n.Name {
+		return fmt.Errorf("duplicate tree entry %q", n.Name)
+	}
+	t.Nodes = append(t.Nodes, nil)
+	copy(t.Nodes[i+1:], t.Nodes[i:])
+	t.Nodes[i] = n
+	return nil
+}
+
+// Find returns the node called name, or nil.
+func (t *Tree) Find(name string) *Node {
+	i := sort.Search(len(t.Nodes), func(i int) bool { return t.Nodes[i].Name >= name })
+	if i < len(t.Nodes) && t.Nodes[i].Name == name {
+		return t.Nodes[i]
+	}
+	return nil
+}
+
+// EncodeTree returns a tree blob's plaintext: sorted JSON and a newline,
+// as restic writes it.
+func EncodeTree(t *Tree) ([]byte, error) {
+	sort.SliceStable(t.Nodes, func(i, j int) bool { return t.Nodes[i].Name < t.Nodes[j].Name })
+	for i := 1; i < len(t.Nodes); i++ {
+		if t.Nodes[i-1].Name == t.Nodes[i].Name {
+			return nil, fmt.Errorf("duplicate tree entry %q", t.Nodes[i].Name)
+		}
+	}
+	if t.Nodes == nil {
+		t.Nodes = []*Node{}
+	}
+	buf, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, '\n'), nil
+}
+
+// DecodeTree parses a tree blob.
+func DecodeTree(buf []byte) (*Tree, error) {
+	t := &Tree{}
+	if err := json.Unmarshal(buf, t); err != nil {
+		return nil, err
+	}
+	for i, n := range t.Nodes {
+		if n == nil {
+			return nil, fmt.Errorf("tree entry %d is null", i)
+		}
+	}
+	return t, nil
+}
