@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -49,6 +50,34 @@ type Node struct {
 	Content            IDs                 `json:"content"`
 	Subtree            *ID                 `json:"subtree,omitempty"`
 	Error              string              `json:"error,omitempty"`
+}
+
+// nodeJSON has Node's fields without its methods.
+type nodeJSON Node
+
+// MarshalJSON stores the name Go-quoted inside the JSON string, as restic
+// does: a name with a newline, a backslash or invalid UTF-8 must survive,
+// and restic refuses trees whose names do not unquote.
+func (n Node) MarshalJSON() ([]byte, error) {
+	nj := nodeJSON(n)
+	q := strconv.Quote(n.Name)
+	nj.Name = q[1 : len(q)-1]
+	return json.Marshal(nj)
+}
+
+// UnmarshalJSON reverses MarshalJSON.
+func (n *Node) UnmarshalJSON(b []byte) error {
+	var nj nodeJSON
+	if err := json.Unmarshal(b, &nj); err != nil {
+		return err
+	}
+	name, err := strconv.Unquote(`"` + nj.Name + `"`)
+	if err != nil {
+		return fmt.Errorf("invalid encoding of node name: %w", err)
+	}
+	nj.Name = name
+	*n = Node(nj)
+	return nil
 }
 
 // Tree is a directory listing; Nodes are sorted by name.

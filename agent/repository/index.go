@@ -1,0 +1,401 @@
+package repository
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+
+	"lethe/backends"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// IndexMaxBlobs is the number of blobs after which a new index file is
+// started, as restic does for compressed (v2) repositories.
+const IndexMaxBlobs = 150000
+
+// indexEntry is a compact blob location; the pack is an index into
+// index.packs, which keeps the map small for millions of blobs.
+type indexEntry struct {
+	pack           uint32
+	offset, length uint32
+	ulength        uint32
+}
+
+// index is the in-memory index of all blobs the repository knows.
+type index struct {
+	mu      sync.RWMutex
+	packs   []ID
+	packIdx map[ID]uint32
+	blobs   *blobTable
+	// dups holds further copies of blobs stored in more than one pack.
+	dups map[BlobHandle][]indexEntry
+	// files are the index files the entries were loaded from.
+	files IDSet
+	// unsaved lists packs written but not yet in an index file.
+	unsaved []indexPack
+	// pending holds blobs in open or uploading packs.
+	pending BlobSet
+}
+
+func newIndex() *index { return newIndexSized(0) }
+
+// newIndexSized preallocates for n blobs; sizing the map up front saves
+// up to half its memory compared to growing it.
+func newIndexSized(n int) *index {
+	return &index{
+		packIdx: map[ID]uint32{},
+		blobs:   newBlobTable(n),
+		dups:    map[BlobHandle][]indexEntry{},
+		files:   IDSet{},
+		pending: BlobSet{},
+	}
+}
+
+func (x *index) packNum(id ID) uint32 {
+	n, ok := x.packIdx[id]
+	if !ok {
+		n = uint32(len(x.packs))
+		x.packs = append(x.packs, id)
+		x.packIdx[id] = n
+	}
+	return n
+}
+
+// addLocked adds a pack's blobs; an identical entry is not added twice.
+func (x *index) addLocked(p indexPack) {
+	n := x.packNum(ID(p.ID))
+	for _, b := range p.Blobs {
+		h := BlobHandle{ID: ID(b.ID), Type: b.Type}
+		e := indexEntry{pack: n, offset: uint32(b.Offset), length: uint32(b.Length), ulength: uint32(b.UncompressedLength)}
+		old, ok := x.blobs.get(h)
+		if !ok {
+			x.blobs.put(h, e)
+			continue
+		}
+		if old == e {
+			continue
+		}
+		dup := false
+		for _, d := range x.dups[h] {
+			if d == e {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			x.dups[h] = append(x.dups[h], e)
+		}
+	}
+}
+
+func (x *index) packed(h BlobHandle, e indexEntry) PackedBlob {
+	return PackedBlob{BlobHandle: h, PackID: x.packs[e.pack], Offset: uint(e.offset), Length: uint(e.length), UncompressedLength: uint(e.ulength)}
+}
+
+func (x *index) lookup(h BlobHandle) (PackedBlob, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	e, ok := x.blobs.get(h)
+	if !ok {
+		return PackedBlob{}, false
+	}
+	return x.packed(h, e), true
+}
+
+func (x *index) lookupAll(h BlobHandle) []PackedBlob {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	e, ok := x.blobs.get(h)
+	if !ok {
+		return nil
+	}
+	l := []PackedBlob{x.packed(h, e)}
+	for _, d := range x.dups[h] {
+		l = append(l, x.packed(h, d))
+	}
+	return l
+}
+
+// reserve marks h as being saved. It reports false when h is already
+// indexed or pending, so two concurrent saves store a blob only once.
+func (x *index) reserve(h BlobHandle, force bool) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !force {
+		if _, ok := x.blobs.get(h); ok {
+			return false
+		}
+		if x.pending.Has(h) {
+			return false
+		}
+	}
+	x.pending.Insert(h)
+	return true
+}
+
+func (x *index) unreserve(h BlobHandle) {
+	x.mu.Lock()
+	delete(x.pending, h)
+	x.mu.Unlock()
+}
+
+// addNewPack records an uploaded pack whose index entry is not yet saved.
+func (x *index) addNewPack(p indexPack) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.addLocked(p)
+	x.unsaved = append(x.unsaved, p)
+	for _, b := range p.Blobs {
+		delete(x.pending, BlobHandle{ID: ID(b.ID), Type: b.Type})
+	}
+}
+
+// packSet returns the packs that hold blobs, with their blob lists.
+func (x *index) packContents() map[ID][]PackedBlob {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	m := make(map[ID][]PackedBlob, len(x.packs))
+	add := func(h BlobHandle, e indexEntry) {
+		pb := x.packed(h, e)
+		m[pb.PackID] = append(m[pb.PackID], pb)
+	}
+	x.blobs.each(func(h BlobHandle, e indexEntry) bool {
+		add(h, e)
+		for _, d := range x.dups[h] {
+			add(h, d)
+		}
+		return true
+	})
+	for _, l := range m {
+		sort.Slice(l, func(i, j int) bool { return l[i].Offset < l[j].Offset })
+	}
+	return m
+}
+
+// Index file JSON, restic's format.
+type indexJSON struct {
+	Supersedes IDs         `json:"supersedes,omitempty"`
+	Packs      []indexPack `json:"packs"`
+}
+
+type indexPack struct {
+	ID    jsonID      `json:"id"`
+	Blobs []indexBlob `json:"blobs"`
+}
+
+type indexBlob struct {
+	ID                 jsonID   `json:"id"`
+	Type               BlobType `json:"type"`
+	Offset             uint     `json:"offset"`
+	Length             uint     `json:"length"`
+	UncompressedLength uint     `json:"uncompressed_length,omitempty"`
+}
+
+// jsonID is an ID with a fast JSON decoder: index files hold millions
+// of IDs and the generic path dominates loading time.
+type jsonID ID
+
+func (id jsonID) MarshalJSON() ([]byte, error) { return ID(id).MarshalJSON() }
+
+func (id *jsonID) UnmarshalJSON(b []byte) error {
+	if len(b) == 2+2*IDSize && b[0] == '"' && b[len(b)-1] == '"' {
+		if _, err := hex.Decode(id[:], b[1:len(b)-1]); err == nil {
+			return nil
+		}
+	}
+	return (*ID)(id).UnmarshalJSON(b)
+}
+
+// decodeIndex parses an index file in the current format or restic's old
+// one (a bare array of packs, which cannot supersede anything).
+func decodeIndex(buf []byte) (*indexJSON, error) {
+	trimmed := bytes.TrimLeft(buf, " \t\r\n")
+	if !isJSONStart(trimmed) {
+		return nil, fmt.Errorf("index is not JSON")
+	}
+	idx := &indexJSON{}
+	if trimmed[0] == '[' {
+		if err := json.Unmarshal(buf, &idx.Packs); err != nil {
+			return nil, err
+		}
+	} else if err := json.Unmarshal(buf, idx); err != nil {
+		return nil, err
+	}
+	for _, p := range idx.Packs {
+		for _, b := range p.Blobs {
+			if b.Type != DataBlob && b.Type != TreeBlob {
+				return nil, fmt.Errorf("pack %s: invalid blob type", ID(p.ID).Str())
+			}
+			if b.Length < overhead || b.Offset > 1<<32-1 || b.Length > 1<<32-1 || b.UncompressedLength > 1<<32-1 {
+				return nil, fmt.Errorf("pack %s: blob %s has an invalid location", ID(p.ID).Str(), ID(b.ID).Str())
+			}
+		}
+	}
+	return idx, nil
+}
+
+func toIndexPack(id ID, blobs []PackedBlob) indexPack {
+	p := indexPack{ID: jsonID(id), Blobs: make([]indexBlob, 0, len(blobs))}
+	for _, b := range blobs {
+		p.Blobs = append(p.Blobs, indexBlob{ID: jsonID(b.ID), Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength})
+	}
+	return p
+}
+
+// LoadIndex reads every index file into memory, replacing what was
+// loaded before (blobs written by this handle are kept).
+func (r *Repository) LoadIndex(ctx context.Context) error {
+	var ids IDs
+	if err := r.List(ctx, backends.IndexFile, func(id ID, _ int64) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("listing index files: %w", err)
+	}
+	files := make([]*indexJSON, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, r.be.Connections()))
+	for i, id := range ids {
+		g.Go(func() error {
+			x, err := r.loadIndexFile(gctx, id)
+			files[i] = x
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	n := 0
+	for _, f := range files {
+		for _, p := range f.Packs {
+			n += len(p.Blobs)
+		}
+	}
+	// A superseded index file is left over from an interrupted prune; its
+	// successor holds everything still valid.
+	superseded := IDSet{}
+	for _, f := range files {
+		for _, id := range f.Supersedes {
+			superseded.Insert(id)
+		}
+	}
+	fresh := newIndexSized(n + r.idx.blobs.len()/8)
+	for i, f := range files {
+		fresh.files.Insert(ids[i])
+		if superseded.Has(ids[i]) {
+			continue
+		}
+		for _, p := range f.Packs {
+			fresh.addLocked(p)
+		}
+	}
+	r.idx.mu.Lock()
+	defer r.idx.mu.Unlock()
+	for _, p := range r.idx.unsaved {
+		fresh.addLocked(p)
+	}
+	fresh.unsaved = r.idx.unsaved
+	fresh.pending = r.idx.pending
+	r.idx.packs, r.idx.packIdx, r.idx.blobs, r.idx.dups, r.idx.files = fresh.packs, fresh.packIdx, fresh.blobs, fresh.dups, fresh.files
+	return nil
+}
+
+func (r *Repository) loadIndexFile(ctx context.Context, id ID) (*indexJSON, error) {
+	buf, err := r.LoadUnpacked(ctx, backends.IndexFile, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading index %s: %w", id.Str(), err)
+	}
+	x, err := decodeIndex(buf)
+	if err != nil {
+		return nil, fmt.Errorf("decoding index %s: %w", id.Str(), err)
+	}
+	return x, nil
+}
+
+// IndexFiles returns the IDs of the loaded index files.
+func (r *Repository) IndexFiles() IDs {
+	r.idx.mu.RLock()
+	defer r.idx.mu.RUnlock()
+	return r.idx.files.Sorted()
+}
+
+// saveIndex writes packs as index files of at most IndexMaxBlobs blobs;
+// supersedes goes into the first one.
+func (r *Repository) saveIndex(ctx context.Context, packs []indexPack, supersedes IDs) (IDs, error) {
+	var saved IDs
+	cur := &indexJSON{Supersedes: supersedes, Packs: []indexPack{}}
+	n := 0
+	flush := func() error {
+		buf, err := json.Marshal(cur)
+		if err != nil {
+			return err
+		}
+		id, err := r.SaveUnpacked(ctx, backends.IndexFile, buf)
+		if err != nil {
+			return fmt.Errorf("saving index: %w", err)
+		}
+		saved = append(saved, id)
+		cur = &indexJSON{Packs: []indexPack{}}
+		n = 0
+		return nil
+	}
+	for _, p := range packs {
+		if n > 0 && n+len(p.Blobs) > IndexMaxBlobs {
+			if err := flush(); err != nil {
+				return saved, err
+			}
+		}
+		cur.Packs = append(cur.Packs, p)
+		n += len(p.Blobs)
+	}
+	if n > 0 || len(supersedes) > 0 {
+		if err := flush(); err != nil {
+			return saved, err
+		}
+	}
+	return saved, nil
+}
+
+// LookupBlob returns one location of a blob.
+func (r *Repository) LookupBlob(h BlobHandle) (PackedBlob, bool) { return r.idx.lookup(h) }
+
+// LookupAll returns every indexed location of a blob.
+func (r *Repository) LookupAll(h BlobHandle) []PackedBlob { return r.idx.lookupAll(h) }
+
+// HasBlob reports whether the blob is indexed or waiting in an open pack.
+func (r *Repository) HasBlob(h BlobHandle) bool {
+	r.idx.mu.RLock()
+	defer r.idx.mu.RUnlock()
+	_, ok := r.idx.blobs.get(h)
+	return ok || r.idx.pending.Has(h)
+}
+
+// EachBlob calls fn for every indexed blob location until fn returns
+// false. fn must not call back into the repository's index.
+func (r *Repository) EachBlob(fn func(PackedBlob) bool) {
+	r.idx.mu.RLock()
+	defer r.idx.mu.RUnlock()
+	r.idx.blobs.each(func(h BlobHandle, e indexEntry) bool {
+		if !fn(r.idx.packed(h, e)) {
+			return false
+		}
+		for _, d := range r.idx.dups[h] {
+			if !fn(r.idx.packed(h, d)) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// IndexedBlobs returns the number of distinct blobs in the index.
+func (r *Repository) IndexedBlobs() int {
+	r.idx.mu.RLock()
+	defer r.idx.mu.RUnlock()
+	return r.idx.blobs.len()
+}
