@@ -1,0 +1,517 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+
+	"lethe/agent/repository"
+
+	"github.com/restic/chunker"
+)
+
+// run is the state of one Snapshot call.
+type run struct {
+	a        *Archiver
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	excludes []string
+	c        counters
+
+	fileCh chan *fileJob
+	blobCh chan blobJob
+	treeCh chan *dirJob
+}
+
+// fileJob is a file to read; done is closed when node is complete or err
+// is set (errSkipped: reported and left out).
+type fileJob struct {
+	path string
+	fi   fs.FileInfo
+	node *repository.Node
+	old  bool // a parent node existed (changed rather than new)
+	done chan struct{}
+	err  error
+}
+
+// blobJob is a chunk to store. buf goes back to the pool afterwards.
+type blobJob struct {
+	buf  *[]byte
+	id   repository.ID
+	wg   *sync.WaitGroup
+	errp *error
+	mu   *sync.Mutex
+}
+
+// dirJob is a directory whose tree is saved once its children are done.
+// Jobs reach the tree saver in post-order, so subdirectories are always
+// saved before their parent.
+type dirJob struct {
+	path    string
+	node    *repository.Node // nil for the root
+	entries []entry
+	old     *repository.Node // the parent snapshot's node, if any
+	done    chan struct{}
+	id      repository.ID
+	err     error
+}
+
+type entry struct {
+	node *repository.Node // complete, or a dir whose subtree is set from dir
+	file *fileJob
+	dir  *dirJob
+}
+
+func newRun(ctx context.Context, a *Archiver, excludes []string) *run {
+	ctx, cancel := context.WithCancelCause(ctx)
+	return &run{
+		a:        a,
+		ctx:      ctx,
+		cancel:   cancel,
+		excludes: excludes,
+		fileCh:   make(chan *fileJob, a.opts.FileWorkers),
+		blobCh:   make(chan blobJob, a.opts.SaveWorkers),
+		treeCh:   make(chan *dirJob, 256),
+	}
+}
+
+// fail aborts the backup with err (the first failure wins).
+func (r *run) fail(err error) { r.cancel(err) }
+
+// failure returns why the run was aborted, if it was.
+func (r *run) failure() error {
+	if r.ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(r.ctx)
+}
+
+// report hands an unreadable item to the error callback. It returns
+// errSkipped to leave the item out, or the callback's error to abort.
+func (r *run) report(path string, err error) error {
+	r.c.errors.Add(1)
+	if r.a.opts.Error != nil {
+		if cbErr := r.a.opts.Error(path, err); cbErr != nil {
+			r.fail(cbErr)
+			return cbErr
+		}
+	}
+	return errSkipped
+}
+
+func (r *run) run(root *targetTree, parent *repository.Snapshot, parentTree *repository.Tree) (repository.ID, error) {
+	var fileWG, blobWG sync.WaitGroup
+	for i := 0; i < r.a.opts.FileWorkers; i++ {
+		fileWG.Add(1)
+		go func() {
+			defer fileWG.Done()
+			r.fileWorker()
+		}()
+	}
+	for i := 0; i < r.a.opts.SaveWorkers; i++ {
+		blobWG.Add(1)
+		go func() {
+			defer blobWG.Done()
+			r.blobWorker()
+		}()
+	}
+	treeDone := make(chan struct{})
+	go func() {
+		defer close(treeDone)
+		r.treeSaver()
+	}()
+
+	var rootOld *repository.Node
+	if parentTree != nil {
+		rootOld = &repository.Node{Type: repository.NodeDir, Subtree: parent.Tree}
+	}
+	rootJob, walkErr := r.walkDir("/", nil, rootOld, parentTree, root)
+	close(r.treeCh)
+	close(r.fileCh)
+	<-treeDone
+	fileWG.Wait()
+	close(r.blobCh)
+	blobWG.Wait()
+
+	if err := r.failure(); err != nil {
+		return repository.ID{}, err
+	}
+	if errors.Is(walkErr, errSkipped) {
+		return repository.ID{}, fmt.Errorf("reading the root of the backup failed")
+	}
+	if walkErr != nil {
+		return repository.ID{}, walkErr
+	}
+	if rootJob.err != nil {
+		return repository.ID{}, rootJob.err
+	}
+	return rootJob.id, nil
+}
+
+// walkDir lists a directory and queues its entries; sub limits the entries
+// to the children of an inner target-tree node (nil: all entries). It
+// returns the directory's job, queued to the tree saver after its
+// children. An error return aborts the backup.
+func (r *run) walkDir(path string, node, old *repository.Node, parent *repository.Tree, sub *targetTree) (*dirJob, error) {
+	job := &dirJob{path: path, node: node, old: old, done: make(chan struct{})}
+
+	var names []string
+	if sub != nil && !sub.leaf {
+		names = sub.names()
+	} else {
+		f, err := openNoatime(path)
+		if err == nil {
+			names, err = f.Readdirnames(-1)
+			f.Close()
+		}
+		if err != nil {
+			return nil, r.report(path, fmt.Errorf("reading directory: %w", err))
+		}
+		sort.Strings(names)
+	}
+
+	for _, name := range names {
+		if err := r.ctx.Err(); err != nil {
+			return nil, context.Cause(r.ctx)
+		}
+		var child *targetTree
+		if sub != nil && !sub.leaf {
+			child = sub.children[name]
+		}
+		e, err := r.walkEntry(filepath.Join(path, name), name, parent, child)
+		if errors.Is(err, errSkipped) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		job.entries = append(job.entries, e)
+	}
+
+	select {
+	case r.treeCh <- job:
+	case <-r.ctx.Done():
+		return nil, context.Cause(r.ctx)
+	}
+	return job, nil
+}
+
+// walkEntry builds the entry for one directory item; errSkipped leaves it
+// out. child is the target-tree node when the item is on a target path.
+func (r *run) walkEntry(path, name string, parent *repository.Tree, child *targetTree) (entry, error) {
+	if child == nil && excluded(r.excludes, path) {
+		return entry{}, errSkipped
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return entry{}, r.report(path, err)
+	}
+	node, err := r.a.nodeFromFileInfo(path, name, fi)
+	if err != nil {
+		return entry{}, r.report(path, err)
+	}
+	var old *repository.Node
+	if parent != nil {
+		old = parent.Find(name)
+	}
+
+	if child != nil && !child.leaf && node.Type != repository.NodeDir {
+		return entry{}, r.report(path, fmt.Errorf("not a directory, but a backup target is below it"))
+	}
+
+	switch node.Type {
+	case repository.NodeDir:
+		var oldTree *repository.Tree
+		if old != nil && old.Type == repository.NodeDir && old.Subtree != nil {
+			oldTree, err = r.a.loadTree(r.ctx, *old.Subtree)
+			if err != nil {
+				return entry{}, fmt.Errorf("loading parent tree of %s: %w", path, err)
+			}
+		}
+		dj, err := r.walkDir(path, node, old, oldTree, child)
+		if err != nil {
+			return entry{}, err
+		}
+		return entry{node: node, dir: dj}, nil
+
+	case repository.NodeFile:
+		r.c.totalFiles.Add(1)
+		r.c.totalBytes.Add(node.Size)
+		if !fileChanged(fi, old, r.a.opts.IgnoreInode, r.a.opts.IgnoreCtime) && r.allBlobsPresent(old.Content) {
+			node.Content = append(repository.IDs{}, old.Content...)
+			r.c.filesUnmodified.Add(1)
+			if p := r.a.opts.Progress; p != nil {
+				p.Start(path)
+				p.Bytes(node.Size)
+				p.Done(path)
+			}
+			return entry{node: node}, nil
+		}
+		fj := &fileJob{path: path, fi: fi, node: node, old: old != nil, done: make(chan struct{})}
+		select {
+		case r.fileCh <- fj:
+		case <-r.ctx.Done():
+			return entry{}, context.Cause(r.ctx)
+		}
+		return entry{file: fj}, nil
+	}
+	return entry{node: node}, nil
+}
+
+func (r *run) allBlobsPresent(ids repository.IDs) bool {
+	for _, id := range ids {
+		if !r.a.repo.HasBlob(repository.BlobHandle{ID: id, Type: repository.DataBlob}) {
+			return false
+		}
+	}
+	return true
+}
+
+// treeSaver saves directory trees in post-order.
+func (r *run) treeSaver() {
+	for job := range r.treeCh {
+		job.err = r.saveDir(job)
+		close(job.done)
+		if job.err != nil {
+			r.fail(job.err)
+		}
+	}
+}
+
+func (r *run) saveDir(job *dirJob) error {
+	tree := &repository.Tree{Nodes: make([]*repository.Node, 0, len(job.entries))}
+	for _, e := range job.entries {
+		switch {
+		case e.file != nil:
+			select {
+			case <-e.file.done:
+			case <-r.ctx.Done():
+				return context.Cause(r.ctx)
+			}
+			if errors.Is(e.file.err, errSkipped) {
+				continue
+			}
+			if e.file.err != nil {
+				return e.file.err
+			}
+			tree.Nodes = append(tree.Nodes, e.file.node)
+		case e.dir != nil:
+			select {
+			case <-e.dir.done:
+			case <-r.ctx.Done():
+				return context.Cause(r.ctx)
+			}
+			if e.dir.err != nil {
+				return e.dir.err
+			}
+			id := e.dir.id
+			e.node.Subtree = &id
+			tree.Nodes = append(tree.Nodes, e.node)
+		default:
+			tree.Nodes = append(tree.Nodes, e.node)
+		}
+	}
+	buf, err := repository.EncodeTree(&repository.Tree{Nodes: tree.Nodes})
+	if err != nil {
+		return fmt.Errorf("encoding tree of %s: %w", job.path, err)
+	}
+	id := repository.Hash(buf)
+	if !r.a.repo.HasBlob(repository.BlobHandle{ID: id, Type: repository.TreeBlob}) {
+		_, known, size, err := r.a.repo.SaveBlob(r.ctx, repository.TreeBlob, buf, id, false)
+		if err != nil {
+			return fmt.Errorf("saving tree of %s: %w", job.path, err)
+		}
+		if !known {
+			r.c.treeBlobs.Add(1)
+			r.c.dataAdded.Add(uint64(size))
+		}
+	}
+	job.id = id
+
+	switch {
+	case job.old == nil || job.old.Type != repository.NodeDir || job.old.Subtree == nil:
+		r.c.dirsNew.Add(1)
+	case *job.old.Subtree == id:
+		r.c.dirsUnmodified.Add(1)
+	default:
+		r.c.dirsChanged.Add(1)
+	}
+	if p := r.a.opts.Progress; p != nil && job.node != nil {
+		p.Done(job.path)
+	}
+	return nil
+}
+
+// fileWorker reads, chunks and hashes files; new chunks go to the save
+// workers.
+func (r *run) fileWorker() {
+	var ch *chunker.Chunker
+	for fj := range r.fileCh {
+		if r.ctx.Err() != nil {
+			fj.err = context.Cause(r.ctx)
+			close(fj.done)
+			continue
+		}
+		if ch == nil {
+			ch = chunker.New(nil, r.a.pol)
+		}
+		fj.err = r.saveFile(fj, ch)
+		if fj.err != nil && !errors.Is(fj.err, errSkipped) {
+			r.fail(fj.err)
+		}
+		close(fj.done)
+	}
+}
+
+func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
+	if p := r.a.opts.Progress; p != nil {
+		p.Start(fj.path)
+		defer p.Done(fj.path)
+	}
+	f, err := openNoatime(fj.path)
+	if err != nil {
+		return r.report(fj.path, fmt.Errorf("opening file: %w", err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return r.report(fj.path, fmt.Errorf("stat of open file: %w", err))
+	}
+	// The file may have been replaced between listing and opening.
+	if !fi.Mode().IsRegular() || !os.SameFile(fi, fj.fi) {
+		return r.report(fj.path, fmt.Errorf("file changed type or was replaced during backup"))
+	}
+	node, err := r.a.nodeFromFileInfo(fj.path, fj.node.Name, fi)
+	if err != nil {
+		return r.report(fj.path, err)
+	}
+
+	var src io.Reader = readCounter{f: f, r: r}
+	if flt := r.a.opts.Filter; flt != nil {
+		src, err = flt.FilterContent(r.ctx, fj.path, src)
+		if err != nil {
+			return r.report(fj.path, fmt.Errorf("filtering content: %w", err))
+		}
+	}
+	r.c.filesRead.Add(1)
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		saveErr error
+		size    uint64
+		content = repository.IDs{}
+	)
+	ch.Reset(src, r.a.pol)
+	for {
+		bufp := r.a.bufs.Get().(*[]byte)
+		c, err := ch.Next((*bufp)[:0])
+		if err == io.EOF {
+			r.a.putBuf(bufp)
+			break
+		}
+		if err != nil {
+			r.a.putBuf(bufp)
+			wg.Wait()
+			if r.ctx.Err() != nil {
+				return context.Cause(r.ctx)
+			}
+			return r.report(fj.path, fmt.Errorf("reading file: %w", err))
+		}
+		*bufp = c.Data
+		id := repository.Hash(c.Data)
+		content = append(content, id)
+		size += uint64(c.Length)
+		if p := r.a.opts.Progress; p != nil {
+			p.Bytes(uint64(c.Length))
+		}
+		if r.a.repo.HasBlob(repository.BlobHandle{ID: id, Type: repository.DataBlob}) {
+			r.a.putBuf(bufp)
+			continue
+		}
+		wg.Add(1)
+		select {
+		case r.blobCh <- blobJob{buf: bufp, id: id, wg: &wg, errp: &saveErr, mu: &mu}:
+		case <-r.ctx.Done():
+			wg.Done()
+			r.a.putBuf(bufp)
+			wg.Wait()
+			return context.Cause(r.ctx)
+		}
+	}
+	wg.Wait()
+	if saveErr != nil {
+		return saveErr
+	}
+	if err := r.ctx.Err(); err != nil {
+		return context.Cause(r.ctx)
+	}
+	// A file that grew or shrank while being read is stored as read.
+	node.Size = size
+	node.Content = content
+	fj.node = node
+	if fj.old {
+		r.c.filesChanged.Add(1)
+	} else {
+		r.c.filesNew.Add(1)
+	}
+	return nil
+}
+
+// readCounter counts bytes read from disk and stops reading when the
+// backup is aborted.
+type readCounter struct {
+	f *os.File
+	r *run
+}
+
+func (rc readCounter) Read(p []byte) (int, error) {
+	if err := rc.r.ctx.Err(); err != nil {
+		return 0, context.Cause(rc.r.ctx)
+	}
+	n, err := rc.f.Read(p)
+	rc.r.c.bytesRead.Add(uint64(n))
+	return n, err
+}
+
+// blobWorker stores chunks; compression and encryption happen inside
+// SaveBlob in this goroutine.
+func (r *run) blobWorker() {
+	for job := range r.blobCh {
+		if r.ctx.Err() == nil {
+			_, known, size, err := r.a.repo.SaveBlob(r.ctx, repository.DataBlob, *job.buf, job.id, false)
+			if err != nil {
+				err = fmt.Errorf("saving data blob %s: %w", job.id.Str(), err)
+				job.mu.Lock()
+				if *job.errp == nil {
+					*job.errp = err
+				}
+				job.mu.Unlock()
+				r.fail(err)
+			} else if !known {
+				r.c.dataBlobs.Add(1)
+				r.c.dataAdded.Add(uint64(size))
+			}
+		}
+		r.a.putBuf(job.buf)
+		job.wg.Done()
+	}
+}
+
+// openNoatime opens a file for reading without following symlinks and,
+// where permitted (owner or root), without updating its access time, so
+// a backup does not change what it records next time.
+func openNoatime(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME, 0)
+	if errors.Is(err, os.ErrPermission) {
+		f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	}
+	return f, err
+}

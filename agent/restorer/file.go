@@ -1,0 +1,316 @@
+package restorer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+
+	"lethe/agent/repository"
+
+	"golang.org/x/sys/unix"
+)
+
+// fileJob is a file to write into dir; the job holds a reference on dir
+// (and on linkTo.dir).
+type fileJob struct {
+	node   *repository.Node
+	path   string
+	dir    *dirHandle
+	first  *linkSrc // set on the first name of a hard-linked inode
+	linkTo *linkSrc // set on later names: link instead of writing
+}
+
+type inodeKey struct{ dev, ino uint64 }
+
+// linkSrc is the first restored name of a hard-linked inode. done is
+// closed once it is in place (ok) or has failed.
+type linkSrc struct {
+	dirComps []string // its directory below the target
+	name     string
+	node     *repository.Node
+	done     chan struct{}
+	ok       bool
+}
+
+// sameContent reports whether two nodes may share an inode; a crafted
+// tree must not make a name restore with another name's content.
+func sameContent(a, b *repository.Node) bool {
+	if a.Size != b.Size || len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := range a.Content {
+		if a.Content[i] != b.Content[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// link makes job's name a hard link to its first name.
+func (s *state) link(job fileJob) error {
+	src := job.linkTo
+	// The first name's directory may be finished and closed by now;
+	// reopen it from the target without following symlinks.
+	srcfd, err := unix.Dup(s.rootfd)
+	if err != nil {
+		return err
+	}
+	defer func() { unix.Close(srcfd) }()
+	for _, c := range src.dirComps {
+		fd, err := unix.Openat(srcfd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening directory of hard link source: %w", err)
+		}
+		unix.Close(srcfd)
+		srcfd = fd
+	}
+	tmp := tempName(job.node.Name)
+	if err := unix.Linkat(srcfd, src.name, job.dir.fd, tmp, 0); err != nil {
+		return fmt.Errorf("creating hard link: %w", err)
+	}
+	if err := unix.Renameat(job.dir.fd, tmp, job.dir.fd, job.node.Name); err != nil {
+		unix.Unlinkat(job.dir.fd, tmp, 0)
+		return fmt.Errorf("renaming into place: %w", err)
+	}
+	return nil
+}
+
+// tempName returns a fresh hidden name in the same directory as name.
+func tempName(name string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	if len(name) > 100 {
+		name = name[:100]
+	}
+	return ".lethe-restore-" + hex.EncodeToString(b[:]) + "-" + name
+}
+
+func (s *state) restoreFile(job fileJob) {
+	defer job.dir.release(s)
+	if job.first != nil {
+		defer close(job.first.done)
+	}
+	if s.ctx.Err() != nil {
+		return
+	}
+	var err error
+	if job.linkTo != nil {
+		// The first name was queued earlier, so a worker has it already.
+		<-job.linkTo.done
+		if job.linkTo.ok {
+			err = s.link(job)
+			if err == nil {
+				s.nBytes.Add(job.node.Size)
+				if p := s.r.opts.Progress; p != nil {
+					p.Bytes(job.node.Size)
+				}
+			}
+		} else {
+			err = s.writeFile(job)
+		}
+	} else {
+		err = s.writeFile(job)
+		if err == nil && job.first != nil {
+			job.first.ok = true
+		}
+	}
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return
+		}
+		s.report(job.path, err)
+		return
+	}
+	s.nFiles.Add(1)
+	if p := s.r.opts.Progress; p != nil {
+		p.Done(job.path)
+	}
+}
+
+// writeFile writes the file under a temporary name, restores its metadata
+// and renames it into place, so a partly written file is never visible
+// under its real name.
+func (s *state) writeFile(job fileJob) (err error) {
+	n, dirfd := job.node, job.dir.fd
+	tmp := tempName(n.Name)
+	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating file: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		if err != nil {
+			unix.Unlinkat(dirfd, tmp, 0)
+		}
+	}()
+
+	if s.r.opts.Filter != nil {
+		err = s.writeFiltered(f, job)
+	} else {
+		err = s.writeContent(f, job)
+	}
+	if err != nil {
+		return err
+	}
+	if s.root {
+		if err := f.Chown(int(n.UID), int(n.GID)); err != nil {
+			return fmt.Errorf("restoring owner: %w", err)
+		}
+	}
+	setXattrs(int(f.Fd()), n)
+	if err := unix.Fchmod(int(f.Fd()), unixMode(n.Mode)); err != nil {
+		return fmt.Errorf("restoring mode: %w", err)
+	}
+	if err := unix.UtimesNanoAt(dirfd, tmp, times(n), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("restoring times: %w", err)
+	}
+	cerr := f.Close()
+	f = nil
+	if cerr != nil {
+		return fmt.Errorf("closing file: %w", cerr)
+	}
+	if err := unix.Renameat(dirfd, tmp, dirfd, n.Name); err != nil {
+		return fmt.Errorf("renaming into place: %w", err)
+	}
+	return nil
+}
+
+type blobResult struct {
+	buf *[]byte
+	err error
+}
+
+// blobs loads a file's blobs in order, BlobWindow of them ahead, and hands
+// each to fn. Buffers go back to the pool after fn.
+func (s *state) blobs(ctx context.Context, content repository.IDs, fn func([]byte) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pending := make(chan chan blobResult, s.r.opts.BlobWindow)
+	go func() {
+		defer close(pending)
+		for _, id := range content {
+			ch := make(chan blobResult, 1)
+			select {
+			case pending <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func(id repository.ID) {
+				bufp, _ := s.bufs.Get().(*[]byte)
+				if bufp == nil {
+					bufp = new([]byte)
+				}
+				data, err := s.r.repo.LoadBlob(ctx, repository.DataBlob, id, (*bufp)[:0])
+				if err != nil {
+					err = fmt.Errorf("loading data blob %s: %w", id.Str(), err)
+				}
+				*bufp = data
+				ch <- blobResult{buf: bufp, err: err}
+			}(id)
+		}
+	}()
+	var firstErr error
+	for ch := range pending {
+		res := <-ch
+		if firstErr == nil {
+			firstErr = res.err
+			if firstErr == nil {
+				firstErr = fn(*res.buf)
+			}
+			if firstErr != nil {
+				cancel()
+			}
+		}
+		s.bufs.Put(res.buf)
+	}
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = context.Cause(s.ctx)
+	}
+	return firstErr
+}
+
+func (s *state) writeContent(f *os.File, job fileJob) error {
+	var off int64
+	err := s.blobs(s.ctx, job.node.Content, func(data []byte) error {
+		if uint64(off)+uint64(len(data)) > job.node.Size {
+			return fmt.Errorf("content is larger than the recorded size %d", job.node.Size)
+		}
+		if !(s.r.opts.Sparse && allZero(data)) {
+			if _, err := f.WriteAt(data, off); err != nil {
+				return fmt.Errorf("writing file: %w", err)
+			}
+		}
+		off += int64(len(data))
+		s.nBytes.Add(uint64(len(data)))
+		if p := s.r.opts.Progress; p != nil {
+			p.Bytes(uint64(len(data)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if uint64(off) != job.node.Size {
+		return fmt.Errorf("content has %d bytes, the recorded size is %d", off, job.node.Size)
+	}
+	if s.r.opts.Sparse {
+		// Trailing holes are not written; the size must still be right.
+		if err := f.Truncate(off); err != nil {
+			return fmt.Errorf("setting file size: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFiltered streams the verified content through the content filter.
+func (s *state) writeFiltered(f *os.File, job fileJob) error {
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		var total uint64
+		err := s.blobs(s.ctx, job.node.Content, func(data []byte) error {
+			total += uint64(len(data))
+			_, err := pw.Write(data)
+			return err
+		})
+		if err == nil && total != job.node.Size {
+			err = fmt.Errorf("content has %d bytes, the recorded size is %d", total, job.node.Size)
+		}
+		pw.CloseWithError(err)
+		errc <- err
+	}()
+	out, err := s.r.opts.Filter.FilterContent(s.ctx, job.path, job.node, pr)
+	if err == nil {
+		var n int64
+		n, err = io.Copy(f, out)
+		s.nBytes.Add(uint64(n))
+		if err == nil {
+			// The filter may not need all of the original; read the rest
+			// so that it is still verified.
+			_, err = io.Copy(io.Discard, pr)
+		}
+	}
+	pr.CloseWithError(fmt.Errorf("restore of file aborted"))
+	if perr := <-errc; perr != nil {
+		return perr
+	}
+	if err != nil {
+		return fmt.Errorf("writing filtered content: %w", err)
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

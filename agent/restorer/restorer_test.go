@@ -1,0 +1,317 @@
+package restorer_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"lethe/agent/archiver"
+	"lethe/agent/archiver/archivertest"
+	"lethe/agent/repository"
+	"lethe/agent/repository/restictest"
+	"lethe/agent/restorer"
+)
+
+var _ restorer.Repo = (*repository.Repository)(nil)
+
+// TestRestoreResticRepository restores a snapshot that restic itself made
+// and compares it byte for byte with the source.
+func TestRestoreResticRepository(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	archivertest.MakeTree(t, src, 0)
+	repoDir := filepath.Join(t.TempDir(), "repo")
+	restictest.Run(t, repoDir, "init", "--repository-version", "2")
+	restictest.Run(t, repoDir, "backup", "--host", "h", src)
+
+	repo := archivertest.OpenRepo(t, repoDir)
+	sn, err := repo.FindSnapshot(context.Background(), "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog progress
+	dst := filepath.Join(t.TempDir(), "dst")
+	st, err := restorer.New(repo, sn, restorer.Options{Progress: &prog}).RestoreTo(context.Background(), dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archivertest.Compare(t, src, filepath.Join(dst, src))
+	if st.Files != uint64(9+len(archivertest.OddNames)) || st.Symlinks != 3 || st.Others != 2 || st.Errors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if prog.files != st.Files || prog.total != st.Bytes || prog.bytes.Load() != st.Bytes {
+		t.Errorf("progress %d files %d/%d bytes, stats %+v", prog.files, prog.bytes.Load(), prog.total, st)
+	}
+
+	// Restoring again over the first restore replaces everything in place.
+	if _, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), dst); err != nil {
+		t.Fatal(err)
+	}
+	archivertest.Compare(t, src, filepath.Join(dst, src))
+}
+
+type progress struct {
+	files, total uint64
+	bytes        atomic.Uint64
+}
+
+func (p *progress) Total(files, bytes uint64) { p.files, p.total = files, bytes }
+func (p *progress) Bytes(n uint64)            { p.bytes.Add(n) }
+func (p *progress) Done(string)               {}
+
+// TestRestoreInclude restores only a subtree.
+func TestRestoreInclude(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	archivertest.MakeTree(t, src, 0)
+	repo, _ := archivertest.NewRepo(t)
+	sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	st, err := restorer.New(repo, sn, restorer.Options{Include: []string{filepath.Join(src, "a", "b")}}).RestoreTo(context.Background(), dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archivertest.Compare(t, filepath.Join(src, "a", "b"), filepath.Join(dst, src, "a", "b"))
+	if st.Files != 2 {
+		t.Errorf("restored %d files, want 2", st.Files)
+	}
+	// Nothing beside the included subtree.
+	entries, err := os.ReadDir(filepath.Join(dst, src, "a"))
+	if err != nil || len(entries) != 1 || entries[0].Name() != "b" {
+		t.Errorf("entries beside the include: %v %v", entries, err)
+	}
+	entries, err = os.ReadDir(filepath.Join(dst, src))
+	if err != nil || len(entries) != 1 {
+		t.Errorf("entries beside the include: %v %v", entries, err)
+	}
+
+	// A pattern include.
+	dst2 := filepath.Join(t.TempDir(), "dst")
+	if _, err := restorer.New(repo, sn, restorer.Options{Include: []string{filepath.Join(src, "*.sh")}}).RestoreTo(context.Background(), dst2); err != nil {
+		t.Fatal(err)
+	}
+	entries, err = os.ReadDir(filepath.Join(dst2, src))
+	if err != nil || len(entries) != 1 || entries[0].Name() != "script.sh" {
+		t.Errorf("pattern include restored %v %v", entries, err)
+	}
+}
+
+// saveTree stores a tree and returns its ID.
+func saveTree(t *testing.T, repo *repository.Repository, nodes ...*repository.Node) repository.ID {
+	t.Helper()
+	buf, err := repository.EncodeTree(&repository.Tree{Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, _, err := repo.SaveBlob(context.Background(), repository.TreeBlob, buf, repository.ID{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func fileNode(t *testing.T, repo *repository.Repository, name, content string) *repository.Node {
+	t.Helper()
+	id, _, _, err := repo.SaveBlob(context.Background(), repository.DataBlob, []byte(content), repository.ID{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &repository.Node{Name: name, Type: repository.NodeFile, Mode: 0o644, ModTime: time.Unix(1e9, 0),
+		Size: uint64(len(content)), Content: repository.IDs{id}}
+}
+
+func snapshotOf(t *testing.T, repo *repository.Repository, root repository.ID) *repository.Snapshot {
+	t.Helper()
+	if err := repo.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sn := &repository.Snapshot{Time: time.Now(), Tree: &root, Paths: []string{"/crafted"}}
+	if _, err := repo.SaveSnapshot(context.Background(), sn); err != nil {
+		t.Fatal(err)
+	}
+	return sn
+}
+
+// TestRestoreRefusesEscape restores crafted trees whose names or the
+// target's own symlinks would lead outside the target.
+func TestRestoreRefusesEscape(t *testing.T) {
+	repo, _ := archivertest.NewRepo(t)
+	base := t.TempDir()
+	target := filepath.Join(base, "target")
+	outside := filepath.Join(base, "outside")
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	for i, bad := range []string{"../x", "..", ".", "a/b", "", "nul\x00"} {
+		t.Run(strings.ReplaceAll(bad, "/", "_"), func(t *testing.T) {
+			sub := saveTree(t, repo, fileNode(t, repo, "inner", "inner"))
+			root := saveTree(t, repo,
+				fileNode(t, repo, bad, "escaped!"),
+				&repository.Node{Name: fmt.Sprintf("dir%d", i), Type: repository.NodeDir, Mode: os.ModeDir | 0o755, Subtree: &sub},
+			)
+			sn := snapshotOf(t, repo, root)
+			_, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), target)
+			if err == nil || !strings.Contains(err.Error(), "unsafe name") {
+				t.Errorf("restore of entry %q: %v, want refusal", bad, err)
+			}
+			// With an error callback that goes on, the safe entries are
+			// restored and the bad one is reported.
+			var reported []string
+			st, err := restorer.New(repo, sn, restorer.Options{Error: func(p string, err error) error {
+				reported = append(reported, p)
+				return nil
+			}}).RestoreTo(context.Background(), target)
+			if err != nil || st.Errors != 1 || len(reported) != 1 {
+				t.Errorf("restore with callback: %v, stats %+v, reported %q", err, st, reported)
+			}
+		})
+	}
+	for _, p := range []string{filepath.Join(base, "x"), filepath.Join(outside, "x")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s was written outside the target", p)
+		}
+	}
+
+	// A symlink already in the target is never followed: a directory
+	// node of the same name fails instead of writing through it.
+	if err := os.Symlink(outside, filepath.Join(target, "link")); err != nil {
+		t.Fatal(err)
+	}
+	sub := saveTree(t, repo, fileNode(t, repo, "pwned", "escaped!"))
+	root := saveTree(t, repo, &repository.Node{Name: "link", Type: repository.NodeDir, Mode: os.ModeDir | 0o755, Subtree: &sub})
+	sn := snapshotOf(t, repo, root)
+	if _, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), target); err == nil {
+		t.Error("restore through a symlink in the target succeeded")
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "pwned")); err == nil {
+		t.Error("restore wrote through a symlink in the target")
+	}
+
+	// A symlink node with an absolute target is restored as a symlink,
+	// and a file of the same name later replaces the link itself, not
+	// the file it points to.
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root = saveTree(t, repo, &repository.Node{Name: "abs", Type: repository.NodeSymlink, Mode: os.ModeSymlink | 0o777, LinkTarget: victim, ModTime: time.Unix(1e9, 0)})
+	sn = snapshotOf(t, repo, root)
+	if _, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), target); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := os.Readlink(filepath.Join(target, "abs")); err != nil || l != victim {
+		t.Fatalf("symlink restored as %q, %v", l, err)
+	}
+	root = saveTree(t, repo, fileNode(t, repo, "abs", "replaced"))
+	sn = snapshotOf(t, repo, root)
+	if _, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), target); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("restore wrote through a symlink: victim now %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "abs")); string(b) != "replaced" {
+		t.Errorf("file restored as %q", b)
+	}
+}
+
+// TestRestoreWrongSize checks that a file whose content does not add up
+// to its recorded size is refused and never appears under its name.
+func TestRestoreWrongSize(t *testing.T) {
+	repo, _ := archivertest.NewRepo(t)
+	n := fileNode(t, repo, "f", "0123456789")
+	n.Size = 11
+	root := saveTree(t, repo, n, fileNode(t, repo, "ok", "fine"))
+	sn := snapshotOf(t, repo, root)
+	target := t.TempDir()
+	_, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), target)
+	if err == nil || !strings.Contains(err.Error(), "recorded size") {
+		t.Errorf("restore of a short file: %v", err)
+	}
+	entries, _ := os.ReadDir(target)
+	for _, e := range entries {
+		if e.Name() != "ok" {
+			t.Errorf("left %q in the target", e.Name())
+		}
+	}
+
+	// A missing blob is an error too.
+	n = fileNode(t, repo, "g", "x")
+	n.Content = repository.IDs{repository.Hash([]byte("not stored"))}
+	sn = snapshotOf(t, repo, saveTree(t, repo, n))
+	if _, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), t.TempDir()); err == nil {
+		t.Error("restore with a missing blob succeeded")
+	}
+}
+
+// upperFilter upper-cases files called "private".
+type upperFilter struct{}
+
+func (upperFilter) FilterContent(_ context.Context, p string, n *repository.Node, r io.Reader) (io.Reader, error) {
+	if path.Base(p) != "private" {
+		return r, nil
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(bytes.ToUpper(b)), nil
+}
+
+// TestRestoreFilter checks the content filter hook.
+func TestRestoreFilter(t *testing.T) {
+	repo, _ := archivertest.NewRepo(t)
+	sn := snapshotOf(t, repo, saveTree(t, repo, fileNode(t, repo, "private", "secret"), fileNode(t, repo, "public", "public")))
+	target := t.TempDir()
+	if _, err := restorer.New(repo, sn, restorer.Options{Filter: upperFilter{}}).RestoreTo(context.Background(), target); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"private": "SECRET", "public": "public"} {
+		if b, err := os.ReadFile(filepath.Join(target, name)); err != nil || string(b) != want {
+			t.Errorf("%s: %q %v, want %q", name, b, err, want)
+		}
+	}
+}
+
+// BenchmarkRestorer measures restoring a snapshot of about 96 MiB (one
+// 32 MiB file and 1000 files of 64 KiB).
+func BenchmarkRestorer(b *testing.B) {
+	src := filepath.Join(b.TempDir(), "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	var big bytes.Buffer
+	archivertest.Pattern(&big, 1, 32<<20)
+	archivertest.WriteFile(b, filepath.Join(src, "big"), big.Bytes(), 0o644, time.Now())
+	total := int64(big.Len())
+	for i := 0; i < 1000; i++ {
+		dir := filepath.Join(src, fmt.Sprintf("d%02d", i%20))
+		os.MkdirAll(dir, 0o755)
+		var buf bytes.Buffer
+		archivertest.Pattern(&buf, uint64(i+2), 64<<10)
+		archivertest.WriteFile(b, filepath.Join(dir, fmt.Sprintf("f%04d", i)), buf.Bytes(), 0o644, time.Now())
+		total += int64(buf.Len())
+	}
+	repo, _ := archivertest.NewRepo(b)
+	sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), filepath.Join(b.TempDir(), "dst")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
