@@ -1,0 +1,196 @@
+package tombstones
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Matcher answers "does this identifier belong to an erased subject, and
+// which tombstone" with one normalization, one HMAC and one map lookup. It
+// is safe for concurrent use and does not allocate for emails,
+// personnummer, organisationsnummer, names and custom kinds.
+type Matcher struct {
+	n     *Normalizer
+	key   *SubjectKey
+	index map[Fingerprint]int32
+	ids   []string
+	kinds map[Kind]bool
+
+	// Phone numbers need a full phone-number parse to normalize, which is
+	// slow and allocates. Tombstones therefore also carry a keyed
+	// fingerprint of the last digits of each number (a "tail"): a candidate
+	// whose tail is unknown cannot be any tombstoned number, so most
+	// candidates are rejected with one HMAC.
+	tails       map[Fingerprint]struct{}
+	tailLens    uint16 // bit L set: some tail has L digits
+	phoneNoTail bool   // a phone fingerprint without tail: no prefilter
+}
+
+// kindPhoneTail is the internal kind of phone tail fingerprints; it cannot
+// collide with a built-in or custom kind.
+const kindPhoneTail Kind = "phone#tail"
+
+// maxTail is the number of trailing national digits in a phone tail.
+const maxTail = 7
+
+func newMatcher(n *Normalizer, key *SubjectKey, size int) *Matcher {
+	return &Matcher{
+		n:     n,
+		key:   key,
+		index: make(map[Fingerprint]int32, size),
+		kinds: make(map[Kind]bool),
+		tails: make(map[Fingerprint]struct{}),
+	}
+}
+
+// add records fp (of kind) as belonging to tombstone id. The first id
+// added for a fingerprint wins.
+func (m *Matcher) add(kind Kind, fp Fingerprint, id string) {
+	if _, dup := m.index[fp]; dup {
+		return
+	}
+	if len(m.ids) == 0 || m.ids[len(m.ids)-1] != id {
+		m.ids = append(m.ids, id)
+	}
+	m.index[fp] = int32(len(m.ids) - 1)
+	m.kinds[kind] = true
+}
+
+func (m *Matcher) addTail(fp Fingerprint, digits int) {
+	if digits < 1 || digits > maxTail {
+		return
+	}
+	m.tails[fp] = struct{}{}
+	m.tailLens |= 1 << digits
+}
+
+// NewIdentifierMatcher returns a matcher for the given identifiers (for
+// `lethe scan --email ...`), fingerprinted under a fresh random key. Lookup
+// returns "identifier-N" for the N-th (from 1) identifier.
+func NewIdentifierMatcher(n *Normalizer, ids []Identifier) (*Matcher, error) {
+	key, err := GenerateSubjectKey()
+	if err != nil {
+		return nil, err
+	}
+	m := newMatcher(n, key, len(ids))
+	for i, id := range ids {
+		v, err := n.Normalize(id.Kind, id.Value)
+		if err != nil {
+			return nil, fmt.Errorf("identifier %d: %w", i+1, err)
+		}
+		m.add(id.Kind, key.Fingerprint(id.Kind, v), "identifier-"+strconv.Itoa(i+1))
+		if id.Kind == KindPhone {
+			tail, err := phoneTail(v)
+			if err != nil {
+				return nil, fmt.Errorf("identifier %d: %w", i+1, err)
+			}
+			m.addTail(key.Fingerprint(kindPhoneTail, tail), len(tail))
+		}
+	}
+	return m, nil
+}
+
+// phoneTail returns the last (up to maxTail) digits of the national
+// significant number of an E.164 number.
+func phoneTail(e164 string) (string, error) {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return "", errPhoneParse
+	}
+	nsn := phonenumbers.GetNationalSignificantNumber(num)
+	if len(nsn) > maxTail {
+		nsn = nsn[len(nsn)-maxTail:]
+	}
+	return nsn, nil
+}
+
+// Len returns the number of fingerprints in the matcher.
+func (m *Matcher) Len() int { return len(m.index) }
+
+// Normalizer returns the matcher's normalizer.
+func (m *Matcher) Normalizer() *Normalizer { return m.n }
+
+// CustomKinds returns the custom kinds the matcher's normalizer knows.
+func (m *Matcher) CustomKinds() []CustomKind { return m.n.CustomKinds() }
+
+// HasKind reports whether any fingerprint of kind is in the matcher, so
+// a scanner can skip looking for kinds nobody asked about.
+func (m *Matcher) HasKind(kind Kind) bool { return m.kinds[kind] }
+
+// Match reports whether candidate, normalized as kind, belongs to a
+// tombstone. A candidate that does not parse as kind never matches.
+func (m *Matcher) Match(kind Kind, candidate string) bool {
+	_, ok := m.Lookup(kind, candidate)
+	return ok
+}
+
+// Lookup returns the id of the tombstone candidate belongs to.
+func (m *Matcher) Lookup(kind Kind, candidate string) (tombstoneID string, ok bool) {
+	if !m.kinds[kind] {
+		return "", false
+	}
+	if kind == KindPhone && !m.phoneMayMatch(candidate) {
+		return "", false
+	}
+	st := m.key.get(kind)
+	var err error
+	st.msg, err = m.n.appendNormalized(st.msg, kind, candidate)
+	if err != nil {
+		m.key.pool.Put(st)
+		return "", false
+	}
+	fp := m.key.finish(st)
+	m.key.pool.Put(st)
+	return m.LookupFingerprint(fp)
+}
+
+// LookupFingerprint returns the tombstone a fingerprint belongs to.
+func (m *Matcher) LookupFingerprint(fp Fingerprint) (tombstoneID string, ok bool) {
+	i, ok := m.index[fp]
+	if !ok {
+		return "", false
+	}
+	return m.ids[i], true
+}
+
+// phoneMayMatch is the tail prefilter. It answers true (go and parse) for
+// anything that is not plain digits and punctuation, because letters
+// (extensions, vanity numbers) and non-ASCII digits change which digits
+// end the number. Plain candidates end with their national significant
+// number: prefixes (+, 00, the trunk 0, "(0)", carrier codes, mobile
+// tokens) only ever come before it.
+func (m *Matcher) phoneMayMatch(candidate string) bool {
+	if m.phoneNoTail || len(candidate) > 64 {
+		return true
+	}
+	var digits [64]byte
+	nd := 0
+	for i := 0; i < len(candidate); i++ {
+		c := candidate[i]
+		switch {
+		case '0' <= c && c <= '9':
+			digits[nd] = c
+			nd++
+		case c == ' ' || c == '\t' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')' || c == '+':
+		case c == 0xc2 && i+1 < len(candidate) && candidate[i+1] == 0xa0: // no-break space
+			i++
+		default:
+			return true
+		}
+	}
+	st := m.key.get(kindPhoneTail)
+	defer m.key.pool.Put(st)
+	base := len(st.msg)
+	for l := 1; l <= maxTail; l++ {
+		if m.tailLens&(1<<l) == 0 || nd < l {
+			continue
+		}
+		st.msg = append(st.msg[:base], digits[nd-l:nd]...)
+		if _, ok := m.tails[m.key.finish(st)]; ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,183 @@
+package tombstones
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+)
+
+func TestMatcherZeroAllocs(t *testing.T) {
+	n := testNormalizer(t)
+	m, err := NewIdentifierMatcher(n, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		kind      Kind
+		candidate string
+		want      bool
+	}{
+		{KindEmail, "Anna.Svensson@example.se", true},
+		{KindEmail, "someone.else@example.se", false},
+		{KindPersonnummer, subjectPnr10, true},
+		{KindPersonnummer, "121212-1212", false},
+		{KindOrgnr, "556677-8899", true},
+		{KindName, "ANNA  SVENSSON", true},
+		{CustomKindOf("customer"), "K-12345", true},
+		{CustomKindOf("customer"), "K-54321", false},
+		{KindPhone, "070-765 43 21", false}, // rejected by the tail prefilter
+		{KindPhone, "08-123 456 78", false},
+	}
+	for _, c := range cases {
+		if got := m.Match(c.kind, c.candidate); got != c.want {
+			t.Errorf("Match(%s, %q) = %v", c.kind, c.candidate, got)
+		}
+		allocs := testing.AllocsPerRun(100, func() { m.Match(c.kind, c.candidate) })
+		if allocs != 0 && !raceEnabled {
+			t.Errorf("Match(%s, %q): %v allocations", c.kind, c.candidate, allocs)
+		}
+	}
+}
+
+// phoneVariants spells a Swedish mobile number in many ways.
+func phoneVariants(nsn string) []string {
+	a, b, c, d := nsn[:2], nsn[2:5], nsn[5:7], nsn[7:]
+	return []string{
+		"0" + nsn, "0" + a + "-" + b + " " + c + " " + d, "+46 " + a + " " + b + " " + c + " " + d,
+		"+46 (0)" + a + "-" + b + c + d, "0046" + nsn, "+46" + nsn, "(0" + a + ") " + b + c + d,
+		"0" + a + "/" + b + c + d, "0" + a + "." + b + "." + c + "." + d, "+46-" + a + "-" + b + c + d,
+		"46" + nsn, "tel:+46" + nsn, "0" + a + " " + b + " " + c + " " + d + " ext. 12",
+	}
+}
+
+// TestPhonePrefilterSound: the tail prefilter never rejects a candidate
+// the full parse would match.
+func TestPhonePrefilterSound(t *testing.T) {
+	n := testNormalizer(t)
+	var ids []Identifier
+	for i := range 50 {
+		ids = append(ids, Identifier{KindPhone, fmt.Sprintf("070%07d", i*7919)})
+	}
+	ids = append(ids, Identifier{KindPhone, "+1 650 253 0000"}, Identifier{KindPhone, "+39 06 1234 5678"}, Identifier{KindPhone, "+54 9 11 2345 6789"})
+	m, err := NewIdentifierMatcher(n, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := *m
+	slow.phoneNoTail = true
+	var candidates []string
+	for i := range 60 {
+		candidates = append(candidates, phoneVariants(fmt.Sprintf("70%07d", i*7919))...)
+		candidates = append(candidates, phoneVariants(fmt.Sprintf("70%07d", i*7919+1))...)
+	}
+	candidates = append(candidates, "+1 (650) 253-0000", "1-650-253-0000", "00 1 650 253 0000", "+39 06 12345678", "0039 0612345678",
+		"+54 9 11 2345-6789", "+54 11 15 2345-6789", "+1 650 253 0000 x 12")
+	hits := 0
+	for _, c := range candidates {
+		fast, full := m.Match(KindPhone, c), slow.Match(KindPhone, c)
+		if fast != full {
+			t.Errorf("%q: prefiltered match %v, full match %v", c, fast, full)
+		}
+		if full {
+			hits++
+		}
+	}
+	if hits < 50*10 {
+		t.Errorf("only %d candidates matched; the test checks too little", hits)
+	}
+}
+
+func TestNewMatcherKeyMismatch(t *testing.T) {
+	n := testNormalizer(t)
+	k1, _ := GenerateSubjectKey()
+	k2, _ := GenerateSubjectKey()
+	set := NewSet()
+	if err := set.AddTombstone(Tombstone{ID: "01ARZ3NDEKTSV4RRFFQ69G5FAV", KeyID: k1.ID(), Entries: []Entry{{Kind: KindEmail, Fingerprint: k1.Fingerprint(KindEmail, "a@b.se")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMatcher(n, k2, set); err == nil {
+		t.Fatal("matcher over another key's tombstones: no error")
+	}
+	m, err := NewMatcher(n, k1, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Match(KindEmail, "A@B.SE") || m.HasKind(KindPhone) || m.Match(KindPhone, "0701234567") {
+		t.Fatal("matcher from set")
+	}
+}
+
+// benchMatcher builds a matcher with size tombstones, each with an email,
+// a phone number and a personnummer, as Record would.
+func benchMatcher(b *testing.B, size int) *Matcher {
+	b.Helper()
+	n := testNormalizer(b)
+	key, err := GenerateSubjectKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := newMatcher(n, key, 3*size)
+	for i := range size {
+		id := "T" + strconv.Itoa(i)
+		m.add(KindEmail, key.Fingerprint(KindEmail, "subject"+strconv.Itoa(i)+"@example.se"), id)
+		phone := fmt.Sprintf("+4670%07d", i)
+		m.add(KindPhone, key.Fingerprint(KindPhone, phone), id)
+		m.addTail(key.Fingerprint(kindPhoneTail, phone[len(phone)-maxTail:]), maxTail)
+		m.add(KindPersonnummer, key.Fingerprint(KindPersonnummer, fmt.Sprintf("19800101%04d", i)), id) // not Luhn-valid: never hit by a valid candidate
+	}
+	return m
+}
+
+// BenchmarkMatch measures normalize + fingerprint + lookup per candidate.
+func BenchmarkMatch(b *testing.B) {
+	pnr := withCheck("800102123") // the matcher holds 1980-01-01 births only
+	for _, size := range []int{1, 1_000_000} {
+		m := benchMatcher(b, size)
+		for _, c := range []struct {
+			name      string
+			kind      Kind
+			candidate string
+			want      bool
+		}{
+			{"email-hit", KindEmail, "Subject0@Example.se", true},
+			{"email-miss", KindEmail, "someone.else@example.se", false},
+			{"personnummer", KindPersonnummer, pnr[:6] + "-" + pnr[6:], false},
+			{"phone-hit", KindPhone, "070-000 00 00", true},
+			{"phone-miss-prefilter", KindPhone, "070-765 43 21", false},
+			{"phone-miss-parsed", KindPhone, "073-000 00 00", false}, // tail known: full parse
+		} {
+			b.Run(fmt.Sprintf("tombstones=%d/%s", size, c.name), func(b *testing.B) {
+				if got := m.Match(c.kind, c.candidate); got != c.want {
+					b.Fatalf("Match = %v, want %v", got, c.want)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					m.Match(c.kind, c.candidate)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMatchParallel shows the matcher scaling across cores.
+func BenchmarkMatchParallel(b *testing.B) {
+	m := benchMatcher(b, 1000)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Match(KindEmail, "someone.else@example.se")
+		}
+	})
+}
+
+// BenchmarkFingerprint is the keyed hash alone (one HMAC-SHA-256).
+func BenchmarkFingerprint(b *testing.B) {
+	key, err := GenerateSubjectKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		key.Fingerprint(KindEmail, "anna.svensson@example.se")
+	}
+}

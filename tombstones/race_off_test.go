@@ -1,0 +1,5 @@
+//go:build !race
+
+package tombstones
+
+const raceEnabled = false
