@@ -1,0 +1,491 @@
+package formats
+
+import (
+	"bytes"
+	"hash/maphash"
+	"slices"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Matcher is the part of the tombstones matcher that formats needs: it
+// normalizes a candidate of a kind, fingerprints it and looks it up.
+type Matcher interface {
+	Match(kind Kind, candidate string) bool
+	CustomKinds() []CustomKind
+}
+
+// kindSet is a bitset of identifier kinds found in a record: the five
+// built-in kinds, then one bit per configured custom kind.
+type kindSet uint64
+
+const (
+	bitEmail kindSet = 1 << iota
+	bitPhone
+	bitPersonnummer
+	bitOrgnr
+	bitName
+	bitCustom0
+)
+
+// maxCustomKinds is how many custom kinds fit in a kindSet.
+const maxCustomKinds = 64 - 5
+
+// extractor finds identifier candidates in decoded text and asks the matcher
+// about them. It is not safe for concurrent use (the memo is unsynchronized).
+type extractor struct {
+	m      Matcher
+	custom []CustomKind
+	want   kindSet // kinds the matcher can match at all
+	// memo caches verdicts: mail signatures, staff addresses and
+	// repeated log values make the same candidates common, and each
+	// matcher call costs a keyed hash. It is direct-mapped by a 64-bit
+	// hash of kind and candidate, allocated on first use.
+	memo *[memoSize]memoEntry
+	seed maphash.Seed
+	// prefixes are the custom kinds' literal pattern prefixes, and
+	// customKinds their kinds.
+	prefixes    []string
+	customKinds []Kind
+	// all offers every candidate to the matcher, also after one of the
+	// same kind matched (Options.AllCandidates).
+	all bool
+}
+
+const memoSize = 1 << 12
+
+type memoEntry struct {
+	h       uint64
+	v, used bool
+}
+
+// KindFilter is optionally implemented by a Matcher that knows which kinds
+// it holds, so scanning can skip looking for the others.
+type KindFilter interface {
+	HasKind(kind Kind) bool
+}
+
+func newExtractor(m Matcher) *extractor {
+	x := &extractor{m: m, seed: maphash.MakeSeed()}
+	if m == nil {
+		return x
+	}
+	x.custom = m.CustomKinds()
+	if len(x.custom) > maxCustomKinds {
+		x.custom = x.custom[:maxCustomKinds]
+	}
+	for _, c := range x.custom {
+		p := ""
+		if c.Pattern != nil {
+			p, _ = c.Pattern.LiteralPrefix()
+		}
+		x.prefixes = append(x.prefixes, p)
+		x.customKinds = append(x.customKinds, c.Kind())
+	}
+	x.want = ^kindSet(0)
+	if f, ok := m.(KindFilter); ok {
+		x.want = 0
+		for _, k := range []Kind{KindEmail, KindPhone, KindPersonnummer, KindOrgnr, KindName} {
+			if f.HasKind(k) {
+				x.want |= x.bit(k)
+			}
+		}
+		for i, c := range x.custom {
+			if f.HasKind(c.Kind()) {
+				x.want |= bitCustom0 << i
+			}
+		}
+	}
+	return x
+}
+
+// kinds turns a set into sorted kind names.
+func (x *extractor) kinds(s kindSet) []Kind {
+	var ks []Kind
+	if s&bitEmail != 0 {
+		ks = append(ks, KindEmail)
+	}
+	if s&bitPhone != 0 {
+		ks = append(ks, KindPhone)
+	}
+	if s&bitPersonnummer != 0 {
+		ks = append(ks, KindPersonnummer)
+	}
+	if s&bitOrgnr != 0 {
+		ks = append(ks, KindOrgnr)
+	}
+	if s&bitName != 0 {
+		ks = append(ks, KindName)
+	}
+	for i, c := range x.custom {
+		if s&(bitCustom0<<i) != 0 {
+			ks = append(ks, c.Kind())
+		}
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func (x *extractor) match(kind Kind, cand []byte) bool {
+	if x.m == nil {
+		return false
+	}
+	if x.memo == nil {
+		x.memo = new([memoSize]memoEntry)
+	}
+	h := maphash.Bytes(x.seed, cand) ^ maphash.String(x.seed, string(kind))*0x9E3779B97F4A7C15
+	e := &x.memo[h&(memoSize-1)]
+	if e.used && e.h == h {
+		return e.v
+	}
+	v := x.m.Match(kind, string(cand))
+	*e = memoEntry{h: h, v: v, used: true}
+	return v
+}
+
+// name matches a value that a rule says is a person's name (a CSV column,
+// a vCard FN). Names are never looked for in free text.
+func (x *extractor) name(v []byte) kindSet {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || x.want&bitName == 0 {
+		return 0
+	}
+	if x.match(KindName, v) {
+		return bitName
+	}
+	return 0
+}
+
+// byte classes for the hot loops.
+const (
+	clDigit = 1 << iota
+	clAlpha
+	clLocal  // email local part
+	clDomain // email domain
+	clSep    // separator inside a spelled-out number
+)
+
+var class = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= clDigit | clLocal | clDomain
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] |= clAlpha | clLocal | clDomain
+		t[c-'a'+'A'] |= clAlpha | clLocal | clDomain
+	}
+	for _, c := range "._%+-" {
+		t[c] |= clLocal
+	}
+	for _, c := range ".-" {
+		t[c] |= clDomain
+	}
+	for _, c := range " -()+./" {
+		t[c] |= clSep
+	}
+	return t
+}()
+
+// scan returns the kinds of all identifiers in text that the matcher knows.
+func (x *extractor) scan(b []byte) kindSet {
+	var s kindSet
+	if len(b) == 0 {
+		return 0
+	}
+	if x.want&bitEmail != 0 && bytes.IndexByte(b, '@') >= 0 {
+		s |= x.emails(b)
+	}
+	if x.want&(bitPhone|bitPersonnummer|bitOrgnr) != 0 {
+		s |= x.numbers(b)
+	}
+	for i, c := range x.custom {
+		if c.Pattern == nil || x.want&(bitCustom0<<i) == 0 {
+			continue
+		}
+		if p := x.prefixes[i]; p != "" && !bytes.Contains(b, []byte(p)) {
+			continue // the pattern's literal prefix is not in the text
+		}
+		for p := 0; p <= len(b); {
+			loc := c.Pattern.FindIndex(b[p:])
+			if loc == nil {
+				break
+			}
+			st, en := p+loc[0], p+loc[1]
+			p = max(en, st+1)
+			if st == en || wordBefore(b, st) || wordAfter(b, en) {
+				continue
+			}
+			if x.match(x.customKinds[i], b[st:en]) {
+				s |= bitCustom0 << i
+				if !x.all {
+					break
+				}
+			}
+		}
+	}
+	return s
+}
+
+// wordBefore reports whether a letter or digit directly precedes b[i].
+func wordBefore(b []byte, i int) bool {
+	if i == 0 {
+		return false
+	}
+	c := b[i-1]
+	if c < utf8.RuneSelf {
+		return class[c]&(clDigit|clAlpha) != 0
+	}
+	r, _ := utf8.DecodeLastRune(b[:i])
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// wordAfter reports whether a letter or digit is at b[i].
+func wordAfter(b []byte, i int) bool {
+	if i >= len(b) {
+		return false
+	}
+	c := b[i]
+	if c < utf8.RuneSelf {
+		return class[c]&(clDigit|clAlpha) != 0
+	}
+	r, _ := utf8.DecodeRune(b[i:])
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// emails finds whole address tokens around each '@': the token is extended
+// as far as address characters go, so an address inside a longer address or
+// domain yields the longer token, never the embedded one.
+func (x *extractor) emails(b []byte) (found kindSet) {
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '@')
+		if j < 0 {
+			break
+		}
+		at := i + j
+		i = at + 1
+		s := at
+		for s > 0 {
+			c := b[s-1]
+			if c < utf8.RuneSelf {
+				if class[c]&clLocal == 0 {
+					break
+				}
+				s--
+				continue
+			}
+			r, n := utf8.DecodeLastRune(b[:s])
+			if !isWordRune(r) {
+				break
+			}
+			s -= n
+		}
+		e := at + 1
+		for e < len(b) {
+			c := b[e]
+			if c < utf8.RuneSelf {
+				if class[c]&clDomain == 0 {
+					break
+				}
+				e++
+				continue
+			}
+			r, n := utf8.DecodeRune(b[e:])
+			if !isWordRune(r) {
+				break
+			}
+			e += n
+		}
+		// An address glued to another '@' is part of something longer.
+		if (s > 0 && b[s-1] == '@') || (e < len(b) && b[e] == '@') {
+			continue
+		}
+		for s < at && b[s] == '.' {
+			s++
+		}
+		for e > at+1 && (b[e-1] == '.' || b[e-1] == '-') {
+			e--
+		}
+		if s == at || e <= at+1 || bytes.IndexByte(b[at+1:e], '.') < 0 {
+			continue
+		}
+		if x.match(KindEmail, b[s:e]) {
+			if !x.all {
+				return bitEmail
+			}
+			found = bitEmail
+		}
+	}
+	return found
+}
+
+// group is one run of digits in a spelled-out number.
+type group struct{ s, e int }
+
+// maxGroups bounds a phrase; the next phrase then starts maxSpan groups
+// back, since no identifier spans more groups than that ("+46 (0)70 123 45
+// 67" has six).
+const (
+	maxGroups = 12
+	maxSpan   = 6
+)
+
+// numbers finds phone numbers, personnummer and organisationsnummer. A
+// number is a phrase of digit groups joined by short runs of separators
+// ("070-123 45 67", "+46 (0)70 123 45 67", "19800101-1234"); candidates are
+// runs of whole groups, so a number inside a longer digit run never matches.
+func (x *extractor) numbers(b []byte) kindSet {
+	var s kindSet
+	var gs [maxGroups]group
+	n := len(b)
+	for i := 0; i < n; {
+		// Skip to the next digit.
+		for i < n && class[b[i]]&clDigit == 0 {
+			i++
+		}
+		if i >= n {
+			break
+		}
+		if wordBefore(b, i) {
+			for i < n && class[b[i]]&clDigit != 0 {
+				i++
+			}
+			continue
+		}
+		ng := 0
+		p := i
+		for {
+			e := p
+			for e < n && class[b[e]]&clDigit != 0 {
+				e++
+			}
+			gs[ng] = group{p, e}
+			ng++
+			p = e
+			if ng == maxGroups {
+				break
+			}
+			// Up to three separator bytes, then a digit continues the phrase.
+			q := p
+			for q < n && q-p < 3 && class[b[q]]&clSep != 0 {
+				q++
+			}
+			if q == p || q >= n || class[b[q]]&clDigit == 0 {
+				break
+			}
+			p = q
+		}
+		i = gs[ng-1].e
+		last := ng
+		if wordAfter(b, gs[ng-1].e) {
+			last = ng - 1 // the final group runs into a word
+		}
+		s |= x.phrase(b, gs[:ng], last)
+		if ng == maxGroups {
+			// Overlap the next phrase so that long lists of numbers are
+			// still seen whole.
+			i = gs[ng-maxSpan].s
+		}
+	}
+	return s
+}
+
+// phrase tries every run of whole groups gs[a..z] (z < last) as a candidate.
+func (x *extractor) phrase(b []byte, gs []group, last int) kindSet {
+	var s kindSet
+	for a := 0; a < last; a++ {
+		digits := 0
+		start := gs[a].s
+		if start > 0 && b[start-1] == '+' && (start < 2 || class[b[start-2]]&clDigit == 0) {
+			start--
+		}
+		for z := a; z < last; z++ {
+			digits += gs[z].e - gs[z].s
+			if digits > 15 {
+				break
+			}
+			cand := b[start:gs[z].e]
+			if (digits == 10 || digits == 12) && z-a <= 1 {
+				if (s&bitPersonnummer == 0 || x.all) && x.want&bitPersonnummer != 0 && isPersonnummerShape(b, gs[a:z+1], digits) && x.match(KindPersonnummer, cand) {
+					s |= bitPersonnummer
+				}
+				if digits == 10 && (s&bitOrgnr == 0 || x.all) && x.want&bitOrgnr != 0 && isOrgnrShape(b, gs[a:z+1]) && x.match(KindOrgnr, cand) {
+					s |= bitOrgnr
+				}
+			}
+			if digits >= 7 && (s&bitPhone == 0 || x.all) && x.want&bitPhone != 0 && (cand[0] == '+' || cand[0] == '0') && x.match(KindPhone, cand) {
+				s |= bitPhone
+			}
+		}
+	}
+	return s
+}
+
+// digitsOf copies the digits of groups into dst.
+func digitsOf(dst []byte, b []byte, gs []group) []byte {
+	for _, g := range gs {
+		dst = append(dst, b[g.s:g.e]...)
+	}
+	return dst
+}
+
+func luhn(d []byte) bool {
+	sum := 0
+	for i := range d {
+		v := int(d[len(d)-1-i] - '0')
+		if i%2 == 1 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
+}
+
+// isPersonnummerShape checks the spelling (YYMMDD-NNNN, YYYYMMDDNNNN, with
+// '-' or '+' or nothing before the last four), the date and the check digit.
+func isPersonnummerShape(b []byte, gs []group, digits int) bool {
+	if len(gs) == 2 {
+		if gs[1].e-gs[1].s != 4 || gs[1].s-gs[0].e != 1 {
+			return false
+		}
+		if c := b[gs[0].e]; c != '-' && c != '+' {
+			return false
+		}
+	}
+	var buf [12]byte
+	d := digitsOf(buf[:0], b, gs)
+	if digits == 12 {
+		if cy := (d[0]-'0')*10 + d[1] - '0'; cy < 18 || cy > 20 {
+			return false
+		}
+		d = d[2:]
+	}
+	month := int(d[2]-'0')*10 + int(d[3]-'0')
+	day := int(d[4]-'0')*10 + int(d[5]-'0')
+	if day > 60 {
+		day -= 60 // samordningsnummer
+	}
+	if month < 1 || month > 12 || day < 1 || day > 31 {
+		return false
+	}
+	return luhn(d)
+}
+
+// isOrgnrShape checks NNNNNN-NNNN or ten digits, the "month" of 20 or more
+// that sets organisations apart from people, and the check digit.
+func isOrgnrShape(b []byte, gs []group) bool {
+	if len(gs) == 2 {
+		if gs[1].e-gs[1].s != 4 || gs[1].s-gs[0].e != 1 || b[gs[0].e] != '-' {
+			return false
+		}
+	}
+	var buf [10]byte
+	d := digitsOf(buf[:0], b, gs)
+	if int(d[2]-'0')*10+int(d[3]-'0') < 20 {
+		return false
+	}
+	return luhn(d)
+}

@@ -1,0 +1,121 @@
+package formats
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestExtract(t *testing.T) {
+	m := allMatcher(t)
+	cases := []struct {
+		text string
+		want []Kind
+	}{
+		{"Mejla Anna.Svensson@Example.SE idag", kindsOf(KindEmail)},
+		{"<anna.svensson@example.se>, nästa", kindsOf(KindEmail)},
+		{"mailto:anna.svensson@example.se.", kindsOf(KindEmail)},
+		{"(anna.svensson@example.se)", kindsOf(KindEmail)},
+		{"xanna.svensson@example.se", nil},
+		{"anna.svensson@example.se.evil.com", nil},
+		{"anna.svensson@sub.example.se", nil},
+		{"anna.svensson@example.sex", nil},
+		{"anna.svensson@example.se@evil.com", nil},
+		{"åanna.svensson@example.se", nil},
+		{"anna.svensson@example.se\u00a0och", kindsOf(KindEmail)},
+		{"Ring 070-123 45 67 nu", kindsOf(KindPhone)},
+		{"070 123 45 67", kindsOf(KindPhone)},
+		{"+46 70 123 45 67", kindsOf(KindPhone)},
+		{"+46 (0)70-1234567", kindsOf(KindPhone)},
+		{"0046701234567", kindsOf(KindPhone)},
+		{"tel:0701234567;", kindsOf(KindPhone)},
+		{"+46701234567", kindsOf(KindPhone)},
+		{"Order 2025-11-20 kl 10:00, tel 070-1234567.", kindsOf(KindPhone)},
+		{"070-123 45 68", nil},
+		{"070.123.45.67", kindsOf(KindPhone)},
+		{"070/123 45 67", kindsOf(KindPhone)},
+		{"10.0.70.123 och 1.070.123.456,7", nil},
+		{"90701234567", nil},
+		{"07012345678", nil},
+		{"abc0701234567", nil},
+		{"0701234567x", nil},
+		{"19800101-1231", kindsOf(KindPersonnummer)},
+		{"198001011231", kindsOf(KindPersonnummer)},
+		{"pnr 800101-1231,", kindsOf(KindPersonnummer)},
+		{"8001011231", kindsOf(KindPersonnummer)},
+		{"19800101-1232", nil},
+		{"119800101-1231", nil},
+		{"800101-12311", nil},
+		{"samordningsnummer 800161-1238", kindsOf(KindPersonnummer)},
+		{"org.nr 556677-8899", kindsOf(KindOrgnr)},
+		{"5566778899", kindsOf(KindOrgnr)},
+		{"556677-8898", nil},
+		{"kund K-12345.", kindsOf(Kind("custom:kundnr"))},
+		{"XK-12345", nil},
+		{"K-123456", nil},
+		{"Anna Svensson ringde", nil}, // names never in free text
+		{"anna.svensson@example.se 070-123 45 67 19800101-1231", kindsOf(KindEmail, KindPhone, KindPersonnummer)},
+		{"", nil},
+	}
+	for _, c := range cases {
+		x := newExtractor(m)
+		got := x.kinds(x.scan([]byte(c.text)))
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q: got %v, want %v", c.text, got, c.want)
+		}
+	}
+}
+
+// TestExtractManyGroups checks numbers at the end of long runs of digit
+// groups are still seen.
+func TestExtractManyGroups(t *testing.T) {
+	m := allMatcher(t)
+	x := newExtractor(m)
+	text := "1 2 3 4 5 6 7 8 9 10 11 12 070-123 45 67"
+	if got := x.kinds(x.scan([]byte(text))); !slices.Equal(got, kindsOf(KindPhone)) {
+		t.Errorf("got %v", got)
+	}
+}
+
+// TestKindFilter checks that kinds the matcher does not hold are not
+// looked for (and a matcher without HasKind gets every kind tried).
+func TestKindFilter(t *testing.T) {
+	m := newMatcher(t, "email="+tEmail)
+	x := newExtractor(m)
+	if x.want != bitEmail {
+		t.Errorf("want = %b", x.want)
+	}
+	if got := x.kinds(x.scan([]byte("070-123 45 67 " + tEmail))); !slices.Equal(got, kindsOf(KindEmail)) {
+		t.Errorf("got %v", got)
+	}
+	y := newExtractor(everything{})
+	if got := y.kinds(y.scan([]byte("a@b.se 0701234567"))); !slices.Contains(got, KindPhone) || !slices.Contains(got, KindEmail) {
+		t.Errorf("got %v", got)
+	}
+}
+
+// collector records every candidate it is offered.
+type collector struct{ seen map[Kind][]string }
+
+func (c *collector) Match(k Kind, cand string) bool {
+	c.seen[k] = append(c.seen[k], cand)
+	return true
+}
+func (c *collector) CustomKinds() []CustomKind { return nil }
+
+func TestAllCandidates(t *testing.T) {
+	text := "a@b.se c@d.se 19800101-1231 800101-1231"
+	for _, all := range []bool{false, true} {
+		c := &collector{seen: make(map[Kind][]string)}
+		res := NewScanner(c, &Options{AllCandidates: all}).Scan("x.txt", []byte(text))
+		if len(res.Records) != 1 {
+			t.Fatalf("%+v", res)
+		}
+		want := 1
+		if all {
+			want = 2
+		}
+		if len(c.seen[KindEmail]) != want || len(c.seen[KindPersonnummer]) != want {
+			t.Errorf("all=%v: offered %v", all, c.seen)
+		}
+	}
+}

@@ -1,0 +1,392 @@
+package formats
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Format names a file format lethe knows how to split into records.
+type Format string
+
+const (
+	FormatMail     Format = "mail"      // one RFC 5322 message (.eml, a Maildir file)
+	FormatMbox     Format = "mbox"      // mboxo/mboxrd; a message is a record
+	FormatCSV      Format = "csv"       // CSV/TSV; a row is a record, the header stays
+	FormatJSONL    Format = "jsonl"     // JSON Lines; a line is a record
+	FormatJSON     Format = "json"      // a top-level array element is a record
+	FormatVCard    Format = "vcard"     // a card is a record
+	FormatICal     Format = "icalendar" // a VEVENT/VTODO/VJOURNAL is a record
+	FormatSQL      Format = "sql"       // pg_dump / mysqldump; a row is a record
+	FormatText     Format = "text"      // plain text, logs; a line is a record
+	FormatGzip     Format = "gzip"      // scanned inside; a hit is the whole file
+	FormatZip      Format = "zip"       // docx/xlsx/odt/zip; a hit is the whole file
+	FormatFallback Format = "fallback"  // raw bytes as UTF-8 and UTF-16; a hit is the whole file
+	FormatName     Format = "name"      // an identifier in a file or directory name
+	FormatPath     Format = "path"      // a path rule makes a folder one subject's
+)
+
+// DefaultMaxSize is the largest file read whole into memory; bigger files are
+// streamed through the fallback scanner.
+const DefaultMaxSize = 256 << 20
+
+// Options tune scanning.
+type Options struct {
+	// MaxSize is the largest file parsed by its format (and the largest
+	// member of a container that is looked into); 0 means DefaultMaxSize.
+	MaxSize int64
+	// NameColumns are CSV header names (compared case-insensitively) whose
+	// values are matched as names. Names are never matched in free text.
+	NameColumns []string
+	// PathRules make whole folders one subject's (Scan and Redact only).
+	PathRules []PathRule
+	// AllCandidates offers every identifier candidate to the matcher, also
+	// after another of the same kind in the record matched. For a matcher
+	// that collects the fingerprints of everything in a file (the backup's
+	// subject index); normal scanning stops at the first hit per kind.
+	AllCandidates bool
+	// Report is called when a file that looked like a format did not parse
+	// and was scanned by the fallback instead, and for files that could not
+	// be read. The reason never contains file contents.
+	Report func(path string, format Format, reason string)
+}
+
+func (o *Options) maxSize() int64 {
+	if o == nil || o.MaxSize <= 0 {
+		return DefaultMaxSize
+	}
+	return o.MaxSize
+}
+
+// Record is one matching record of a file.
+type Record struct {
+	Index  int   // position among all records of the file, from 0
+	Offset int64 // first byte of the record in the file
+	Length int64 // bytes, including the record's line terminator
+	Kinds  []Kind
+}
+
+// Result is what scanning one file found.
+type Result struct {
+	Format Format
+	// Records are the records holding an identifier the matcher knows, in
+	// file order.
+	Records []Record
+	// NumRecords counts all records of the file, matching or not.
+	NumRecords int
+	// Whole is set when the file cannot be split: the single record is the
+	// whole file (a mail message, a container, the fallback, or a hit outside
+	// any record such as in a CSV header).
+	Whole bool
+	// Fallback says why the file's format parser was not used, if it failed;
+	// Tried is that format.
+	Fallback string
+	Tried    Format
+
+	// lists are runs of records sharing separators (SQL tuples, JSON array
+	// elements), which need more than cutting the record's bytes.
+	lists []list
+}
+
+// Kinds returns the union of the kinds of all matching records.
+func (r *Result) Kinds() []Kind {
+	var ks []Kind
+	for _, rec := range r.Records {
+		for _, k := range rec.Kinds {
+			if !slices.Contains(ks, k) {
+				ks = append(ks, k)
+			}
+		}
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// span is a byte range [s, e).
+type span struct{ s, e int }
+
+// list is a sequence of records separated by separators inside an enclosing
+// statement: removing some keeps the statement valid, removing all removes
+// the statement.
+type list struct {
+	stmt  span   // the whole statement, with its line terminator
+	items []span // the records, in order
+	first int    // record index of items[0]
+}
+
+// ErrParse marks a file that did not parse as the format it claimed.
+var ErrParse = errors.New("parse error")
+
+func parseErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrParse, fmt.Sprintf(format, args...))
+}
+
+// Scanner scans files against one matcher. It caches the matcher's
+// verdicts across files; it is not safe for concurrent use (use one per
+// goroutine).
+type Scanner struct {
+	x    *extractor
+	opts *Options
+}
+
+// NewScanner returns a scanner for m; opts may be nil.
+func NewScanner(m Matcher, opts *Options) *Scanner {
+	x := newExtractor(m)
+	x.all = opts != nil && opts.AllCandidates
+	return &Scanner{x: x, opts: opts}
+}
+
+// Scan finds the records of data that hold identifiers known to the
+// matcher. name is the file's name (used for format detection by extension
+// only). Scan never panics on malformed input: a file that fails its parser
+// is scanned by the fallback and Result.Fallback says why.
+func (s *Scanner) Scan(name string, data []byte) *Result {
+	return scanWith(name, data, s.x, s.opts, 0)
+}
+
+// ScanFormat scans data as the given format, without detection and without
+// the fallback: a parse failure is returned as an error wrapping ErrParse.
+func (s *Scanner) ScanFormat(f Format, data []byte) (*Result, error) {
+	return scanFormat(f, "", data, s.x, s.opts, 0)
+}
+
+// ScanReader scans a stream too large to parse by its format with the
+// fallback scanner and returns the kinds found (a hit is the whole file).
+func (s *Scanner) ScanReader(r io.Reader) ([]Kind, error) {
+	k, err := s.x.scanStream(r)
+	return s.x.kinds(k), err
+}
+
+// MatchName returns the kinds of identifiers in a file or directory name
+// (its last element). A hit makes the whole file or directory the record.
+func (s *Scanner) MatchName(name string) []Kind {
+	return s.x.kinds(s.x.scanNameKinds(name))
+}
+
+// ScanBytes is NewScanner(m, opts).Scan(name, data).
+func ScanBytes(name string, data []byte, m Matcher, opts *Options) *Result {
+	return NewScanner(m, opts).Scan(name, data)
+}
+
+// ScanFormat is NewScanner(m, opts).ScanFormat(f, data).
+func ScanFormat(f Format, data []byte, m Matcher, opts *Options) (*Result, error) {
+	return NewScanner(m, opts).ScanFormat(f, data)
+}
+
+// maxDepth bounds containers inside containers (an attachment in a zip in a
+// mail).
+const maxDepth = 4
+
+func scanWith(name string, data []byte, x *extractor, opts *Options, depth int) *Result {
+	f := Detect(name, data)
+	res, err := scanFormat(f, name, data, x, opts, depth)
+	if err != nil {
+		res = scanFallback(data, x)
+		res.Fallback = err.Error()
+		res.Tried = f
+	}
+	return res
+}
+
+func scanFormat(f Format, name string, data []byte, x *extractor, opts *Options, depth int) (res *Result, err error) {
+	defer func() {
+		// A parser bug must not take down a backup: treat it as a parse
+		// failure so the fallback still scans the file. (Fuzz tests call
+		// parseFormat directly, so such bugs are still found.)
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("%w: parser panic: %v", ErrParse, r)
+		}
+	}()
+	return parseFormat(f, name, data, x, opts, depth)
+}
+
+func parseFormat(f Format, name string, data []byte, x *extractor, opts *Options, depth int) (*Result, error) {
+	switch f {
+	case FormatMail:
+		return scanMail(data, x, opts, depth)
+	case FormatMbox:
+		return scanMbox(data, x, opts, depth)
+	case FormatCSV:
+		return scanCSV(name, data, x, opts)
+	case FormatJSONL:
+		return scanJSONL(data, x)
+	case FormatJSON:
+		return scanJSON(data, x)
+	case FormatVCard, FormatICal:
+		return scanDirectory(f, data, x)
+	case FormatSQL:
+		return scanSQL(data, x)
+	case FormatText:
+		return scanText(data, x)
+	case FormatGzip:
+		return scanGzip(name, data, x, opts, depth)
+	case FormatZip:
+		return scanZip(data, x, opts, depth)
+	default:
+		return scanFallback(data, x), nil
+	}
+}
+
+// builder collects records while a parser walks a file.
+type builder struct {
+	res  *Result
+	x    *extractor
+	data []byte
+	prev int // end of the previous record, to scan the gaps between records
+	gap  kindSet
+}
+
+func newBuilder(f Format, data []byte, x *extractor) *builder {
+	return &builder{res: &Result{Format: f}, x: x, data: data}
+}
+
+// add records the record data[s:e] with the kinds found in it. Records must
+// be added in order and must not overlap.
+func (b *builder) add(s, e int, k kindSet) {
+	if s > b.prev {
+		b.gap |= b.x.scan(b.data[b.prev:s])
+	}
+	b.prev = e
+	if k != 0 {
+		b.res.Records = append(b.res.Records, Record{Index: b.res.NumRecords, Offset: int64(s), Length: int64(e - s), Kinds: b.x.kinds(k)})
+	}
+	b.res.NumRecords++
+}
+
+// done scans the rest of the file; an identifier outside every record makes
+// the whole file the record, since no smaller part can be removed.
+func (b *builder) done() *Result {
+	if b.prev < len(b.data) {
+		b.gap |= b.x.scan(b.data[b.prev:])
+	}
+	if b.gap != 0 {
+		b.res = wholeResult(b.res.Format, b.data, b.x, b.gap|b.recordKinds())
+	}
+	return b.res
+}
+
+func (b *builder) recordKinds() kindSet {
+	var s kindSet
+	for _, r := range b.res.Records {
+		for _, k := range r.Kinds {
+			s |= b.x.bit(k)
+		}
+	}
+	return s
+}
+
+func (x *extractor) bit(k Kind) kindSet {
+	switch k {
+	case KindEmail:
+		return bitEmail
+	case KindPhone:
+		return bitPhone
+	case KindPersonnummer:
+		return bitPersonnummer
+	case KindOrgnr:
+		return bitOrgnr
+	case KindName:
+		return bitName
+	}
+	for i, c := range x.custom {
+		if k == c.Kind() {
+			return bitCustom0 << i
+		}
+	}
+	return 0
+}
+
+// wholeResult is a file whose only record is the whole file.
+func wholeResult(f Format, data []byte, x *extractor, k kindSet) *Result {
+	res := &Result{Format: f, NumRecords: 1, Whole: true}
+	if k != 0 {
+		res.Records = []Record{{Index: 0, Offset: 0, Length: int64(len(data)), Kinds: x.kinds(k)}}
+	}
+	return res
+}
+
+// RedactBytes returns data without the given records (records from res, e.g. a
+// subset of res.Records when holds keep some). Every other byte stays as it
+// was. gone is true when nothing of the file is left to keep: the file was
+// one record and it was removed.
+func RedactBytes(data []byte, res *Result, recs []Record) (out []byte, gone bool) {
+	if len(recs) == 0 {
+		return data, false
+	}
+	if res.Whole {
+		return nil, true
+	}
+	remove := make(map[int]bool, len(recs))
+	for _, r := range recs {
+		remove[r.Index] = true
+	}
+	var cuts []span
+	inList := make(map[int]bool)
+	for _, l := range res.lists {
+		for i := range l.items {
+			inList[l.first+i] = true
+		}
+		cuts = append(cuts, l.cuts(remove)...)
+	}
+	for _, r := range recs {
+		if !inList[r.Index] {
+			cuts = append(cuts, span{int(r.Offset), int(r.Offset + r.Length)})
+		}
+	}
+	slices.SortFunc(cuts, func(a, b span) int { return cmp.Compare(a.s, b.s) })
+	out = make([]byte, 0, len(data))
+	p := 0
+	for _, c := range cuts {
+		c.e = min(c.e, len(data)) // records from another version of the file
+		if c.s < p {
+			c.s = p // overlapping cuts: never re-emit removed bytes
+		}
+		if c.e <= c.s {
+			continue
+		}
+		out = append(out, data[p:c.s]...)
+		p = c.e
+	}
+	out = append(out, data[p:]...)
+	if len(out) == 0 {
+		return nil, true // every byte belonged to removed records
+	}
+	return out, false
+}
+
+// cuts returns the byte ranges to cut from a list to remove the chosen items.
+// A run of removed items takes the separator on its right, or on its left
+// when it reaches the end; when every item goes, the statement goes.
+func (l list) cuts(remove map[int]bool) []span {
+	n := len(l.items)
+	all := true
+	for i := 0; i < n; i++ {
+		if !remove[l.first+i] {
+			all = false
+			break
+		}
+	}
+	if all {
+		return []span{l.stmt}
+	}
+	var cuts []span
+	for i := 0; i < n; {
+		if !remove[l.first+i] {
+			i++
+			continue
+		}
+		j := i
+		for j+1 < n && remove[l.first+j+1] {
+			j++
+		}
+		if j+1 < n {
+			cuts = append(cuts, span{l.items[i].s, l.items[j+1].s})
+		} else {
+			cuts = append(cuts, span{l.items[i-1].e, l.items[j].e})
+		}
+		i = j + 1
+	}
+	return cuts
+}

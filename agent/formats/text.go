@@ -1,0 +1,138 @@
+package formats
+
+import (
+	"bytes"
+	"io"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// scanText scans plain text and logs: a line is a record. UTF-16 with a
+// byte order mark is decoded.
+func scanText(data []byte, x *extractor) (*Result, error) {
+	if len(data) >= 2 && (data[0] == 0xFF && data[1] == 0xFE || data[0] == 0xFE && data[1] == 0xFF) {
+		return scanUTF16Text(data, x), nil
+	}
+	b := newBuilder(FormatText, data, x)
+	for p := 0; p < len(data); {
+		e := bytes.IndexByte(data[p:], '\n')
+		if e < 0 {
+			e = len(data)
+		} else {
+			e += p + 1
+		}
+		b.add(p, e, x.scan(data[p:e]))
+		p = e
+	}
+	return b.done(), nil
+}
+
+// scanUTF16Text splits UTF-16 text at U+000A code units.
+func scanUTF16Text(data []byte, x *extractor) *Result {
+	bigEndian := data[0] == 0xFE
+	b := newBuilder(FormatText, data, x)
+	var buf []byte
+	p := 2 // the byte order mark is not part of a record
+	for p < len(data) {
+		e := p
+		for ; e+1 < len(data); e += 2 {
+			if bigEndian && data[e] == 0 && data[e+1] == '\n' || !bigEndian && data[e] == '\n' && data[e+1] == 0 {
+				e += 2
+				break
+			}
+		}
+		if e+1 >= len(data) {
+			e = len(data)
+		}
+		buf = decodeUTF16(buf[:0], data[p:e], bigEndian)
+		b.add(p, e, x.scan(buf))
+		p = e
+	}
+	return b.done()
+}
+
+// decodeUTF16 appends the UTF-8 form of UTF-16 bytes to dst.
+func decodeUTF16(dst, src []byte, bigEndian bool) []byte {
+	var u [2]uint16
+	for i := 0; i+1 < len(src); i += 2 {
+		var c uint16
+		if bigEndian {
+			c = uint16(src[i])<<8 | uint16(src[i+1])
+		} else {
+			c = uint16(src[i]) | uint16(src[i+1])<<8
+		}
+		if c < utf8.RuneSelf {
+			dst = append(dst, byte(c))
+			continue
+		}
+		r := rune(c)
+		if utf16.IsSurrogate(r) && i+3 < len(src) {
+			if bigEndian {
+				u[1] = uint16(src[i+2])<<8 | uint16(src[i+3])
+			} else {
+				u[1] = uint16(src[i+2]) | uint16(src[i+3])<<8
+			}
+			u[0] = c
+			if dr := utf16.DecodeRune(rune(u[0]), rune(u[1])); dr != utf8.RuneError {
+				r = dr
+				i += 2
+			}
+		}
+		dst = utf8.AppendRune(dst, r)
+	}
+	return dst
+}
+
+// scanFallback scans bytes of unknown format as UTF-8 and as UTF-16 (both
+// byte orders); a hit makes the whole file the record.
+func scanFallback(data []byte, x *extractor) *Result {
+	k := x.scanRaw(data)
+	if isMarkup(head(data)) {
+		k |= x.scanMarkup(data)
+	}
+	return wholeResult(FormatFallback, data, x, k)
+}
+
+// scanRaw scans raw bytes as text, and as UTF-16 when zero bytes suggest it.
+func (x *extractor) scanRaw(data []byte) kindSet {
+	k := x.scan(data)
+	if bytes.IndexByte(data, 0) >= 0 {
+		// Little endian at offset 0 and 1 covers both byte orders for the
+		// ASCII characters identifiers are made of, at either alignment.
+		buf := decodeUTF16(nil, data, false)
+		k |= x.scan(buf)
+		if len(data) > 1 {
+			buf = decodeUTF16(buf[:0], data[1:], false)
+			k |= x.scan(buf)
+		}
+	}
+	return k
+}
+
+// streamChunk and streamOverlap size the streaming fallback: identifiers are
+// far shorter than the overlap, so none is missed at a chunk border.
+const (
+	streamChunk   = 4 << 20
+	streamOverlap = 512
+)
+
+func (x *extractor) scanStream(r io.Reader) (kindSet, error) {
+	var k kindSet
+	buf := make([]byte, streamOverlap+streamChunk)
+	keep := 0
+	for {
+		n, err := io.ReadFull(r, buf[keep:])
+		if n > 0 {
+			chunk := buf[:keep+n]
+			k |= x.scanRaw(chunk)
+			keep = min(streamOverlap, len(chunk))
+			copy(buf, chunk[len(chunk)-keep:])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return k, nil
+		}
+		if err != nil {
+			return k, err
+		}
+	}
+}
