@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lethe/agent/archiver"
+	"lethe/agent/repository"
+)
+
+type backupOptions struct {
+	host        string
+	tags        []string
+	timeStamp   string
+	parent      string
+	force       bool
+	excludes    []string
+	ignoreInode bool
+	ignoreCtime bool
+}
+
+func newBackupCommand(g *globalOptions) *cobra.Command {
+	var o backupOptions
+	cmd := &cobra.Command{
+		Use:   "backup [flags] PATH...",
+		Short: "Back up files and directories into a new snapshot",
+		Long: `Back up files and directories into a new snapshot.
+
+Items that cannot be read are reported and left out; the snapshot is still
+saved and lethe exits with status 3, as restic does.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBackup(cmd.Context(), g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.host, "host", "H", "", "`hostname` to record in the snapshot (default: this host)")
+	f.StringSliceVar(&o.tags, "tag", nil, "add `tags` to the snapshot (comma-separated, repeatable)")
+	f.StringVar(&o.timeStamp, "time", "", "record `time` (\"2006-01-02 15:04:05\") instead of now")
+	f.StringVar(&o.parent, "parent", "", "use this `snapshot` as parent instead of the latest one of the same host and paths")
+	f.BoolVarP(&o.force, "force", "f", false, "read every file, ignoring the parent snapshot")
+	f.StringArrayVarP(&o.excludes, "exclude", "e", nil, "leave out items matching `pattern` (repeatable)")
+	f.BoolVar(&o.ignoreInode, "ignore-inode", false, "ignore inode changes when comparing with the parent")
+	f.BoolVar(&o.ignoreCtime, "ignore-ctime", false, "ignore ctime changes when comparing with the parent")
+	return cmd
+}
+
+func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []string) error {
+	targets := make([]string, 0, len(args))
+	for _, a := range args {
+		abs, err := filepath.Abs(a)
+		if err != nil {
+			return fmt.Errorf("backup target %s: %w", a, err)
+		}
+		if _, err := os.Lstat(abs); err != nil {
+			return fmt.Errorf("backup target: %w", err)
+		}
+		targets = append(targets, abs)
+	}
+	ts := time.Now()
+	if o.timeStamp != "" {
+		var err error
+		ts, err = time.ParseInLocation(time.DateTime, o.timeStamp, time.Local)
+		if err != nil {
+			return fmt.Errorf("invalid --time %q: want \"2006-01-02 15:04:05\"", o.timeStamp)
+		}
+	}
+	host := o.host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+
+	repo, unlock, err := g.lockedRepository(ctx, false, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	var parent *repository.Snapshot
+	if !o.force {
+		if parent, err = findParent(ctx, repo, o.parent, host, targets, ts); err != nil {
+			return err
+		}
+	}
+
+	p := g.newProgress("backup")
+	arch := archiver.New(repo, archiver.Options{
+		Progress: backupProgress{p},
+		Error: func(path string, err error) error {
+			g.warnf("error: %v\n", err)
+			return nil
+		},
+		IgnoreInode: o.ignoreInode,
+		IgnoreCtime: o.ignoreCtime,
+	})
+	start := time.Now()
+	sn, st, err := arch.Snapshot(ctx, targets, archiver.SnapshotOptions{
+		Time:           ts,
+		Hostname:       host,
+		Tags:           o.tags,
+		Parent:         parent,
+		Excludes:       o.excludes,
+		ProgramVersion: "lethe " + version,
+	})
+	p.stop()
+	if err != nil {
+		return fmt.Errorf("backup failed, no snapshot was saved: %w", err)
+	}
+	if g.json {
+		if err := printJSON(g.stdout, backupSummary(sn, st, time.Since(start))); err != nil {
+			return err
+		}
+	} else {
+		if parent != nil {
+			g.printf("using parent snapshot %s\n", parent.ID.Str())
+		}
+		g.printf("\nFiles:       %6d new, %6d changed, %6d unmodified\n", st.FilesNew, st.FilesChanged, st.FilesUnmodified)
+		g.printf("Dirs:        %6d new, %6d changed, %6d unmodified\n", st.DirsNew, st.DirsChanged, st.DirsUnmodified)
+		g.printf("Added to the repository: %s\n\n", fmtBytes(st.DataAdded))
+		g.printf("processed %d files, %s in %s\n", st.TotalFiles, fmtBytes(st.TotalBytes), fmtDuration(time.Since(start)))
+		g.printf("snapshot %s saved\n", sn.ID.Str())
+	}
+	if st.Incomplete() {
+		return &exitCodeError{code: exitIncomplete, err: fmt.Errorf("snapshot %s is incomplete: %d items could not be read", sn.ID.Str(), st.Errors)}
+	}
+	return nil
+}
+
+// findParent picks the parent snapshot: the one named, or the latest one
+// of the same host and paths taken before ts.
+func findParent(ctx context.Context, repo *repository.Repository, named, host string, targets []string, ts time.Time) (*repository.Snapshot, error) {
+	if named != "" {
+		return repo.FindSnapshot(ctx, named)
+	}
+	snaps, err := repo.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := slices.Sorted(slices.Values(targets))
+	var best *repository.Snapshot
+	for _, sn := range snaps {
+		if sn.Hostname != host || sn.Time.After(ts) {
+			continue
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(sn.Paths)), want) {
+			continue
+		}
+		if best == nil || sn.Time.After(best.Time) {
+			best = sn
+		}
+	}
+	return best, nil
+}
+
+// backupProgress feeds the archiver's reports into the progress display.
+type backupProgress struct{ p *progress }
+
+func (b backupProgress) Total(files, dirs, bytes uint64, done bool) {
+	b.p.totalFiles.Store(int64(files))
+	b.p.totalBytes.Store(int64(bytes))
+}
+func (b backupProgress) Start(string)   {}
+func (b backupProgress) Bytes(n uint64) { b.p.bytes.Add(int64(n)) }
+func (b backupProgress) Done(path string) {
+	b.p.files.Add(1)
+}
+
+func backupSummary(sn *repository.Snapshot, st archiver.Stats, d time.Duration) map[string]any {
+	return map[string]any{
+		"message_type":          "summary",
+		"files_new":             st.FilesNew,
+		"files_changed":         st.FilesChanged,
+		"files_unmodified":      st.FilesUnmodified,
+		"dirs_new":              st.DirsNew,
+		"dirs_changed":          st.DirsChanged,
+		"dirs_unmodified":       st.DirsUnmodified,
+		"data_blobs":            st.DataBlobs,
+		"tree_blobs":            st.TreeBlobs,
+		"data_added":            st.DataAdded,
+		"total_files_processed": st.TotalFiles,
+		"total_bytes_processed": st.TotalBytes,
+		"total_duration":        d.Seconds(),
+		"errors":                st.Errors,
+		"snapshot_id":           sn.ID.String(),
+		"paths":                 strings.Join(sn.Paths, ","),
+	}
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lethe/agent/repository"
+)
+
+func newKeyCommand(g *globalOptions) *cobra.Command {
+	var newPasswordFile string
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Manage the repository's keys (passwords)",
+	}
+	cmd.PersistentFlags().StringVar(&newPasswordFile, "new-password-file", "", "read the new password from `file`")
+
+	readNew := func() (string, error) {
+		if newPasswordFile != "" {
+			buf, err := os.ReadFile(newPasswordFile)
+			if err != nil {
+				return "", fmt.Errorf("reading new password file: %w", err)
+			}
+			pw := strings.TrimRight(string(buf), "\r\n")
+			if pw == "" {
+				return "", fmt.Errorf("new password file %s is empty", newPasswordFile)
+			}
+			return pw, nil
+		}
+		pw, err := askPassword("enter new password: ")
+		if err != nil {
+			return "", err
+		}
+		again, err := askPassword("enter new password again: ")
+		if err != nil {
+			return "", err
+		}
+		if pw != again {
+			return "", fmt.Errorf("passwords do not match")
+		}
+		return pw, nil
+	}
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			repo, unlock, err := g.lockedRepository(ctx, false, false)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			keys, err := repo.Keys(ctx)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(g.stdout, keys)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, " ID\tUser\tHost\tCreated")
+			for _, k := range keys {
+				mark := " "
+				if k.Current {
+					mark = "*"
+				}
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, k.ID.Str(), k.Username, k.Hostname, k.Created.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Add a key (a further password)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			repo, unlock, err := g.lockedRepository(ctx, false, false)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			pw, err := readNew()
+			if err != nil {
+				return err
+			}
+			host, _ := os.Hostname()
+			id, err := repo.AddKey(ctx, pw, currentUsername(), host)
+			if err != nil {
+				return err
+			}
+			g.printf("saved new key as %s\n", id.Str())
+			return nil
+		},
+	}
+	remove := &cobra.Command{
+		Use:   "remove ID",
+		Short: "Remove a key (not the one in use)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			repo, unlock, err := g.lockedRepository(ctx, true, false)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			id, err := findKey(cmd, repo, args[0])
+			if err != nil {
+				return err
+			}
+			if err := repo.RemoveKey(ctx, id); err != nil {
+				return err
+			}
+			g.printf("removed key %s\n", id.Str())
+			return nil
+		},
+	}
+	passwd := &cobra.Command{
+		Use:   "passwd",
+		Short: "Change the password of the key in use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			repo, unlock, err := g.lockedRepository(ctx, true, false)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			pw, err := readNew()
+			if err != nil {
+				return err
+			}
+			old := repo.KeyID()
+			host, _ := os.Hostname()
+			id, err := repo.ChangePassword(ctx, pw, currentUsername(), host)
+			if err != nil {
+				return err
+			}
+			g.printf("saved new key as %s, removed old key %s\n", id.Str(), old.Str())
+			return nil
+		},
+	}
+	cmd.AddCommand(list, add, remove, passwd)
+	return cmd
+}
+
+// findKey resolves a full ID or a unique prefix of a key file's ID.
+func findKey(cmd *cobra.Command, repo *repository.Repository, s string) (repository.ID, error) {
+	keys, err := repo.Keys(cmd.Context())
+	if err != nil {
+		return repository.ID{}, err
+	}
+	var found []repository.ID
+	for _, k := range keys {
+		if strings.HasPrefix(k.ID.String(), s) {
+			found = append(found, k.ID)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return repository.ID{}, fmt.Errorf("no key %q", s)
+	case 1:
+		return found[0], nil
+	}
+	return repository.ID{}, fmt.Errorf("key prefix %q is ambiguous", s)
+}

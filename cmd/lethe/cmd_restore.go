@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lethe/agent/repository"
+	"lethe/agent/restorer"
+)
+
+func newRestoreCommand(g *globalOptions) *cobra.Command {
+	var (
+		target   string
+		includes []string
+		hosts    []string
+		sparse   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "restore SNAPSHOT --target DIR",
+		Short: "Restore a snapshot (ID, unique prefix or \"latest\") into a directory",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if target == "" {
+				return fmt.Errorf("please give a target directory with --target")
+			}
+			repo, unlock, err := g.lockedRepository(ctx, false, true)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			sn, err := findSnapshot(ctx, repo, args[0], hosts)
+			if err != nil {
+				return err
+			}
+			p := g.newProgress("restore")
+			var nerr atomic.Uint64
+			r := restorer.New(repo, sn, restorer.Options{
+				Include:  includes,
+				Progress: restoreProgress{p},
+				Sparse:   sparse,
+				Error: func(path string, err error) error {
+					nerr.Add(1)
+					g.warnf("error: %v\n", err)
+					return nil
+				},
+			})
+			start := time.Now()
+			st, err := r.RestoreTo(ctx, target)
+			p.stop()
+			if err != nil {
+				return fmt.Errorf("restoring snapshot %s: %w", sn.ID.Str(), err)
+			}
+			if g.json {
+				return printJSON(g.stdout, map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "files_restored": st.Files, "dirs_restored": st.Dirs, "bytes_restored": st.Bytes, "errors": st.Errors, "total_duration": time.Since(start).Seconds()})
+			}
+			g.printf("restored snapshot %s to %s: %d files, %d dirs, %s in %s\n", sn.ID.Str(), target, st.Files, st.Dirs, fmtBytes(st.Bytes), fmtDuration(time.Since(start)))
+			if n := max(nerr.Load(), st.Errors); n > 0 {
+				return fmt.Errorf("%d items could not be restored", n)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&target, "target", "t", "", "restore into `directory`")
+	f.StringArrayVarP(&includes, "include", "i", nil, "restore only this snapshot `path` and what is below it (repeatable)")
+	f.StringArrayVarP(&hosts, "host", "H", nil, "with \"latest\": only snapshots of this `host`")
+	f.BoolVar(&sparse, "sparse", false, "restore all-zero blocks as holes")
+	return cmd
+}
+
+// findSnapshot resolves an ID, a unique prefix or "latest" (optionally of
+// given hosts).
+func findSnapshot(ctx context.Context, repo *repository.Repository, s string, hosts []string) (*repository.Snapshot, error) {
+	if s != "latest" || len(hosts) == 0 {
+		return repo.FindSnapshot(ctx, s)
+	}
+	snaps, err := repo.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(snaps) - 1; i >= 0; i-- {
+		if contains(hosts, snaps[i].Hostname) {
+			return snaps[i], nil
+		}
+	}
+	return nil, fmt.Errorf("latest snapshot of host %v: %w", hosts, repository.ErrSnapshotNotFound)
+}
+
+type restoreProgress struct{ p *progress }
+
+func (r restoreProgress) Total(files, bytes uint64) {
+	r.p.totalFiles.Store(int64(files))
+	r.p.totalBytes.Store(int64(bytes))
+}
+func (r restoreProgress) Bytes(n uint64) { r.p.bytes.Add(int64(n)) }
+func (r restoreProgress) Done(string)    { r.p.files.Add(1) }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"lethe/agent/formats"
+	"lethe/tombstones"
+)
+
+// scanOptions are the flags of scan and redact.
+type scanOptions struct {
+	subjectOptions
+	useTombstones bool
+	nameColumns   []string
+	pathRules     []string
+}
+
+func (o *scanOptions) addFlags(cmd *cobra.Command) {
+	o.addIdentifierFlags(cmd)
+	o.addSettingsFlags(cmd, true)
+	f := cmd.Flags()
+	f.BoolVar(&o.useTombstones, "tombstones", false, "match the recorded tombstones instead of identifier flags")
+	f.StringArrayVar(&o.nameColumns, "name-column", nil, "CSV `header` whose values are matched as names (repeatable)")
+	f.StringArrayVar(&o.pathRules, "path-rule", nil, "path `template` that makes a folder one subject's, e.g. kunder/{customer}/** (repeatable)")
+}
+
+// matcher builds the matcher from the identifier flags or the tombstones.
+func (o *scanOptions) matcher(ctx context.Context, g *globalOptions) (*tombstones.Matcher, func(), error) {
+	if o.useTombstones == !o.ids.Empty() {
+		return nil, nil, errors.New("give either identifier flags or --tombstones")
+	}
+	if o.useTombstones {
+		svc, done, err := g.tombstoneService(ctx, &o.subjectOptions)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := svc.Matcher(ctx)
+		if err != nil {
+			done()
+			return nil, nil, err
+		}
+		return m, done, nil
+	}
+	n, err := o.normalizer()
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := o.ids.Identifiers(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := tombstones.NewIdentifierMatcher(n, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, func() {}, nil
+}
+
+func (o *scanOptions) formatOptions(g *globalOptions, problems *atomic.Int64) (*formats.Options, error) {
+	opts := &formats.Options{
+		NameColumns: o.nameColumns,
+		Report: func(path string, format formats.Format, reason string) {
+			problems.Add(1)
+			g.warnf("warning: %s: %s: %s\n", path, format, reason)
+		},
+	}
+	for _, r := range o.pathRules {
+		pr, err := formats.ParsePathRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("--path-rule %s: %w", r, err)
+		}
+		opts.PathRules = append(opts.PathRules, pr)
+	}
+	return opts, nil
+}
+
+func newScanCommand(g *globalOptions) *cobra.Command {
+	var o scanOptions
+	cmd := &cobra.Command{
+		Use:   "scan [identifier flags | --tombstones] PATH...",
+		Short: "Find a subject's records in files (exit 0: none, 3: found, 1: error)",
+		Long: `Find a subject's records in files and directories: one JSON object per
+matching record on stdout, with path, format, record number, byte range and
+identifier kinds, never the identifier itself.
+
+Exit status: 0 when nothing matched, 3 when something did, 1 on errors.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			m, done, err := o.matcher(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var problems atomic.Int64
+			opts, err := o.formatOptions(g, &problems)
+			if err != nil {
+				return err
+			}
+			hits := 0
+			var werr error
+			err = formats.Scan(ctx, args, m, opts, func(h formats.Hit) {
+				hits++
+				if werr == nil {
+					werr = printJSON(g.stdout, h)
+				}
+			})
+			if err == nil {
+				err = werr
+			}
+			if err != nil {
+				return err
+			}
+			if hits > 0 {
+				return &exitCodeError{code: exitIncomplete}
+			}
+			return nil
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+func newRedactCommand(g *globalOptions) *cobra.Command {
+	var (
+		o   scanOptions
+		out string
+	)
+	cmd := &cobra.Command{
+		Use:   "redact [identifier flags | --tombstones] --out DIR PATH...",
+		Short: "Write copies of files with a subject's records removed",
+		Long: `Write copies of files and directories under DIR with the subject's records
+removed; everything else stays byte-identical. Files without records are
+copied unchanged, files that are wholly the subject's are not written. The
+input is never changed.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if out == "" {
+				return errors.New("--out is required")
+			}
+			m, done, err := o.matcher(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var problems atomic.Int64
+			opts, err := o.formatOptions(g, &problems)
+			if err != nil {
+				return err
+			}
+			sum, err := formats.Redact(ctx, args, out, m, opts)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(g.stdout, sum)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "format\tfiles\tredacted\tremoved\trecords removed\tfallbacks\t")
+			for _, f := range sum.SortedFormats() {
+				s := sum.Formats[f]
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", f, s.Files, s.Redacted, s.Removed, s.RecordsRemoved, s.Fallbacks)
+			}
+			return tw.Flush()
+		},
+	}
+	o.addFlags(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "write the redacted copies below `directory`")
+	return cmd
+}

@@ -1,0 +1,65 @@
+// Command lethe is a backup agent that remembers what it was told to
+// forget. The commands are thin: they parse flags, open the repository and
+// call the packages below.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is lethe's release; set with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// Exit codes follow restic's: 1 for a fatal error, 3 when a backup could
+// not read every source file.
+const (
+	exitOK         = 0
+	exitError      = 1
+	exitIncomplete = 3
+)
+
+// exitCodeError carries a specific exit code through cobra.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := newRootCommand(stdout, stderr)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			fmt.Fprintln(stderr, "lethe:", ec.err)
+		}
+		return ec.code
+	}
+	fmt.Fprintln(stderr, "lethe:", err)
+	return exitError
+}

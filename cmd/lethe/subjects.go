@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/spf13/cobra"
+
+	"lethe/tombstones"
+)
+
+// subjectOptions are the flags that name subjects and how identifiers are
+// read: shared by erase, erasures, scan and redact.
+type subjectOptions struct {
+	ids         tombstones.IdentifierFlags
+	region      string
+	customKinds []string
+	stateDir    string
+}
+
+func (o *subjectOptions) addIdentifierFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.ids.Emails, "email", nil, "an email `address` of the subject (repeatable)")
+	f.StringArrayVar(&o.ids.Phones, "phone", nil, "a phone `number` of the subject (repeatable)")
+	f.StringArrayVar(&o.ids.Personnummer, "personnummer", nil, "a personnummer or samordningsnummer (repeatable)")
+	f.StringArrayVar(&o.ids.Orgnr, "orgnr", nil, "an organisationsnummer (repeatable)")
+	f.StringArrayVar(&o.ids.Names, "name", nil, "the subject's `name` (weak: matched only where a rule says so)")
+	f.StringArrayVar(&o.ids.IDs, "id", nil, "an identifier as `KIND=VALUE` (a built-in or --kind kind)")
+}
+
+func (o *subjectOptions) addSettingsFlags(cmd *cobra.Command, state bool) {
+	f := cmd.Flags()
+	f.StringVar(&o.region, "phone-region", "SE", "`region` of phone numbers written without country code")
+	f.StringArrayVar(&o.customKinds, "kind", nil, "define a custom identifier kind as `NAME=REGEXP` (e.g. customer=K-[0-9]{5})")
+	if state {
+		f.StringVar(&o.stateDir, "state-dir", tombstones.StateDirFromEnv(), "local state `directory` (env LETHE_STATE_DIR)")
+	}
+}
+
+func (o *subjectOptions) normalizer() (*tombstones.Normalizer, error) {
+	var custom []tombstones.CustomKind
+	for _, s := range o.customKinds {
+		name, pattern, err := splitKV(s)
+		if err != nil {
+			return nil, fmt.Errorf("--kind: %w", err)
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return nil, fmt.Errorf("--kind %s: invalid pattern: %w", name, err)
+		}
+		custom = append(custom, tombstones.CustomKind{Name: name, Pattern: re})
+	}
+	return tombstones.NewNormalizer(o.region, custom)
+}
+
+// service opens the state directory and, when --repo is given, the
+// repository under a shared lock, and returns the tombstone service.
+func (g *globalOptions) tombstoneService(ctx context.Context, o *subjectOptions) (*tombstones.Service, func(), error) {
+	n, err := o.normalizer()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := tombstones.OpenState(o.stateDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening state directory: %w", err)
+	}
+	svc := &tombstones.Service{
+		State:      st,
+		Normalizer: n,
+		Warn: func(repo string, err error) {
+			g.warnf("warning: repository %s: %v (the erasure is kept in the state directory and synced later)\n", repo, err)
+		},
+	}
+	done := func() {}
+	if g.repo != "" {
+		repo, unlock, err := g.lockedRepository(ctx, false, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		svc.Repos = []tombstones.Repo{{Name: repo.Backend().Location(), Store: repo}}
+		done = unlock
+	}
+	return svc, done, nil
+}
