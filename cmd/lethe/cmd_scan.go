@@ -62,22 +62,35 @@ func (o *scanOptions) matcher(ctx context.Context, g *globalOptions) (*tombstone
 	return m, func() {}, nil
 }
 
-func (o *scanOptions) formatOptions(g *globalOptions, problems *atomic.Int64) (*formats.Options, error) {
-	opts := &formats.Options{
-		NameColumns: o.nameColumns,
-		Report: func(path string, format formats.Format, reason string) {
-			problems.Add(1)
-			g.warnf("warning: %s: %s: %s\n", path, format, reason)
-		},
-	}
+// prepare builds the matcher and the scanning options. Files that could not
+// be read are counted in unreadable; files scanned by the fallback after
+// their parser failed are only reported.
+func (o *scanOptions) prepare(ctx context.Context, g *globalOptions, unreadable *atomic.Int64) (*tombstones.Matcher, *formats.Options, func(), error) {
+	var rules []formats.PathRule
 	for _, r := range o.pathRules {
 		pr, err := formats.ParsePathRule(r)
 		if err != nil {
-			return nil, fmt.Errorf("--path-rule %s: %w", r, err)
+			return nil, nil, nil, fmt.Errorf("--path-rule %s: %w", r, err)
 		}
-		opts.PathRules = append(opts.PathRules, pr)
+		rules = append(rules, pr)
 	}
-	return opts, nil
+	m, done, err := o.matcher(ctx, g)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opts := &formats.Options{
+		NameColumns: o.nameColumns,
+		PathRules:   rules,
+		Report: func(path string, format formats.Format, reason string) {
+			if format == "" {
+				unreadable.Add(1)
+				g.warnf("error: %s: %s\n", path, reason)
+				return
+			}
+			g.warnf("warning: %s: not valid %s, scanned as bytes: %s\n", path, format, reason)
+		},
+	}
+	return m, opts, done, nil
 }
 
 func newScanCommand(g *globalOptions) *cobra.Command {
@@ -93,16 +106,12 @@ Exit status: 0 when nothing matched, 3 when something did, 1 on errors.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			m, done, err := o.matcher(ctx, g)
+			var unreadable atomic.Int64
+			m, opts, done, err := o.prepare(ctx, g, &unreadable)
 			if err != nil {
 				return err
 			}
 			defer done()
-			var problems atomic.Int64
-			opts, err := o.formatOptions(g, &problems)
-			if err != nil {
-				return err
-			}
 			hits := 0
 			var werr error
 			err = formats.Scan(ctx, args, m, opts, func(h formats.Hit) {
@@ -116,6 +125,9 @@ Exit status: 0 when nothing matched, 3 when something did, 1 on errors.`,
 			}
 			if err != nil {
 				return err
+			}
+			if n := unreadable.Load(); n > 0 {
+				return fmt.Errorf("%d files could not be read: the scan is incomplete", n)
 			}
 			if hits > 0 {
 				return &exitCodeError{code: exitIncomplete}
@@ -145,16 +157,12 @@ input is never changed.`,
 			if out == "" {
 				return errors.New("--out is required")
 			}
-			m, done, err := o.matcher(ctx, g)
+			var unreadable atomic.Int64
+			m, opts, done, err := o.prepare(ctx, g, &unreadable)
 			if err != nil {
 				return err
 			}
 			defer done()
-			var problems atomic.Int64
-			opts, err := o.formatOptions(g, &problems)
-			if err != nil {
-				return err
-			}
 			sum, err := formats.Redact(ctx, args, out, m, opts)
 			if err != nil {
 				return err
