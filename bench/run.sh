@@ -29,7 +29,7 @@ go build -o "$dir/lethe" ./cmd/lethe
 corpus=(-mails 20000 -docs-mb 400 -csv-mb 80)
 [ "$small" = 1 ] && corpus=(-mails 2000 -docs-mb 40 -csv-mb 10)
 data="$dir/data"
-rm -rf "$data" "$dir/repo-"* "$dir/restore-"* "$dir/cache"
+rm -rf "$data" "$dir/repo-"* "$dir/restore-"* "$dir/cache" "$dir/s3"
 go run ./bench/corpus -dir "$data" -seed 1 "${corpus[@]}"
 
 export LETHE_PASSWORD=bench RESTIC_PASSWORD=bench RESTIC_CACHE_DIR="$dir/cache"

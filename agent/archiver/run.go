@@ -77,7 +77,7 @@ func newRun(ctx context.Context, a *Archiver, excludes []string) *run {
 		cancel:   cancel,
 		excludes: excludes,
 		fileCh:   make(chan *fileJob, a.opts.FileWorkers),
-		blobCh:   make(chan blobJob, a.opts.SaveWorkers),
+		blobCh:   make(chan blobJob),
 		treeCh:   make(chan *dirJob, 256),
 	}
 }

@@ -138,3 +138,33 @@ func BenchmarkDecodeIndex(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadBlobsFromPack measures loading all blobs of a 16 MiB pack
+// (half compressible) with pack-wise ranged reads.
+func BenchmarkLoadBlobsFromPack(b *testing.B) {
+	ctx := context.Background()
+	r, _ := newTestRepo(b, Options{PackSize: 32 << 20})
+	var locs []PackedBlob
+	for i := 0; i < 16; i++ {
+		if _, _, _, err := r.SaveBlob(ctx, DataBlob, randomData(uint64(i), 1<<20, i%2 == 0), ID{}, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	r.EachBlob(func(pb PackedBlob) bool {
+		if pb.Type == DataBlob {
+			locs = append(locs, pb)
+		}
+		return true
+	})
+	b.SetBytes(16 << 20)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		err := r.LoadBlobsFromPack(ctx, locs[0].PackID, locs, func(_ PackedBlob, _ []byte, err error) error { return err })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

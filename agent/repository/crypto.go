@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 
 	//lint:ignore SA1019 restic's format is Poly1305-AES; the one-time key is derived per message from the IV as the format requires.
 	"golang.org/x/crypto/poly1305"
@@ -86,6 +87,12 @@ func deriveKey(password string, salt []byte, p KDFParams) (*cryptoKey, error) {
 	out, err := scrypt.Key([]byte(password), salt, p.N, p.R, p.P, aesKeySize+2*macKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("deriving key: %w", err)
+	}
+	if 128*p.N*p.R >= 8<<20 {
+		// scrypt's tens of MiB are garbage now. Collect them at once: a
+		// collection during scrypt saw them live and set the next one to
+		// twice that, which would let a backup's garbage grow that far.
+		runtime.GC()
 	}
 	return newCryptoKey(out[:aesKeySize], out[aesKeySize:aesKeySize+macKeySize], out[aesKeySize+macKeySize:])
 }

@@ -14,10 +14,11 @@ import (
 	"lethe/backends"
 )
 
-// DefaultKDF are the scrypt parameters for new key files: 64 MiB of memory
-// and a fraction of a second on current hardware, the range restic's
-// calibration arrives at.
-var DefaultKDF = KDFParams{N: 1 << 16, R: 8, P: 1}
+// DefaultKDF are the scrypt parameters for new key files: 32 MiB of memory
+// (restic's calibration stays below 60 MiB, which gives N=2^15 with r=8)
+// and a fraction of a second on current hardware. p=4 keeps the cost of a
+// guess (memory times time) at that of N=2^16, p=1.
+var DefaultKDF = KDFParams{N: 1 << 15, R: 8, P: 4}
 
 // keyFile is restic's key file (stored unencrypted as JSON).
 type keyFile struct {

@@ -1,10 +1,13 @@
 package repository
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"lethe/backends"
@@ -59,8 +62,22 @@ func (r *Repository) loadPacked(ctx context.Context, pb PackedBlob, buf []byte) 
 // decodeBlob decrypts (in place), decompresses and verifies a blob's
 // stored bytes, returning the plaintext in buf when it fits.
 func (r *Repository) decodeBlob(pb PackedBlob, ct []byte, buf []byte) ([]byte, error) {
+	return r.decode(pb, ct, buf, false)
+}
+
+// decodeBlobInPlace is decodeBlob, but an uncompressed blob's plaintext
+// is returned in ct.
+func (r *Repository) decodeBlobInPlace(pb PackedBlob, ct []byte, buf []byte) ([]byte, error) {
+	return r.decode(pb, ct, buf, true)
+}
+
+func (r *Repository) decode(pb PackedBlob, ct []byte, buf []byte, inPlace bool) ([]byte, error) {
 	if pb.UncompressedLength == 0 {
-		plain, err := r.key.Open(buf[:0], ct)
+		dst := buf[:0]
+		if inPlace {
+			dst = ct[ivSize:ivSize]
+		}
+		plain, err := r.key.Open(dst, ct)
 		if err != nil {
 			return nil, err
 		}
@@ -87,4 +104,137 @@ func (r *Repository) decodeBlob(pb PackedBlob, ct []byte, buf []byte) ([]byte, e
 		return nil, errors.New("content does not match the blob ID")
 	}
 	return out, nil
+}
+
+// Reads of LoadBlobsFromPack: blobs less than maxUnusedGap apart share a
+// request (reading the gap costs less than another round trip), and a
+// request covers at most maxRangeRead bytes unless one blob is larger,
+// which bounds what a backend that buffers responses holds in memory.
+const (
+	maxUnusedGap = 1 << 20
+	maxRangeRead = 2 << 20
+)
+
+// LoadBlobsFromPack loads blobs of pack packID, as many as possible per
+// ranged request, and calls fn once per blob in the order of their
+// offsets: with the verified plaintext, or with the error that blob gave
+// (naming the blob and the pack; the caller may try another copy with
+// LoadBlob). The plaintext is valid only during the call. It returns fn's
+// first error, which stops the loading, or ctx's.
+func (r *Repository) LoadBlobsFromPack(ctx context.Context, packID ID, blobs []PackedBlob, fn func(PackedBlob, []byte, error) error) error {
+	sorted := slices.Clone(blobs)
+	slices.SortStableFunc(sorted, func(a, b PackedBlob) int { return cmp.Compare(a.Offset, b.Offset) })
+	h := backends.Handle{Type: backends.PackFile, Name: packID.String()}
+	cp := ctPool.Get().(*[]byte)
+	defer ctPool.Put(cp)
+	pp := ctPool.Get().(*[]byte)
+	defer ctPool.Put(pp)
+	for len(sorted) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start, end := sorted[0].Offset, sorted[0].Offset+sorted[0].Length
+		n := 1
+		for ; n < len(sorted); n++ {
+			b := sorted[n]
+			if b.Offset > end+maxUnusedGap || b.Offset+b.Length-start > maxRangeRead {
+				break
+			}
+			end = max(end, b.Offset+b.Length)
+		}
+		run := sorted[:n]
+		sorted = sorted[n:]
+		if err := r.loadRun(ctx, h, run, start, end, cp, pp, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fnError marks an error of the caller's callback, which ends loading.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// loadRun reads the blobs of run, sorted by offset, which lie in the
+// pack's bytes [start, end), in one request.
+func (r *Repository) loadRun(ctx context.Context, h backends.Handle, run []PackedBlob, start, end uint, cp, pp *[]byte, fn func(PackedBlob, []byte, error) error) error {
+	done := 0 // blobs handed to fn; a retrying backend may call back again
+	var last struct {
+		pb    PackedBlob
+		plain []byte
+		err   error
+	}
+	deliver := func(pb PackedBlob, plain []byte, err error) error {
+		if err != nil {
+			err = fmt.Errorf("loading %s blob %s from pack %s: %w", pb.Type, pb.ID, pb.PackID, err)
+		}
+		last.pb, last.plain, last.err = pb, plain, err
+		done++
+		if err := fn(pb, plain, err); err != nil {
+			return fnError{err}
+		}
+		return nil
+	}
+	loadErr := r.be.Load(ctx, h, int(end-start), int64(start), func(rd io.Reader) error {
+		br := bufio.NewReaderSize(rd, 64<<10)
+		pos := start
+		for i := 0; i < len(run); i++ {
+			pb := run[i]
+			if i < done {
+				continue
+			}
+			if i > 0 && pb.Offset == run[i-1].Offset && pb.Length == run[i-1].Length && last.pb.Offset == pb.Offset {
+				// The same blob asked for twice.
+				if err := deliver(pb, last.plain, last.err); err != nil {
+					return err
+				}
+				continue
+			}
+			if pb.Offset < pos {
+				if err := deliver(pb, nil, errors.New("overlaps another blob in the index")); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := br.Discard(int(pb.Offset - pos)); err != nil {
+				return err
+			}
+			ct := *cp
+			if uint(cap(ct)) < pb.Length {
+				ct = make([]byte, pb.Length)
+				*cp = ct
+			}
+			ct = ct[:pb.Length]
+			if _, err := io.ReadFull(br, ct); err != nil {
+				return err
+			}
+			pos = pb.Offset + pb.Length
+			plain, err := r.decodeBlobInPlace(pb, ct, (*pp)[:0])
+			if err == nil && pb.UncompressedLength != 0 {
+				*pp = plain
+			}
+			if err := deliver(pb, plain, err); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var fe fnError
+	if errors.As(loadErr, &fe) {
+		return fe.err
+	}
+	if loadErr == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The request failed: every blob not yet handed over gets its error.
+	for _, pb := range run[done:] {
+		if err := deliver(pb, nil, loadErr); err != nil {
+			return err.(fnError).err
+		}
+	}
+	return nil
 }

@@ -116,13 +116,32 @@ func parseHeader(plain []byte, packID ID, dataSize int64) ([]PackedBlob, error) 
 
 // packer collects encrypted blobs of one type into a pack.
 type packer struct {
-	buf   []byte
-	blobs []PackedBlob
+	buf []byte
+	// pooled is the buffer from packBufs that buf starts in; buf moves to
+	// the heap only for a blob larger than a whole buffer.
+	pooled []byte
+	blobs  []PackedBlob
+	// hdr is the size of the pack's header and its length field.
+	hdr int
 }
 
-func (p *packer) add(h BlobHandle, ct []byte, ulen uint) {
-	p.blobs = append(p.blobs, PackedBlob{BlobHandle: h, Offset: uint(len(p.buf)), Length: uint(len(ct)), UncompressedLength: ulen})
-	p.buf = append(p.buf, ct...)
+// fits reports whether a blob of n stored bytes still fits into the
+// pack's buffer together with the grown header.
+func (p *packer) fits(n int) bool {
+	return len(p.buf)+n+p.hdr+compressedEntrySize <= cap(p.pooled)
+}
+
+func (p *packer) add(h BlobHandle, n int, ulen uint, appendCT func([]byte) []byte) {
+	if p.hdr == 0 {
+		p.hdr = overhead + 4
+	}
+	if ulen != 0 {
+		p.hdr += compressedEntrySize
+	} else {
+		p.hdr += entrySize
+	}
+	p.blobs = append(p.blobs, PackedBlob{BlobHandle: h, Offset: uint(len(p.buf)), Length: uint(n), UncompressedLength: ulen})
+	p.buf = appendCT(p.buf)
 }
 
 // finish appends the encrypted header and its length and returns the

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -99,8 +100,8 @@ type Repository struct {
 	packMu  sync.Mutex
 	packers map[BlobType]*packer
 
-	// uploads bounds the packs being written to the backend.
-	uploadSem chan struct{}
+	// bufs holds the buffers of open and uploading packs.
+	bufs      *packBufs
 	uploadWG  sync.WaitGroup
 	uploadMu  sync.Mutex
 	uploadErr error
@@ -126,7 +127,9 @@ func newRepository(be backends.Backend, opts Options) (*Repository, error) {
 	default:
 		return nil, fmt.Errorf("invalid compression mode %q (auto, off, max)", opts.Compression)
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(false))
+	// A 512 KiB window, as restic uses: blobs average 1 MiB, and the
+	// default window (8 MiB) costs 16 MiB of history per encoder.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(false), zstd.WithWindowSize(512<<10))
 	if err != nil {
 		return nil, err
 	}
@@ -136,20 +139,35 @@ func newRepository(be backends.Backend, opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	conns := be.Connections()
-	if conns < 1 {
-		conns = 1
+	// Pack buffers: the uploads, which the backend's connections bound
+	// and memory caps further, and one more. Packs of both blob types
+	// may be open at once, so the tree pack, which fills slowly, usually
+	// takes an upload's place: a local backup writes one pack at a time
+	// while it fills the next.
+	uploads := min(max(be.Connections(), 1), maxPackUploads)
+	r := &Repository{
+		be:      be,
+		opts:    opts,
+		enc:     enc,
+		dec:     dec,
+		idx:     newIndex(),
+		packers: map[BlobType]*packer{},
+		bufs:    newPackBufs(int(opts.PackSize+opts.PackSize/2+packHeaderReserve), uploads+1),
 	}
-	return &Repository{
-		be:        be,
-		opts:      opts,
-		enc:       enc,
-		dec:       dec,
-		idx:       newIndex(),
-		packers:   map[BlobType]*packer{},
-		uploadSem: make(chan struct{}, conns),
-	}, nil
+	// Pack buffers may live outside the Go heap; release them when a
+	// handle is dropped without Close.
+	runtime.AddCleanup(r, func(b *packBufs) { b.close() }, r.bufs)
+	return r, nil
 }
+
+const (
+	// maxPackUploads caps the packs uploading at once: each holds a
+	// buffer of about a pack's size until it is stored. At least two
+	// buffers are needed, one per blob type.
+	maxPackUploads = 3
+	// packHeaderReserve is room in a pack buffer for the header.
+	packHeaderReserve = 1 << 20
+)
 
 // Init creates a new repository (version 2) in an empty backend.
 func Init(ctx context.Context, be backends.Backend, password string, opts InitOptions) (*Repository, error) {
@@ -232,8 +250,18 @@ func (r *Repository) Config() Config { return r.cfg }
 // KeyID returns the ID of the key file the repository was opened with.
 func (r *Repository) KeyID() ID { return r.keyID }
 
-// Close releases the compressor's resources. It does not flush.
+// Close releases the compressor's resources and the pack buffers. It does
+// not flush: blobs not yet flushed are lost. The handle must not be used
+// afterwards.
 func (r *Repository) Close() error {
+	r.uploadWG.Wait()
+	r.packMu.Lock()
+	for t, p := range r.packers {
+		r.bufs.put(p.pooled)
+		delete(r.packers, t)
+	}
+	r.packMu.Unlock()
+	r.bufs.close()
 	r.enc.Close()
 	r.dec.Close()
 	return nil

@@ -14,8 +14,9 @@ import (
 //
 // Compression and encryption run in the caller's goroutine, so callers
 // scale with the number of goroutines calling SaveBlob; a full pack is
-// handed to a background upload, at most be.Connections() at a time — when
-// all are busy the caller waits, which bounds memory.
+// handed to a background upload; at most min(be.Connections(), 3) packs
+// are open or uploading at a time (plus one), and when all are busy the
+// caller waits, which bounds memory.
 func (r *Repository) SaveBlob(ctx context.Context, t BlobType, data []byte, id ID, storeDuplicate bool) (ID, bool, int, error) {
 	if t != DataBlob && t != TreeBlob {
 		return ID{}, false, 0, fmt.Errorf("saving blob: invalid type %v", t)
@@ -42,66 +43,83 @@ func (r *Repository) SaveBlob(ctx context.Context, t BlobType, data []byte, id I
 			payload, ulen = c, uint(len(data))
 		}
 	}
-	ebuf := blobBufs.Get().(*[]byte)
-	defer blobBufs.Put(ebuf)
-	ct := r.key.Seal((*ebuf)[:0], payload)
-	*ebuf = ct
-	// addToPack copies ct, so the buffers go back to the pool.
-	if err := r.addToPack(ctx, h, ct, ulen); err != nil {
+	// Encrypting straight into the pack saves a buffer and a copy; it
+	// runs under the packer lock but takes a fraction of compression's time.
+	n := len(payload) + overhead
+	if err := r.addToPack(ctx, h, n, ulen, func(dst []byte) []byte { return r.key.Seal(dst, payload) }); err != nil {
 		r.idx.unreserve(h)
 		return ID{}, false, 0, err
 	}
-	return id, false, len(ct), nil
+	return id, false, n, nil
 }
 
 // saveRaw adds an already encrypted blob (from another pack) to a new
 // pack; prune uses it to copy blobs without re-encrypting them.
 func (r *Repository) saveRaw(ctx context.Context, h BlobHandle, ct []byte, ulen uint) error {
 	r.idx.reserve(h, true)
-	return r.addToPack(ctx, h, ct, ulen)
+	return r.addToPack(ctx, h, len(ct), ulen, func(dst []byte) []byte { return append(dst, ct...) })
 }
 
-func (r *Repository) addToPack(ctx context.Context, h BlobHandle, ct []byte, ulen uint) error {
-	r.packMu.Lock()
-	p := r.packers[h.Type]
-	if p == nil {
-		p = &packer{buf: getPackBuf(int(r.opts.PackSize + r.opts.PackSize/8))}
-		r.packers[h.Type] = p
-	}
-	p.add(h, ct, ulen)
-	full := uint(len(p.buf)) >= r.opts.PackSize
-	if full {
-		delete(r.packers, h.Type)
-	}
-	r.packMu.Unlock()
-	if !full {
+// addToPack appends a blob of n stored bytes, written by appendCT, to the
+// open pack of its type.
+func (r *Repository) addToPack(ctx context.Context, h BlobHandle, n int, ulen uint, appendCT func([]byte) []byte) error {
+	for {
+		r.packMu.Lock()
+		p := r.packers[h.Type]
+		if p == nil {
+			// Waiting for a buffer must not block the other blob type.
+			r.packMu.Unlock()
+			buf, err := r.bufs.get(ctx)
+			if err != nil {
+				return err
+			}
+			r.packMu.Lock()
+			if r.packers[h.Type] != nil {
+				// Another caller opened a pack meanwhile.
+				r.packMu.Unlock()
+				r.bufs.put(buf)
+				continue
+			}
+			p = &packer{buf: buf, pooled: buf}
+			r.packers[h.Type] = p
+		}
+		if len(p.blobs) > 0 && !p.fits(n) {
+			// Finish the pack early rather than grow its buffer.
+			delete(r.packers, h.Type)
+			r.packMu.Unlock()
+			r.uploadPack(ctx, p)
+			continue
+		}
+		p.add(h, n, ulen, appendCT)
+		full := uint(len(p.buf)) >= r.opts.PackSize
+		if full {
+			delete(r.packers, h.Type)
+		}
+		r.packMu.Unlock()
+		if full {
+			r.uploadPack(ctx, p)
+		}
 		return nil
 	}
-	return r.uploadPack(ctx, p)
 }
 
-// uploadPack finishes p and starts its upload, waiting for a free slot.
-func (r *Repository) uploadPack(ctx context.Context, p *packer) error {
+// uploadPack finishes p and uploads it in the background; the number of
+// pack buffers bounds the uploads in flight. Errors surface through
+// uploadError.
+func (r *Repository) uploadPack(ctx context.Context, p *packer) {
 	buf, id := p.finish(r.key)
-	select {
-	case r.uploadSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	r.uploadWG.Add(1)
 	go func() {
 		defer r.uploadWG.Done()
-		defer func() { <-r.uploadSem }()
 		h := backends.Handle{Type: backends.PackFile, Name: id.String()}
 		err := r.be.Save(ctx, h, buf)
-		putPackBuf(buf)
+		r.bufs.put(p.pooled)
 		if err != nil {
 			r.setUploadError(fmt.Errorf("saving pack %s: %w", id, err))
 			return
 		}
 		r.idx.addNewPack(toIndexPack(id, p.blobs))
 	}()
-	return nil
 }
 
 func (r *Repository) setUploadError(err error) {
@@ -125,20 +143,17 @@ func (r *Repository) flushPacks(ctx context.Context) error {
 	for t, p := range r.packers {
 		if len(p.blobs) > 0 {
 			open = append(open, p)
+		} else {
+			r.bufs.put(p.pooled)
 		}
 		delete(r.packers, t)
 	}
 	r.packMu.Unlock()
-	var err error
 	for _, p := range open {
-		if e := r.uploadPack(ctx, p); e != nil && err == nil {
-			err = e
-		}
+		r.uploadPack(ctx, p)
 	}
 	r.uploadWG.Wait()
-	if err != nil {
-		return err
-	}
+	r.bufs.trim()
 	return r.uploadError()
 }
 
@@ -170,19 +185,3 @@ func (r *Repository) Flush(ctx context.Context) error {
 
 // blobBufs recycles SaveBlob's compression and encryption buffers.
 var blobBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
-
-// packBufs recycles pack buffers: allocating (and zeroing) 16 MiB per
-// pack is a measurable share of SaveBlob's cost.
-var packBufs sync.Pool
-
-func getPackBuf(size int) []byte {
-	if b, ok := packBufs.Get().(*[]byte); ok && cap(*b) >= size {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, size)
-}
-
-func putPackBuf(b []byte) {
-	b = b[:0]
-	packBufs.Put(&b)
-}

@@ -127,7 +127,7 @@ func TestPackHeaderRoundtrip(t *testing.T) {
 		}
 		ct := key.Seal(nil, data)
 		want = append(want, PackedBlob{BlobHandle: h, Offset: uint(len(p.buf)), Length: uint(len(ct)), UncompressedLength: ulen})
-		p.add(h, ct, ulen)
+		p.add(h, len(ct), ulen, func(dst []byte) []byte { return append(dst, ct...) })
 	}
 	buf, id := p.finish(key)
 	if id != Hash(buf) || int64(len(buf)) != PackSize(want) {

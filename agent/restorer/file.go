@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"lethe/agent/repository"
 
@@ -14,7 +15,7 @@ import (
 )
 
 // fileJob is a file to write into dir; the job holds a reference on dir
-// (and on linkTo.dir).
+// until fileDone.
 type fileJob struct {
 	node   *repository.Node
 	path   string
@@ -25,14 +26,18 @@ type fileJob struct {
 
 type inodeKey struct{ dev, ino uint64 }
 
-// linkSrc is the first restored name of a hard-linked inode. done is
-// closed once it is in place (ok) or has failed.
+// linkSrc is the first restored name of a hard-linked inode. Later names
+// wait in waiters until it is done, then link to it (ok) or, if it
+// failed, get their content written themselves.
 type linkSrc struct {
 	dirComps []string // its directory below the target
 	name     string
 	node     *repository.Node
-	done     chan struct{}
-	ok       bool
+
+	mu      sync.Mutex
+	done    bool
+	ok      bool
+	waiters []fileJob
 }
 
 // sameContent reports whether two nodes may share an inode; a crafted
@@ -47,6 +52,54 @@ func sameContent(a, b *repository.Node) bool {
 		}
 	}
 	return true
+}
+
+// queueLink restores a later name of a hard-linked inode now if its first
+// name is done, or once it is.
+func (s *state) queueLink(job fileJob) {
+	src := job.linkTo
+	src.mu.Lock()
+	if !src.done {
+		src.waiters = append(src.waiters, job)
+		src.mu.Unlock()
+		return
+	}
+	ok := src.ok
+	src.mu.Unlock()
+	s.restoreLink(job, ok)
+}
+
+// resolveLinks marks the first name of an inode done and restores the
+// names waiting for it.
+func (s *state) resolveLinks(src *linkSrc, ok bool) {
+	src.mu.Lock()
+	src.done, src.ok = true, ok
+	waiters := src.waiters
+	src.waiters = nil
+	src.mu.Unlock()
+	for _, job := range waiters {
+		s.restoreLink(job, ok)
+	}
+}
+
+func (s *state) restoreLink(job fileJob, ok bool) {
+	if s.ctx.Err() != nil {
+		job.dir.release(s)
+		return
+	}
+	if !ok {
+		// The first name failed: write this one's content itself.
+		s.fileDone(job, s.writeFile(job))
+		return
+	}
+	err := s.link(job)
+	if err == nil {
+		s.nBytes.Add(job.node.Size)
+		if p := s.r.opts.Progress; p != nil {
+			p.Bytes(job.node.Size)
+		}
+	}
+	s.fileDone(job, err)
 }
 
 // link makes job's name a hard link to its first name.
@@ -78,6 +131,25 @@ func (s *state) link(job fileJob) error {
 	return nil
 }
 
+// fileDone ends a file job: it reports an error or counts the file,
+// settles hard links waiting for it and releases its directory.
+func (s *state) fileDone(job fileJob, err error) {
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.report(job.path, err)
+		}
+	} else {
+		s.nFiles.Add(1)
+		if p := s.r.opts.Progress; p != nil {
+			p.Done(job.path)
+		}
+	}
+	if job.first != nil {
+		s.resolveLinks(job.first, err == nil)
+	}
+	job.dir.release(s)
+}
+
 // tempName returns a fresh hidden name in the same directory as name.
 func tempName(name string) string {
 	var b [8]byte
@@ -88,59 +160,21 @@ func tempName(name string) string {
 	return ".lethe-restore-" + hex.EncodeToString(b[:]) + "-" + name
 }
 
-func (s *state) restoreFile(job fileJob) {
-	defer job.dir.release(s)
-	if job.first != nil {
-		defer close(job.first.done)
-	}
-	if s.ctx.Err() != nil {
-		return
-	}
-	var err error
-	if job.linkTo != nil {
-		// The first name was queued earlier, so a worker has it already.
-		<-job.linkTo.done
-		if job.linkTo.ok {
-			err = s.link(job)
-			if err == nil {
-				s.nBytes.Add(job.node.Size)
-				if p := s.r.opts.Progress; p != nil {
-					p.Bytes(job.node.Size)
-				}
-			}
-		} else {
-			err = s.writeFile(job)
-		}
-	} else {
-		err = s.writeFile(job)
-		if err == nil && job.first != nil {
-			job.first.ok = true
-		}
-	}
-	if err != nil {
-		if s.ctx.Err() != nil {
-			return
-		}
-		s.report(job.path, err)
-		return
-	}
-	s.nFiles.Add(1)
-	if p := s.r.opts.Progress; p != nil {
-		p.Done(job.path)
-	}
-}
-
-// writeFile writes the file under a temporary name, restores its metadata
-// and renames it into place, so a partly written file is never visible
-// under its real name.
-func (s *state) writeFile(job fileJob) (err error) {
-	n, dirfd := job.node, job.dir.fd
-	tmp := tempName(n.Name)
+// createTemp creates the file a node's content is written to before it
+// is renamed into place.
+func createTemp(dirfd int, name string) (*os.File, string, error) {
+	tmp := tempName(name)
 	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("creating file: %w", err)
+		return nil, "", fmt.Errorf("creating file: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), tmp)
+	return os.NewFile(uintptr(fd), tmp), tmp, nil
+}
+
+// finishFile restores the metadata of a completely written temporary file,
+// closes it and renames it into place; on error it removes it. A partly
+// written file is thus never visible under its real name.
+func (s *state) finishFile(f *os.File, dirfd int, tmp string, n *repository.Node) (err error) {
 	defer func() {
 		if f != nil {
 			f.Close()
@@ -149,15 +183,6 @@ func (s *state) writeFile(job fileJob) (err error) {
 			unix.Unlinkat(dirfd, tmp, 0)
 		}
 	}()
-
-	if s.r.opts.Filter != nil {
-		err = s.writeFiltered(f, job)
-	} else {
-		err = s.writeContent(f, job)
-	}
-	if err != nil {
-		return err
-	}
 	if s.root {
 		if err := f.Chown(int(n.UID), int(n.GID)); err != nil {
 			return fmt.Errorf("restoring owner: %w", err)
@@ -179,6 +204,37 @@ func (s *state) writeFile(job fileJob) (err error) {
 		return fmt.Errorf("renaming into place: %w", err)
 	}
 	return nil
+}
+
+// restoreFile is a file worker's job when a content filter is set: the
+// file is written on its own, in content order.
+func (s *state) restoreFile(job fileJob) {
+	if s.ctx.Err() != nil {
+		s.fileDone(job, context.Cause(s.ctx))
+		return
+	}
+	s.fileDone(job, s.writeFile(job))
+}
+
+// writeFile writes one file's content in order (through the content
+// filter, if set), loading its blobs one by one, and puts it in place.
+func (s *state) writeFile(job fileJob) error {
+	n := job.node
+	f, tmp, err := createTemp(job.dir.fd, n.Name)
+	if err != nil {
+		return err
+	}
+	if s.r.opts.Filter != nil {
+		err = s.writeFiltered(f, job)
+	} else {
+		err = s.writeContent(f, job)
+	}
+	if err != nil {
+		f.Close()
+		unix.Unlinkat(job.dir.fd, tmp, 0)
+		return err
+	}
+	return s.finishFile(f, job.dir.fd, tmp, n)
 }
 
 type blobResult struct {
@@ -259,11 +315,17 @@ func (s *state) writeContent(f *os.File, job fileJob) error {
 	if uint64(off) != job.node.Size {
 		return fmt.Errorf("content has %d bytes, the recorded size is %d", off, job.node.Size)
 	}
-	if s.r.opts.Sparse {
-		// Trailing holes are not written; the size must still be right.
-		if err := f.Truncate(off); err != nil {
-			return fmt.Errorf("setting file size: %w", err)
-		}
+	return s.setSparseSize(f, off)
+}
+
+// setSparseSize gives a sparse file its size: trailing holes are not
+// written.
+func (s *state) setSparseSize(f *os.File, size int64) error {
+	if !s.r.opts.Sparse {
+		return nil
+	}
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("setting file size: %w", err)
 	}
 	return nil
 }

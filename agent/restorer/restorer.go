@@ -20,14 +20,18 @@ import (
 	"sync/atomic"
 
 	"lethe/agent/repository"
+	"lethe/backends"
 
 	"golang.org/x/sys/unix"
 )
 
 // Repo is what the restorer needs from a repository; *repository.Repository
-// implements it. LoadBlob must verify the blob's hash.
+// implements it. LoadBlob and LoadBlobsFromPack must verify blob hashes.
 type Repo interface {
 	LoadBlob(ctx context.Context, t repository.BlobType, id repository.ID, buf []byte) ([]byte, error)
+	LookupBlob(h repository.BlobHandle) (repository.PackedBlob, bool)
+	LoadBlobsFromPack(ctx context.Context, packID repository.ID, blobs []repository.PackedBlob, fn func(repository.PackedBlob, []byte, error) error) error
+	Backend() backends.Backend
 }
 
 // ErrorFunc is told about an item that cannot be restored (path is its
@@ -67,8 +71,13 @@ type Options struct {
 	Filter ContentFilter
 	// Sparse leaves all-zero blocks of files as holes.
 	Sparse bool
-	// FileWorkers is the number of files written concurrently (default 4);
-	// BlobWindow the number of blobs of one file loaded ahead (default 2).
+	// PackWorkers is the number of packs loaded concurrently (default:
+	// the backend's connections, at least 2).
+	PackWorkers int
+	// With a Filter, files are written one by one in content order:
+	// FileWorkers is the number of files written concurrently (default
+	// 4), BlobWindow the number of blobs of one file loaded ahead
+	// (default 2).
 	FileWorkers, BlobWindow int
 }
 
@@ -95,6 +104,9 @@ func New(repo Repo, sn *repository.Snapshot, opts Options) *Restorer {
 	}
 	if opts.BlobWindow <= 0 {
 		opts.BlobWindow = 2
+	}
+	if opts.PackWorkers <= 0 {
+		opts.PackWorkers = max(2, repo.Backend().Connections())
 	}
 	r := &Restorer{repo: repo, sn: sn, opts: opts}
 	for _, inc := range opts.Include {
@@ -152,12 +164,18 @@ type state struct {
 	r      *Restorer
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	root   bool // running as root: restore ownership
-	files  chan fileJob
+	root   bool                  // running as root: restore ownership
+	files  chan fileJob          // with a Filter: to the file workers
+	packs  chan *packJob         // to the pack workers
+	slots  chan struct{}         // one per file being written pack-wise
+	batch  batch                 // only used by the walker goroutine
 	links  map[inodeKey]*linkSrc // only used by the walker goroutine
 	rootfd int
 	wg     sync.WaitGroup
 	bufs   sync.Pool
+
+	pendMu  sync.Mutex
+	pending map[*contentFile]struct{}
 
 	nFiles, nDirs, nSymlinks, nOthers, nBytes, nErrs atomic.Uint64
 }
@@ -180,12 +198,15 @@ func (r *Restorer) RestoreTo(ctx context.Context, target string) (Stats, error) 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	s := &state{
-		r:      r,
-		ctx:    ctx,
-		cancel: cancel,
-		root:   os.Geteuid() == 0,
-		files:  make(chan fileJob, r.opts.FileWorkers),
-		links:  map[inodeKey]*linkSrc{},
+		r:       r,
+		ctx:     ctx,
+		cancel:  cancel,
+		root:    os.Geteuid() == 0,
+		files:   make(chan fileJob, r.opts.FileWorkers),
+		packs:   make(chan *packJob, r.opts.PackWorkers),
+		slots:   make(chan struct{}, maxPendingFiles),
+		links:   map[inodeKey]*linkSrc{},
+		pending: map[*contentFile]struct{}{},
 	}
 	if p := r.opts.Progress; p != nil {
 		files, bytes, err := r.count(ctx, *r.sn.Tree, nil)
@@ -195,12 +216,23 @@ func (r *Restorer) RestoreTo(ctx context.Context, target string) (Stats, error) 
 		}
 		p.Total(files, bytes)
 	}
-	for i := 0; i < r.opts.FileWorkers; i++ {
+	if r.opts.Filter != nil {
+		for i := 0; i < r.opts.FileWorkers; i++ {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				for job := range s.files {
+					s.restoreFile(job)
+				}
+			}()
+		}
+	}
+	for i := 0; i < r.opts.PackWorkers; i++ {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			for job := range s.files {
-				s.restoreFile(job)
+			for pj := range s.packs {
+				s.restorePack(pj)
 			}
 		}()
 	}
@@ -209,9 +241,14 @@ func (r *Restorer) RestoreTo(ctx context.Context, target string) (Stats, error) 
 	rootDir := &dirHandle{fd: fd, path: "/"}
 	rootDir.refs.Store(1)
 	walkErr := s.walk(*r.sn.Tree, nil, rootDir)
+	if err := s.flushBatch(); err != nil && walkErr == nil {
+		walkErr = err
+	}
 	rootDir.release(s)
 	close(s.files)
+	close(s.packs)
 	s.wg.Wait()
+	s.cleanupPending()
 
 	st := Stats{
 		Files: s.nFiles.Load(), Dirs: s.nDirs.Load(), Symlinks: s.nSymlinks.Load(), Others: s.nOthers.Load(),
@@ -377,18 +414,22 @@ func (s *state) restoreNode(n *repository.Node, p string, comps []string, select
 			if first := s.links[key]; first != nil && sameContent(first.node, n) {
 				job.linkTo = first
 			} else if first == nil {
-				job.first = &linkSrc{dirComps: dir.comps, name: n.Name, node: n, done: make(chan struct{})}
+				job.first = &linkSrc{dirComps: dir.comps, name: n.Name, node: n}
 				s.links[key] = job.first
 			}
+		}
+		switch {
+		case job.linkTo != nil:
+			s.queueLink(job)
+			return nil
+		case s.r.opts.Filter == nil:
+			return s.queueContent(job)
 		}
 		select {
 		case s.files <- job:
 			return nil
 		case <-s.ctx.Done():
-			dir.release(s)
-			if job.first != nil {
-				close(job.first.done)
-			}
+			s.fileDone(job, context.Cause(s.ctx))
 			return context.Cause(s.ctx)
 		}
 

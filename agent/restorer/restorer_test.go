@@ -315,3 +315,91 @@ func BenchmarkRestorer(b *testing.B) {
 		}
 	}
 }
+
+// TestRestorePackwise restores more files than are written at once, with
+// shared and repeated blobs, hard links and empty files, and then a
+// snapshot whose pack is damaged: the files needing it are reported and
+// left out, the others restored, and no temporary file remains.
+func TestRestorePackwise(t *testing.T) {
+	repo, repoDir := archivertest.NewRepo(t)
+	src := filepath.Join(t.TempDir(), "src")
+	mt := time.Unix(1.6e9, 0)
+	for i := 0; i < 700; i++ {
+		var buf bytes.Buffer
+		archivertest.Pattern(&buf, uint64(i%50), int64(i%7)*3000)
+		dir := filepath.Join(src, fmt.Sprintf("d%d", i%9))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		archivertest.WriteFile(t, filepath.Join(dir, fmt.Sprintf("f%03d", i)), buf.Bytes(), 0o640, mt)
+	}
+	// A file whose chunks repeat.
+	var big bytes.Buffer
+	archivertest.Pattern(&big, 99, 1<<20)
+	rep := bytes.Repeat(big.Bytes(), 3)
+	archivertest.WriteFile(t, filepath.Join(src, "repeated"), rep, 0o600, mt)
+	if err := os.Link(filepath.Join(src, "repeated"), filepath.Join(src, "d1", "link")); err != nil {
+		t.Fatal(err)
+	}
+	sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	st, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archivertest.Compare(t, src, filepath.Join(dst, src))
+	if st.Files != 702 || st.Errors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+
+	// Damage the pack holding "repeated"'s blobs.
+	tree, err := repo.LoadTree(context.Background(), *sn.Tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range strings.Split(strings.Trim(src, "/"), "/") {
+		if tree, err = repo.LoadTree(context.Background(), *tree.Find(c).Subtree); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pb, _ := repo.LookupBlob(repository.BlobHandle{ID: tree.Find("repeated").Content[0], Type: repository.DataBlob})
+	pack := filepath.Join(repoDir, "data", pb.PackID.String()[:2], pb.PackID.String())
+	buf, err := os.ReadFile(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf[pb.Offset+10] ^= 1
+	os.Chmod(pack, 0o600)
+	if err := os.WriteFile(pack, buf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dst2 := filepath.Join(t.TempDir(), "dst")
+	var reported []string
+	st, err = restorer.New(repo, sn, restorer.Options{Error: func(p string, err error) error {
+		reported = append(reported, p)
+		return nil
+	}}).RestoreTo(context.Background(), dst2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Errors != 2 || len(reported) != 2 {
+		t.Errorf("damaged pack: stats %+v, reported %q", st, reported)
+	}
+	filepath.Walk(dst2, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.HasPrefix(fi.Name(), ".lethe-restore-") {
+			t.Errorf("temporary file %s left behind", p)
+		}
+		return nil
+	})
+	for _, name := range []string{"repeated", "d1/link"} {
+		if _, err := os.Lstat(filepath.Join(dst2, src, name)); err == nil {
+			t.Errorf("%s restored from a damaged pack", name)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dst2, src, "d2", "f002")); err != nil || len(b) != 6000 {
+		t.Errorf("intact file: %d bytes, %v", len(b), err)
+	}
+}
