@@ -52,6 +52,13 @@ type hmacState struct {
 	h   hash.Hash
 	msg []byte
 	sum [sha256.Size]byte
+
+	// The last phone tail prefilter verdict of tailM: a spelled-out
+	// number yields several candidates that end in the same digits. Like
+	// msg, it holds only what the caller has in memory anyway.
+	tailM   *Matcher
+	tailKey [maxTail + 1]byte
+	tailOK  bool
 }
 
 // GenerateSubjectKey returns a new random subject key.

@@ -264,7 +264,7 @@ func appendEmail(dst []byte, raw string) ([]byte, error) {
 			ascii = false
 			continue
 		}
-		if c <= ' ' || c == 0x7f || strings.IndexByte(`"(),:;<>[\]`, c) >= 0 {
+		if emailBad[c] {
 			return dst, errEmailChar
 		}
 	}
@@ -286,6 +286,9 @@ func appendEmail(dst []byte, raw string) ([]byte, error) {
 		}
 		return dst, nil
 	}
+	if out, ok := appendFoldLatin1(dst, s); ok {
+		return out, nil // no space or control outside ASCII, already NFC
+	}
 	if !utf8.ValidString(s) {
 		return dst, errEmailUnicode
 	}
@@ -295,6 +298,52 @@ func appendEmail(dst []byte, raw string) ([]byte, error) {
 		}
 	}
 	return append(dst, foldNFC(s)...), nil
+}
+
+// emailBad marks the ASCII bytes an address may not hold: spaces, controls
+// and delimiters.
+var emailBad = func() (t [utf8.RuneSelf]bool) {
+	for c := 0; c <= ' '; c++ {
+		t[c] = true
+	}
+	t[0x7f] = true
+	for _, c := range `"(),:;<>[\]` {
+		t[c] = true
+	}
+	return t
+}()
+
+// appendFoldLatin1 appends foldNFC(s) to dst without allocating when s
+// holds only ASCII and the Latin-1 letters U+00C0-U+00FF (Swedish names and
+// addresses): those are in NFC, compose with nothing, and fold one to one
+// except "ß" to "ss". ok is false, and dst unchanged, for anything else.
+func appendFoldLatin1(dst []byte, s string) (out []byte, ok bool) {
+	start := len(dst)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r < 0xC0 || r > 0xFF {
+			return dst[:start], false
+		}
+		i += size
+		switch {
+		case r == 0xDF: // ß
+			dst = append(dst, 's', 's')
+			continue
+		case r <= 0xDE && r != 0xD7: // À-Þ except ×
+			r += 0x20
+		}
+		dst = utf8.AppendRune(dst, r)
+	}
+	return dst, true
 }
 
 // foldNFC case-folds s (full folding: "ß" and "ss" are equal) and puts it
@@ -311,7 +360,9 @@ func (n *Normalizer) normalizePhone(raw string) (string, error) {
 	if s == "" || len(s) > 64 {
 		return "", errPhoneParse
 	}
-	num, err := phonenumbers.Parse(s, n.region)
+	// A copy: the matcher passes candidates that share a scanner's buffer
+	// (MatchBytes), and the parser may keep parts of its input.
+	num, err := phonenumbers.Parse(strings.Clone(s), n.region)
 	if err != nil {
 		return "", errPhoneParse
 	}
@@ -415,8 +466,19 @@ func appendPersonnummer(dst []byte, raw string, today time.Time) ([]byte, error)
 	return dst, nil
 }
 
+// daysIn is the length of a month in the proleptic Gregorian calendar
+// (what time.Date uses).
 func daysIn(year, month int) int {
-	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // luhn returns the check digit for digits (each 0-9).
@@ -507,6 +569,9 @@ func appendName(dst []byte, raw string) ([]byte, error) {
 	}
 	if !ascii {
 		dst = dst[:start]
+		if out, ok := appendNameLatin1(dst, raw); ok {
+			return out, nil
+		}
 		if !utf8.ValidString(raw) {
 			return dst, errNameUnicode
 		}
@@ -561,4 +626,43 @@ func (n *Normalizer) ParseKindValue(s string) (Identifier, error) {
 		return Identifier{}, fmt.Errorf("identifier: unknown kind %q", k)
 	}
 	return n.ParseIdentifier(kind, v)
+}
+
+// appendNameLatin1 is appendName's non-ASCII path without allocating, for
+// names of ASCII and Latin-1 letters (see appendFoldLatin1): whitespace and
+// controls are then ASCII. ok is false for anything else, and for names
+// the slow path must judge (controls, no letters).
+func appendNameLatin1(dst []byte, raw string) (out []byte, ok bool) {
+	start := len(dst)
+	space := false
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		size := 1
+		if c >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRuneInString(raw[i:])
+			if r < 0xC0 || r > 0xFF {
+				return dst[:start], false
+			}
+		} else {
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
+				space = true
+				i++
+				continue
+			case c < ' ' || c == 0x7f:
+				return dst[:start], false
+			}
+		}
+		if space && len(dst) > start {
+			dst = append(dst, ' ')
+		}
+		space = false
+		dst, _ = appendFoldLatin1(dst, raw[i:i+size])
+		i += size
+	}
+	if len(dst) == start {
+		return dst, false
+	}
+	return dst, true
 }

@@ -3,6 +3,7 @@ package tombstones
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -17,6 +18,9 @@ type Matcher struct {
 	index map[Fingerprint]int32
 	ids   []string
 	kinds map[Kind]bool
+	// builtin has bit kindBit(k) set for each built-in kind in kinds: the
+	// hot path tests it without hashing the kind.
+	builtin uint8
 
 	// Phone numbers need a full phone-number parse to normalize, which is
 	// slow and allocates. Tombstones therefore also carry a keyed
@@ -56,6 +60,32 @@ func (m *Matcher) add(kind Kind, fp Fingerprint, id string) {
 	}
 	m.index[fp] = int32(len(m.ids) - 1)
 	m.kinds[kind] = true
+	m.builtin |= kindBit(kind)
+}
+
+// kindBit is the bit of a built-in kind in Matcher.builtin, 0 for others.
+func kindBit(kind Kind) uint8 {
+	switch kind {
+	case KindEmail:
+		return 1
+	case KindPhone:
+		return 2
+	case KindPersonnummer:
+		return 4
+	case KindOrgnr:
+		return 8
+	case KindName:
+		return 16
+	}
+	return 0
+}
+
+// hasKind is HasKind without a map lookup for built-in kinds.
+func (m *Matcher) hasKind(kind Kind) bool {
+	if b := kindBit(kind); b != 0 {
+		return m.builtin&b != 0
+	}
+	return m.kinds[kind]
 }
 
 func (m *Matcher) addTail(fp Fingerprint, digits int) {
@@ -117,7 +147,7 @@ func (m *Matcher) CustomKinds() []CustomKind { return m.n.CustomKinds() }
 
 // HasKind reports whether any fingerprint of kind is in the matcher, so
 // a scanner can skip looking for kinds nobody asked about.
-func (m *Matcher) HasKind(kind Kind) bool { return m.kinds[kind] }
+func (m *Matcher) HasKind(kind Kind) bool { return m.hasKind(kind) }
 
 // Match reports whether candidate, normalized as kind, belongs to a
 // tombstone. A candidate that does not parse as kind never matches.
@@ -126,9 +156,20 @@ func (m *Matcher) Match(kind Kind, candidate string) bool {
 	return ok
 }
 
-// Lookup returns the id of the tombstone candidate belongs to.
+// MatchBytes is Match for a candidate in a byte slice, which scanners
+// reuse: it does not copy the candidate, and candidate must not change
+// during the call.
+func (m *Matcher) MatchBytes(kind Kind, candidate []byte) bool {
+	// Nothing on the lookup path keeps the string beyond the call (the
+	// phone parser, which might, gets a copy), so it may share the bytes.
+	_, ok := m.Lookup(kind, unsafe.String(unsafe.SliceData(candidate), len(candidate)))
+	return ok
+}
+
+// Lookup returns the id of the tombstone candidate belongs to. It keeps no
+// reference to candidate (MatchBytes relies on that).
 func (m *Matcher) Lookup(kind Kind, candidate string) (tombstoneID string, ok bool) {
-	if !m.kinds[kind] {
+	if !m.hasKind(kind) {
 		return "", false
 	}
 	if kind == KindPhone && !m.phoneMayMatch(candidate) {
@@ -182,7 +223,23 @@ func (m *Matcher) phoneMayMatch(candidate string) bool {
 	}
 	st := m.key.get(kindPhoneTail)
 	defer m.key.pool.Put(st)
-	base := len(st.msg)
+	// The verdict depends on the last maxTail digits and on how many
+	// there are, up to maxTail.
+	var tk [maxTail + 1]byte
+	k := min(nd, maxTail)
+	tk[0] = byte(k)
+	copy(tk[1:], digits[nd-k:nd])
+	if st.tailM == m && st.tailKey == tk {
+		return st.tailOK
+	}
+	ok := m.tailMayMatch(st, digits[:nd])
+	st.tailM, st.tailKey, st.tailOK = m, tk, ok
+	return ok
+}
+
+// tailMayMatch looks up the tails of digits; st.msg holds the tail kind.
+func (m *Matcher) tailMayMatch(st *hmacState, digits []byte) bool {
+	base, nd := len(st.msg), len(digits)
 	for l := 1; l <= maxTail; l++ {
 		if m.tailLens&(1<<l) == 0 || nd < l {
 			continue

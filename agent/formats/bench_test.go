@@ -20,6 +20,16 @@ var benchData struct {
 	err  error
 }
 
+// TestMain removes the benchmarks' generated data set, which lives outside
+// any test's temporary directory so that all benchmarks share it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchData.dir != "" {
+		os.RemoveAll(benchData.dir)
+	}
+	os.Exit(code)
+}
+
 // benchDataset generates the default-size server once per test binary.
 func benchDataset(b *testing.B) (*gen.Dataset, *tombstones.Matcher) {
 	benchData.once.Do(func() {
@@ -42,8 +52,9 @@ func benchDataset(b *testing.B) (*gen.Dataset, *tombstones.Matcher) {
 // decoding and candidate extraction without the matcher's keyed hashing.
 type nopMatcher struct{ custom []CustomKind }
 
-func (nopMatcher) Match(Kind, string) bool     { return false }
-func (m nopMatcher) CustomKinds() []CustomKind { return m.custom }
+func (nopMatcher) Match(Kind, string) bool      { return false }
+func (nopMatcher) MatchBytes(Kind, []byte) bool { return false }
+func (m nopMatcher) CustomKinds() []CustomKind  { return m.custom }
 
 // benchFiles scans files of the default data set, once with the real
 // matcher and once with one that costs nothing.

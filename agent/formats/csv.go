@@ -39,7 +39,7 @@ func scanCSV(name string, data []byte, x *extractor, opts *Options) (*Result, er
 		}
 	}
 	prev := int(r.InputOffset())
-	var buf []byte
+	var buf, nb []byte
 	for {
 		row, err := r.Read()
 		if err == io.EOF {
@@ -70,7 +70,8 @@ func scanCSV(name string, data []byte, x *extractor, opts *Options) (*Result, er
 		}
 		for _, c := range nameCols {
 			if c < len(row) {
-				k |= x.name([]byte(row[c]))
+				nb = append(nb[:0], row[c]...)
+				k |= x.name(nb)
 			}
 		}
 		b.add(bom+s, bom+e, k)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
 )
@@ -137,21 +138,40 @@ func (x *extractor) scanProperty(f Format, name, params, value []byte) kindSet {
 	if i := bytes.LastIndexByte(name, '.'); i >= 0 {
 		name = name[i+1:] // vCard group "item1.EMAIL"
 	}
+	// The decoded forms go to scratch buffers the extractor keeps: vCard
+	// 2.1 files encode and label most properties.
 	if bytes.IndexByte(value, '=') >= 0 && containsFold(params, "QUOTED-PRINTABLE") {
-		value = decodeQP(nil, value)
+		x.prop[0] = decodeQP(x.prop[0][:0], value)
+		value = x.prop[0]
 	}
 	if i := indexFold(params, "CHARSET="); i >= 0 && !isASCII(value) {
-		label := string(params[i+len("CHARSET="):])
-		if j := strings.IndexAny(label, ";:,"); j >= 0 {
+		label := params[i+len("CHARSET="):]
+		if j := bytes.IndexAny(label, ";:,"); j >= 0 {
 			label = label[:j]
 		}
-		if r, err := charset.Reader(strings.Trim(label, `"`), bytes.NewReader(value)); err == nil {
-			if dec, err := io.ReadAll(r); err == nil {
-				value = dec
+		label = bytes.Trim(label, `"`)
+		switch {
+		case bytes.EqualFold(label, []byte("utf-8")) && utf8.Valid(value):
+			// Decoding would not change it.
+		case bytes.EqualFold(label, []byte("iso-8859-1")) || bytes.EqualFold(label, []byte("latin1")):
+			// Every byte is the code point of the same value.
+			x.prop[1] = x.prop[1][:0]
+			for _, c := range value {
+				x.prop[1] = utf8.AppendRune(x.prop[1], rune(c))
+			}
+			value = x.prop[1]
+		default:
+			if r, err := charset.Reader(string(label), bytes.NewReader(value)); err == nil {
+				if dec, err := io.ReadAll(r); err == nil {
+					value = dec
+				}
 			}
 		}
 	}
-	value = unescapeText(value)
+	if bytes.IndexByte(value, '\\') >= 0 {
+		x.prop[2] = unescapeText(x.prop[2][:0], value)
+		value = x.prop[2]
+	}
 	k := x.scan(params) | x.scan(value)
 	if f == FormatVCard {
 		switch {
@@ -159,22 +179,20 @@ func (x *extractor) scanProperty(f Format, name, params, value []byte) kindSet {
 			k |= x.name(value)
 		case bytes.EqualFold(name, []byte("N")):
 			// N:Family;Given;Additional;Prefix;Suffix
-			parts := bytes.Split(value, []byte(";"))
-			if len(parts) >= 2 {
-				full := append(append(append([]byte(nil), parts[1]...), ' '), parts[0]...)
-				k |= x.name(full)
+			family, rest, ok := bytes.Cut(value, []byte(";"))
+			if ok {
+				given, _, _ := bytes.Cut(rest, []byte(";"))
+				x.prop[3] = append(append(append(x.prop[3][:0], given...), ' '), family...)
+				k |= x.name(x.prop[3])
 			}
 		}
 	}
 	return k
 }
 
-// unescapeText decodes \n \N \, \; \\ of vCard/iCalendar values.
-func unescapeText(v []byte) []byte {
-	if bytes.IndexByte(v, '\\') < 0 {
-		return v
-	}
-	out := make([]byte, 0, len(v))
+// unescapeText appends v with \n \N \, \; \\ of vCard/iCalendar values
+// decoded to out.
+func unescapeText(out, v []byte) []byte {
 	for i := 0; i < len(v); i++ {
 		if v[i] == '\\' && i+1 < len(v) {
 			i++

@@ -3,6 +3,8 @@ package formats
 import (
 	"bytes"
 	"hash/maphash"
+	"regexp"
+	"regexp/syntax"
 	"slices"
 	"unicode"
 	"unicode/utf8"
@@ -35,6 +37,7 @@ const maxCustomKinds = 64 - 5
 // about them. It is not safe for concurrent use (the memo is unsynchronized).
 type extractor struct {
 	m      Matcher
+	mb     BytesMatcher // m, when it implements it
 	custom []CustomKind
 	want   kindSet // kinds the matcher can match at all
 	// memo caches verdicts: mail signatures, staff addresses and
@@ -47,6 +50,21 @@ type extractor struct {
 	// customKinds their kinds.
 	prefixes    []string
 	customKinds []Kind
+	// maxLens are the custom patterns' longest matches in bytes, 0 when
+	// unbounded (or the pattern has assertions, which need context): a
+	// bounded pattern with a literal prefix is only run on a short window
+	// at each occurrence of its prefix.
+	maxLens []int
+	// anchored are the patterns anchored at the start, which the regexp
+	// package runs much faster on a window (one pass, when the pattern
+	// allows). Custom kinds are leftmost-first like the normalizer's.
+	anchored []*regexp.Regexp
+	// hdr is scratch for mail header fields.
+	hdr []byte
+	// u16 is scratch for text decoded from UTF-16 by scanRaw.
+	u16 []byte
+	// prop are scratch buffers for decoding vCard and iCalendar values.
+	prop [4][]byte
 	// all offers every candidate to the matcher, also after one of the
 	// same kind matched (Options.AllCandidates).
 	all bool
@@ -57,6 +75,13 @@ const memoSize = 1 << 12
 type memoEntry struct {
 	h       uint64
 	v, used bool
+}
+
+// BytesMatcher is optionally implemented by a Matcher that can look at a
+// candidate in place: the extractor's buffers are reused, so the matcher
+// must not keep the slice. It saves a string copy per candidate.
+type BytesMatcher interface {
+	MatchBytes(kind Kind, candidate []byte) bool
 }
 
 // KindFilter is optionally implemented by a Matcher that knows which kinds
@@ -70,6 +95,7 @@ func newExtractor(m Matcher) *extractor {
 	if m == nil {
 		return x
 	}
+	x.mb, _ = m.(BytesMatcher)
 	x.custom = m.CustomKinds()
 	if len(x.custom) > maxCustomKinds {
 		x.custom = x.custom[:maxCustomKinds]
@@ -81,6 +107,16 @@ func newExtractor(m Matcher) *extractor {
 		}
 		x.prefixes = append(x.prefixes, p)
 		x.customKinds = append(x.customKinds, c.Kind())
+		ml := patternMaxLen(c.Pattern)
+		var anchored *regexp.Regexp
+		if ml > 0 {
+			var err error
+			if anchored, err = regexp.Compile(`^(?:` + c.Pattern.String() + `)`); err != nil {
+				ml = 0
+			}
+		}
+		x.maxLens = append(x.maxLens, ml)
+		x.anchored = append(x.anchored, anchored)
 	}
 	x.want = ^kindSet(0)
 	if f, ok := m.(KindFilter); ok {
@@ -138,7 +174,12 @@ func (x *extractor) match(kind Kind, cand []byte) bool {
 	if e.used && e.h == h {
 		return e.v
 	}
-	v := x.m.Match(kind, string(cand))
+	var v bool
+	if x.mb != nil {
+		v = x.mb.MatchBytes(kind, cand)
+	} else {
+		v = x.m.Match(kind, string(cand))
+	}
 	*e = memoEntry{h: h, v: v, used: true}
 	return v
 }
@@ -204,25 +245,130 @@ func (x *extractor) scan(b []byte) kindSet {
 		if p := x.prefixes[i]; p != "" && !bytes.Contains(b, []byte(p)) {
 			continue // the pattern's literal prefix is not in the text
 		}
-		for p := 0; p <= len(b); {
-			loc := c.Pattern.FindIndex(b[p:])
-			if loc == nil {
+		if x.prefixes[i] != "" && x.maxLens[i] > 0 {
+			s |= x.customWindows(b, i)
+		} else {
+			s |= x.customScan(b, i)
+		}
+	}
+	return s
+}
+
+// customScan finds the matches of custom kind i with its pattern.
+func (x *extractor) customScan(b []byte, i int) kindSet {
+	c := x.custom[i]
+	var s kindSet
+	for p := 0; p <= len(b); {
+		loc := c.Pattern.FindIndex(b[p:])
+		if loc == nil {
+			break
+		}
+		st, en := p+loc[0], p+loc[1]
+		p = max(en, st+1)
+		if st == en || wordBefore(b, st) || wordAfter(b, en) {
+			continue
+		}
+		if x.match(x.customKinds[i], b[st:en]) {
+			s |= bitCustom0 << i
+			if !x.all {
 				break
-			}
-			st, en := p+loc[0], p+loc[1]
-			p = max(en, st+1)
-			if st == en || wordBefore(b, st) || wordAfter(b, en) {
-				continue
-			}
-			if x.match(x.customKinds[i], b[st:en]) {
-				s |= bitCustom0 << i
-				if !x.all {
-					break
-				}
 			}
 		}
 	}
 	return s
+}
+
+// customWindows finds the matches of custom kind i, which has a literal
+// prefix and a bounded length: every match starts at an occurrence of the
+// prefix and ends within maxLens[i] bytes, and without assertions the
+// pattern cannot tell a window from the whole text, so the matches are the
+// ones the pattern finds in the whole text.
+func (x *extractor) customWindows(b []byte, i int) kindSet {
+	re, prefix, ml := x.anchored[i], x.prefixes[i], x.maxLens[i]
+	var s kindSet
+	for p := 0; p < len(b); {
+		j := bytes.Index(b[p:], []byte(prefix))
+		if j < 0 {
+			break
+		}
+		st := p + j
+		loc := re.FindIndex(b[st:min(len(b), st+ml)])
+		if loc == nil {
+			p = st + 1 // a match further on starts at a later prefix
+			continue
+		}
+		en := st + loc[1]
+		p = max(en, st+1)
+		if st == en || wordBefore(b, st) || wordAfter(b, en) {
+			continue
+		}
+		if x.match(x.customKinds[i], b[st:en]) {
+			s |= bitCustom0 << i
+			if !x.all {
+				break
+			}
+		}
+	}
+	return s
+}
+
+// maxWindow bounds the custom patterns that are run on windows.
+const maxWindow = 256
+
+// patternMaxLen returns the longest match of re in bytes, or 0 when it is
+// unbounded, longer than maxWindow, or has empty-width assertions.
+func patternMaxLen(re *regexp.Regexp) int {
+	if re == nil {
+		return 0
+	}
+	t, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	n, ok := syntaxMaxLen(t.Simplify())
+	if !ok || n <= 0 || n > maxWindow {
+		return 0
+	}
+	return n
+}
+
+func syntaxMaxLen(t *syntax.Regexp) (int, bool) {
+	switch t.Op {
+	case syntax.OpNoMatch, syntax.OpEmptyMatch:
+		return 0, true
+	case syntax.OpLiteral:
+		return len(t.Rune) * utf8.UTFMax, true // case folding may change a rune's length
+	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		return utf8.UTFMax, true
+	case syntax.OpCapture, syntax.OpQuest:
+		return syntaxMaxLen(t.Sub[0])
+	case syntax.OpRepeat:
+		if t.Max < 0 || t.Max > maxWindow {
+			return 0, false
+		}
+		n, ok := syntaxMaxLen(t.Sub[0])
+		return n * t.Max, ok && n*t.Max <= maxWindow
+	case syntax.OpConcat, syntax.OpAlternate:
+		total := 0
+		for _, sub := range t.Sub {
+			n, ok := syntaxMaxLen(sub)
+			if !ok {
+				return 0, false
+			}
+			if t.Op == syntax.OpConcat {
+				total += n
+			} else {
+				total = max(total, n)
+			}
+			if total > maxWindow {
+				return 0, false
+			}
+		}
+		return total, true
+	}
+	// Star, plus and the assertions (begin/end of line or text, word
+	// boundaries), which look outside a window.
+	return 0, false
 }
 
 // wordBefore reports whether a letter or digit directly precedes b[i].

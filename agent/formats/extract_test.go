@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"regexp"
 	"slices"
 	"testing"
 )
@@ -116,6 +117,71 @@ func TestAllCandidates(t *testing.T) {
 		}
 		if len(c.seen[KindEmail]) != want || len(c.seen[KindPersonnummer]) != want {
 			t.Errorf("all=%v: offered %v", all, c.seen)
+		}
+	}
+}
+
+// recorder matches nothing and records every candidate it is asked about.
+type recorder struct {
+	custom []CustomKind
+	got    []string
+}
+
+func (r *recorder) Match(k Kind, c string) bool {
+	r.got = append(r.got, string(k)+"="+c)
+	return false
+}
+func (r *recorder) CustomKinds() []CustomKind { return r.custom }
+
+// TestCustomWindows: running a bounded custom pattern on windows at its
+// literal prefix offers the matcher the same candidates as running it over
+// the whole text, and unbounded patterns or patterns with assertions are
+// not windowed.
+func TestCustomWindows(t *testing.T) {
+	patterns := map[string]int{ // pattern: windowed (1) or not (0)
+		`K-[0-9]{5}`: 1, `K-\d{3,5}`: 1, `AB(?:C|CD)?\d{2}`: 1, `kund-[a-zåäö]{2,4}`: 1, `x{1,3}y`: 1,
+		`(?i)k-\d{5}`: 0, `K-\d+`: 0, `\bK-\d{5}\b`: 0, `K-\d{5}$`: 0, `^K-\d{5}`: 0, `K-\d{300}`: 0,
+	}
+	alphabet := []string{"K-", "K-12345", "K-123", "K-1234567", "k-12345", "ABC12", "ABCD34", "AB9", "kund-åä", "kund-abcde", "xxy", "xxxxy",
+		"K", "-", "1", "2", "A", "B", "C", "D", "x", "y", " ", " ", ",", "\n", "é", "å"}
+	rnd := uint64(1)
+	next := func(n int) int {
+		rnd = rnd*6364136223846793005 + 1442695040888963407
+		return int(rnd>>33) % n
+	}
+	for pat, windowed := range patterns {
+		re := regexp.MustCompile(pat)
+		custom := []CustomKind{{Name: "c", Pattern: re}}
+		full, win := &recorder{custom: custom}, &recorder{custom: custom}
+		xf, xw := newExtractor(full), newExtractor(win)
+		xf.all, xw.all = true, true
+		xf.memo, xw.memo = nil, nil
+		if got := xw.prefixes[0] != "" && xw.maxLens[0] > 0; got != (windowed == 1) {
+			t.Fatalf("%s: windowed = %v", pat, got)
+		}
+		offered := 0
+		for range 3000 {
+			var text []byte
+			for range next(12) {
+				text = append(text, alphabet[next(len(alphabet))]...)
+			}
+			full.got, win.got = full.got[:0], win.got[:0]
+			// A fresh memo each time: repeated candidates must be offered
+			// again to be compared.
+			xf.memo, xw.memo = nil, nil
+			xf.customScan(text, 0)
+			if windowed == 1 {
+				xw.customWindows(text, 0)
+			} else {
+				xw.customScan(text, 0)
+			}
+			offered += len(full.got)
+			if !slices.Equal(full.got, win.got) {
+				t.Fatalf("%s on %q: windows offer %q, the whole text %q", pat, text, win.got, full.got)
+			}
+		}
+		if windowed == 1 && offered < 30 {
+			t.Errorf("%s: only %d candidates; the test checks too little", pat, offered)
 		}
 	}
 }

@@ -150,7 +150,6 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 // bytes are UTF-8 or ASCII text as they stand.
 func (x *extractor) scanRawHeader(hdr []byte) (k kindSet, simple bool) {
 	simple = true
-	var unfolded []byte
 	for p := 0; p < len(hdr); {
 		e := bytes.IndexByte(hdr[p:], '\n')
 		if e < 0 {
@@ -160,6 +159,7 @@ func (x *extractor) scanRawHeader(hdr []byte) (k kindSet, simple bool) {
 		}
 		line := hdr[p:e]
 		p = e
+		inBuf := false // line is in x.hdr
 		// Unfold: a line break before whitespace is not part of the value.
 		for p < len(hdr) && (hdr[p] == ' ' || hdr[p] == '\t') {
 			e := bytes.IndexByte(hdr[p:], '\n')
@@ -168,11 +168,12 @@ func (x *extractor) scanRawHeader(hdr []byte) (k kindSet, simple bool) {
 			} else {
 				e += p + 1
 			}
-			if unfolded == nil {
-				unfolded = make([]byte, 0, 256)
+			if !inBuf {
+				x.hdr = append(x.hdr[:0], line...)
+				inBuf = true
 			}
-			unfolded = append(append(unfolded[:0], bytes.TrimRight(line, "\r\n")...), hdr[p:e]...)
-			line = unfolded
+			x.hdr = append(bytes.TrimRight(x.hdr, "\r\n"), hdr[p:e]...)
+			line = x.hdr
 			p = e
 		}
 		k |= x.scan(line)
@@ -209,9 +210,11 @@ func (x *extractor) scanHeader(h message.Header) kindSet {
 		if err != nil {
 			v = fields.Value()
 		}
-		k |= x.scan([]byte(v))
-		if v != fields.Value() {
-			k |= x.scan([]byte(fields.Value()))
+		x.hdr = append(x.hdr[:0], v...)
+		k |= x.scan(x.hdr)
+		if raw := fields.Value(); v != raw {
+			x.hdr = append(x.hdr[:0], raw...)
+			k |= x.scan(x.hdr)
 		}
 	}
 	return k

@@ -99,11 +99,20 @@ func (x *extractor) scanRaw(data []byte) kindSet {
 	if bytes.IndexByte(data, 0) >= 0 {
 		// Little endian at offset 0 and 1 covers both byte orders for the
 		// ASCII characters identifiers are made of, at either alignment.
-		buf := decodeUTF16(nil, data, false)
+		// Room for the worst case (three UTF-8 bytes per code unit), so
+		// decoding never grows the buffer; a small one is kept for the next
+		// file.
+		if need := len(data)/2*3 + 4; cap(x.u16) < need {
+			x.u16 = make([]byte, 0, need)
+		}
+		buf := decodeUTF16(x.u16[:0], data, false)
 		k |= x.scan(buf)
 		if len(data) > 1 {
 			buf = decodeUTF16(buf[:0], data[1:], false)
 			k |= x.scan(buf)
+		}
+		if cap(x.u16) > 1<<20 {
+			x.u16 = nil // do not keep a large file's buffer
 		}
 	}
 	return k
