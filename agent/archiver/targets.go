@@ -81,13 +81,7 @@ func (t *targetTree) names() []string {
 
 // splitPath returns the components of a clean absolute path.
 func splitPath(p string) []string {
-	var out []string
-	for _, c := range strings.Split(p, "/") {
-		if c != "" {
-			out = append(out, c)
-		}
-	}
-	return out
+	return strings.FieldsFunc(p, func(r rune) bool { return r == '/' })
 }
 
 // excluded reports whether path matches one of the patterns. Patterns use

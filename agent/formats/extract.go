@@ -265,17 +265,25 @@ func (x *extractor) customScan(b []byte, i int) kindSet {
 		}
 		st, en := p+loc[0], p+loc[1]
 		p = max(en, st+1)
-		if st == en || wordBefore(b, st) || wordAfter(b, en) {
-			continue
-		}
-		if x.match(x.customKinds[i], b[st:en]) {
-			s |= bitCustom0 << i
-			if !x.all {
-				break
-			}
+		if x.offerCustom(b, st, en, i, &s) {
+			break
 		}
 	}
 	return s
+}
+
+// offerCustom offers the match b[st:en] of custom kind i to the matcher
+// unless it sits inside a longer token, and records a hit in s. It reports
+// whether scanning for the kind can stop.
+func (x *extractor) offerCustom(b []byte, st, en, i int, s *kindSet) bool {
+	if st == en || wordBefore(b, st) || wordAfter(b, en) {
+		return false
+	}
+	if !x.match(x.customKinds[i], b[st:en]) {
+		return false
+	}
+	*s |= bitCustom0 << i
+	return !x.all
 }
 
 // customWindows finds the matches of custom kind i, which has a literal
@@ -299,14 +307,8 @@ func (x *extractor) customWindows(b []byte, i int) kindSet {
 		}
 		en := st + loc[1]
 		p = max(en, st+1)
-		if st == en || wordBefore(b, st) || wordAfter(b, en) {
-			continue
-		}
-		if x.match(x.customKinds[i], b[st:en]) {
-			s |= bitCustom0 << i
-			if !x.all {
-				break
-			}
+		if x.offerCustom(b, st, en, i, &s) {
+			break
 		}
 	}
 	return s

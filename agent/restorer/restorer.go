@@ -116,13 +116,7 @@ func New(repo Repo, sn *repository.Snapshot, opts Options) *Restorer {
 }
 
 func splitPath(p string) []string {
-	var out []string
-	for _, c := range strings.Split(p, "/") {
-		if c != "" {
-			out = append(out, c)
-		}
-	}
-	return out
+	return strings.FieldsFunc(p, func(r rune) bool { return r == '/' })
 }
 
 // selects reports whether the item at comps is restored completely
