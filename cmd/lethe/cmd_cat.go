@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -16,13 +17,7 @@ func newCatCommand(g *globalOptions) *cobra.Command {
 		Use:   "cat config|snapshot ID|index ID|tree ID|key ID|lock ID",
 		Short: "Print an object of the repository as JSON",
 		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, unlock, err := g.lockedRepository(ctx, false, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+		RunE: g.withRepository(false, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			if args[0] == "config" {
 				return printIndented(g, repo.Config())
 			}
@@ -68,7 +63,7 @@ func newCatCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			return fmt.Errorf("cannot cat %q: want config, snapshot, tree, index or lock", args[0])
-		},
+		}),
 	}
 }
 

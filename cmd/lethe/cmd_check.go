@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -14,13 +15,7 @@ func newCheckCommand(g *globalOptions) *cobra.Command {
 		Use:   "check",
 		Short: "Check the repository's structure (and with --read-data all data)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, unlock, err := g.lockedRepository(ctx, false, true)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+		RunE: g.withRepository(false, true, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			if caps, err := s3Capabilities(ctx, repo.Backend()); err != nil {
 				g.warnf("warning: cannot read the bucket's deletion settings: %v\n", err)
 			} else if caps != nil && caps.ObjectLock {
@@ -46,7 +41,7 @@ func newCheckCommand(g *globalOptions) *cobra.Command {
 			}
 			g.printf("no errors were found\n")
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&readData, "read-data", false, "also read and verify all data")
 	return cmd

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -50,13 +51,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 		Use:   "list",
 		Short: "List keys",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, unlock, err := g.lockedRepository(ctx, false, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+		RunE: g.withRepository(false, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			keys, err := repo.Keys(ctx)
 			if err != nil {
 				return err
@@ -74,19 +69,13 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, k.ID.Str(), k.Username, k.Hostname, k.Created.Local().Format(time.DateTime))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	add := &cobra.Command{
 		Use:   "add",
 		Short: "Add a key (a further password)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, unlock, err := g.lockedRepository(ctx, false, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+		RunE: g.withRepository(false, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			pw, err := readNew()
 			if err != nil {
 				return err
@@ -98,20 +87,14 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 			}
 			g.printf("saved new key as %s\n", id.Str())
 			return nil
-		},
+		}),
 	}
 	remove := &cobra.Command{
 		Use:   "remove ID",
 		Short: "Remove a key (not the one in use)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, unlock, err := g.lockedRepository(ctx, true, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			id, err := findKey(cmd, repo, args[0])
+		RunE: g.withRepository(true, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
+			id, err := findKey(ctx, repo, args[0])
 			if err != nil {
 				return err
 			}
@@ -120,19 +103,13 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 			}
 			g.printf("removed key %s\n", id.Str())
 			return nil
-		},
+		}),
 	}
 	passwd := &cobra.Command{
 		Use:   "passwd",
 		Short: "Change the password of the key in use",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, unlock, err := g.lockedRepository(ctx, true, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+		RunE: g.withRepository(true, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			pw, err := readNew()
 			if err != nil {
 				return err
@@ -145,15 +122,15 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 			}
 			g.printf("saved new key as %s, removed old key %s\n", id.Str(), old.Str())
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(list, add, remove, passwd)
 	return cmd
 }
 
 // findKey resolves a full ID or a unique prefix of a key file's ID.
-func findKey(cmd *cobra.Command, repo *repository.Repository, s string) (repository.ID, error) {
-	keys, err := repo.Keys(cmd.Context())
+func findKey(ctx context.Context, repo *repository.Repository, s string) (repository.ID, error) {
+	keys, err := repo.Keys(ctx)
 	if err != nil {
 		return repository.ID{}, err
 	}

@@ -18,13 +18,7 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 		Use:   "ls SNAPSHOT [DIR...]",
 		Short: "List the files of a snapshot",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, unlock, err := g.lockedRepository(ctx, false, true)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+		RunE: g.withRepository(false, true, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			sn, err := repo.FindSnapshot(ctx, args[0])
 			if err != nil {
 				return err
@@ -55,7 +49,7 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(g.stdout, p)
 				return nil
 			})
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, owner, size and mtime")
 	return cmd

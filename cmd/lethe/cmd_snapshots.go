@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,13 +27,7 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 		Use:   "snapshots",
 		Short: "List snapshots",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, unlock, err := g.lockedRepository(ctx, false, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+		RunE: g.withRepository(false, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			all, err := repo.Snapshots(ctx)
 			if err != nil {
 				return err
@@ -52,7 +47,7 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 			}
 			printSnapshotTable(g.stdout, list)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringArrayVar(&hosts, "host", nil, "only snapshots of this `host` (repeatable)")
 	cmd.Flags().StringArrayVar(&tags, "tag", nil, "only snapshots with this `tag` (repeatable)")

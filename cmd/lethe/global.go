@@ -187,6 +187,20 @@ func (g *globalOptions) lockedRepository(ctx context.Context, exclusive, loadInd
 	return repo, unlock, nil
 }
 
+// withRepository makes a command's RunE that opens the repository, locks it
+// (exclusively or shared), optionally loads the index, runs fn and unlocks.
+func (g *globalOptions) withRepository(exclusive, loadIndex bool, fn func(ctx context.Context, repo *repository.Repository, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		repo, unlock, err := g.lockedRepository(ctx, exclusive, loadIndex)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		return fn(ctx, repo, args)
+	}
+}
+
 // printf writes to stdout unless --quiet is set.
 func (g *globalOptions) printf(format string, args ...any) {
 	if !g.quiet {
