@@ -13,12 +13,7 @@ func scanJSONL(data []byte, x *extractor) (*Result, error) {
 	b := newBuilder(FormatJSONL, data, x)
 	var buf []byte
 	for p := 0; p < len(data); {
-		e := bytes.IndexByte(data[p:], '\n')
-		if e < 0 {
-			e = len(data)
-		} else {
-			e += p + 1
-		}
+		e := lineEnd(data, p)
 		line := data[p:e]
 		if len(bytes.TrimSpace(line)) > 0 {
 			buf = unescapeJSON(buf[:0], line)

@@ -18,12 +18,7 @@ func scanSQL(data []byte, x *extractor) (*Result, error) {
 	lineNo := 0
 	for p := 0; p < len(data); {
 		lineNo++
-		e := bytes.IndexByte(data[p:], '\n')
-		if e < 0 {
-			e = len(data)
-		} else {
-			e += p + 1
-		}
+		e := lineEnd(data, p)
 		line := data[p:e]
 		if inCopy {
 			if t := bytes.TrimRight(line, "\r\n"); bytes.Equal(t, []byte(`\.`)) {

@@ -15,12 +15,7 @@ func scanText(data []byte, x *extractor) (*Result, error) {
 	}
 	b := newBuilder(FormatText, data, x)
 	for p := 0; p < len(data); {
-		e := bytes.IndexByte(data[p:], '\n')
-		if e < 0 {
-			e = len(data)
-		} else {
-			e += p + 1
-		}
+		e := lineEnd(data, p)
 		b.add(p, e, x.scan(data[p:e]))
 		p = e
 	}
@@ -144,4 +139,13 @@ func (x *extractor) scanStream(r io.Reader) (kindSet, error) {
 			return k, err
 		}
 	}
+}
+
+// lineEnd returns the end of the line that starts at p: just past its
+// newline, or the end of data for a last line without one.
+func lineEnd(data []byte, p int) int {
+	if e := bytes.IndexByte(data[p:], '\n'); e >= 0 {
+		return p + e + 1
+	}
+	return len(data)
 }
