@@ -1,0 +1,27 @@
+package formats
+
+// Findings are what deciding on or filtering one item (a file, or a
+// directory given to a subject by its name or a path rule) found. They
+// never hold an identifier: Refs are the matcher's references (tombstone
+// IDs, or the keyed tags of a collecting matcher), so they can flow into
+// summaries, metrics and the subject index.
+type Findings struct {
+	// Format is the format the item was read as (FormatName or FormatPath
+	// for an item dropped by its name or a path rule).
+	Format Format
+	// Records counts the item's records; Removed those removed (an item
+	// dropped whole counts as one).
+	Records, Removed int
+	// Dropped is set when nothing of the item is kept.
+	Dropped bool
+	// Refs are the references of every identifier matched in the item,
+	// sorted and without duplicates.
+	Refs []string
+	// Fallback says why the format's parser was not used, if it failed;
+	// Tried is that format.
+	Fallback string
+	Tried    Format
+}
+
+// Hit reports whether anything of a subject was found.
+func (f *Findings) Hit() bool { return f.Removed > 0 || f.Dropped || len(f.Refs) > 0 }
