@@ -25,3 +25,17 @@ type Findings struct {
 
 // Hit reports whether anything of a subject was found.
 func (f *Findings) Hit() bool { return f.Removed > 0 || f.Dropped || len(f.Refs) > 0 }
+
+// Decision is what the erasure seams of backup, restore and snapshot
+// rewriting decide for one item before its content moves.
+type Decision int
+
+const (
+	// Keep moves the item as it is.
+	Keep Decision = iota
+	// Drop leaves the item out: a file, or a directory with everything
+	// below it (a name hit, a path rule, a file wholly one subject's).
+	Drop
+	// Filter passes the file's content through the redactor.
+	Filter
+)

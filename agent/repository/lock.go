@@ -66,7 +66,13 @@ type Lock struct {
 	stop chan struct{}
 	done chan struct{}
 	err  error
+
+	ctx context.Context
 }
+
+// Context returns a context derived from the one Lock was given, for the
+// job that holds the lock.
+func (l *Lock) Context() context.Context { return l.ctx }
 
 func (r *Repository) loadLock(ctx context.Context, id ID) (*lockJSON, error) {
 	buf, err := r.LoadUnpacked(ctx, backends.LockFile, id)
@@ -147,6 +153,7 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool) (*Lock, error) {
 		return nil, err
 	}
 	l.id = id
+	l.ctx = ctx
 	l.stop = make(chan struct{})
 	l.done = make(chan struct{})
 	go l.refresh()
