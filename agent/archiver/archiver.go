@@ -40,10 +40,11 @@ type Repo interface {
 	Flush(ctx context.Context) error
 }
 
-// ErrorFunc is told about a source item that cannot be backed up (path is
-// its location on disk). Returning nil skips the item and the backup goes
-// on (the snapshot is then incomplete); returning an error aborts the
-// backup without writing a snapshot.
+// ErrorFunc is told about a source item that cannot be backed up: path is
+// its location on disk (through Options.MaskPath), and err names the item
+// by that path too. Returning nil skips the item and the backup goes on
+// (the snapshot is then incomplete); returning an error aborts the backup
+// without writing a snapshot.
 type ErrorFunc func(path string, err error) error
 
 // ContentFilter may replace a file's content before it is stored (the
@@ -86,6 +87,11 @@ type Options struct {
 	// IgnoreInode and IgnoreCtime relax the parent-snapshot change check
 	// (restic's --ignore-inode / --ignore-ctime).
 	IgnoreInode, IgnoreCtime bool
+	// MaskPath, when set, rewrites every path the archiver hands out: in
+	// the errors it returns or reports, and to Error and Progress. It lets
+	// the caller mask a path component that names a subject. It must be
+	// safe for concurrent use.
+	MaskPath func(string) string
 }
 
 // SnapshotOptions describe one backup.
@@ -190,7 +196,7 @@ func (c *counters) stats() Stats {
 // read are passed to Options.Error and left out (Stats.Incomplete); any
 // other failure returns an error and writes no snapshot.
 func (a *Archiver) Snapshot(ctx context.Context, targets []string, opts SnapshotOptions) (*repository.Snapshot, Stats, error) {
-	paths, err := cleanTargets(targets)
+	paths, err := cleanTargets(targets, a.show)
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -277,8 +283,16 @@ func fillUser(sn *repository.Snapshot) {
 // errSkipped marks a file future whose item was reported and left out.
 var errSkipped = errors.New("skipped")
 
-// loadTree loads and decodes a tree blob (see treecodec for why not
-// repository.LoadTree).
+// show returns path as the archiver may hand it out.
+func (a *Archiver) show(path string) string {
+	if a.opts.MaskPath != nil {
+		return a.opts.MaskPath(path)
+	}
+	return path
+}
+
+// loadTree is repository.Repository.LoadTree over the smaller Repo
+// interface.
 func (a *Archiver) loadTree(ctx context.Context, id repository.ID) (*repository.Tree, error) {
 	buf, err := a.repo.LoadBlob(ctx, repository.TreeBlob, id, nil)
 	if err != nil {

@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -85,11 +86,12 @@ func timespec(ts syscall.Timespec) time.Time { return time.Unix(ts.Unix()) }
 // nodeFromFileInfo builds a tree node the way restic 0.14 does
 // (NodeFromFileInfo + fillExtra): the same fields are set for the same
 // types, so `restic ls -l` and `restic diff` see what restic itself would
-// have stored. path is the file's location on disk (for readlink/xattrs).
+// have stored. path is the file's location on disk (for readlink/xattrs);
+// errors do not name it, the caller does.
 func (a *Archiver) nodeFromFileInfo(path, name string, fi fs.FileInfo) (*repository.Node, error) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return nil, fmt.Errorf("no stat data for %s", path)
+		return nil, errors.New("no stat data")
 	}
 	n := &repository.Node{
 		Name:       name,
@@ -113,7 +115,7 @@ func (a *Archiver) nodeFromFileInfo(path, name string, fi fs.FileInfo) (*reposit
 	case repository.NodeSymlink:
 		target, err := os.Readlink(path)
 		if err != nil {
-			return nil, fmt.Errorf("reading symlink %s: %w", path, err)
+			return nil, fmt.Errorf("reading symlink: %w", bare(err))
 		}
 		n.LinkTarget = target
 		n.Links = uint64(st.Nlink)
@@ -122,12 +124,22 @@ func (a *Archiver) nodeFromFileInfo(path, name string, fi fs.FileInfo) (*reposit
 		n.Links = uint64(st.Nlink)
 	case repository.NodeFifo, repository.NodeSocket:
 	default:
-		return nil, fmt.Errorf("unsupported file type %v of %s", fi.Mode().Type(), path)
+		return nil, fmt.Errorf("unsupported file type %v", fi.Mode().Type())
 	}
 	if n.Type != repository.NodeSymlink {
 		n.ExtendedAttributes = readXattrs(path)
 	}
 	return n, nil
+}
+
+// bare strips the path from an error of the os package, so that the
+// caller can name the item through Options.MaskPath. What the error is
+// (errors.Is(err, fs.ErrNotExist), …) is kept.
+func bare(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // readXattrs returns the extended attributes of path. Like restic, it

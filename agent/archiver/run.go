@@ -41,8 +41,10 @@ type fileJob struct {
 	err  error
 }
 
-// blobJob is a chunk to store. buf goes back to the pool afterwards.
+// blobJob is a chunk of the file at path to store. buf goes back to the
+// pool afterwards.
 type blobJob struct {
+	path string
 	buf  *[]byte
 	id   repository.ID
 	wg   *sync.WaitGroup
@@ -93,12 +95,14 @@ func (r *run) failure() error {
 	return context.Cause(r.ctx)
 }
 
-// report hands an unreadable item to the error callback. It returns
-// errSkipped to leave the item out, or the callback's error to abort.
+// report hands an unreadable item to the error callback, named by its
+// (masked) path; err must not name it. It returns errSkipped to leave the
+// item out, or the callback's error to abort.
 func (r *run) report(path string, err error) error {
 	r.c.errors.Add(1)
 	if r.a.opts.Error != nil {
-		if cbErr := r.a.opts.Error(path, err); cbErr != nil {
+		shown := r.a.show(path)
+		if cbErr := r.a.opts.Error(shown, fmt.Errorf("%s: %w", shown, err)); cbErr != nil {
 			r.fail(cbErr)
 			return cbErr
 		}
@@ -172,7 +176,7 @@ func (r *run) walkDir(path string, node, old *repository.Node, parent *repositor
 			f.Close()
 		}
 		if err != nil {
-			return nil, r.report(path, fmt.Errorf("reading directory: %w", err))
+			return nil, r.report(path, fmt.Errorf("reading directory: %w", bare(err)))
 		}
 		sort.Strings(names)
 	}
@@ -211,7 +215,7 @@ func (r *run) walkEntry(path, name string, parent *repository.Tree, child *targe
 	}
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return entry{}, r.report(path, err)
+		return entry{}, r.report(path, fmt.Errorf("reading metadata: %w", bare(err)))
 	}
 	node, err := r.a.nodeFromFileInfo(path, name, fi)
 	if err != nil {
@@ -223,7 +227,7 @@ func (r *run) walkEntry(path, name string, parent *repository.Tree, child *targe
 	}
 
 	if child != nil && !child.leaf && node.Type != repository.NodeDir {
-		return entry{}, r.report(path, fmt.Errorf("not a directory, but a backup target is below it"))
+		return entry{}, r.report(path, errors.New("not a directory, but a backup target is below it"))
 	}
 
 	switch node.Type {
@@ -232,7 +236,7 @@ func (r *run) walkEntry(path, name string, parent *repository.Tree, child *targe
 		if old != nil && old.Type == repository.NodeDir && old.Subtree != nil {
 			oldTree, err = r.a.loadTree(r.ctx, *old.Subtree)
 			if err != nil {
-				return entry{}, fmt.Errorf("loading parent tree of %s: %w", path, err)
+				return entry{}, fmt.Errorf("loading parent tree of %s: %w", r.a.show(path), err)
 			}
 		}
 		dj, err := r.walkDir(path, node, old, oldTree, child)
@@ -248,9 +252,10 @@ func (r *run) walkEntry(path, name string, parent *repository.Tree, child *targe
 			node.Content = append(repository.IDs{}, old.Content...)
 			r.c.filesUnmodified.Add(1)
 			if p := r.a.opts.Progress; p != nil {
-				p.Start(path)
+				shown := r.a.show(path)
+				p.Start(shown)
 				p.Bytes(node.Size)
-				p.Done(path)
+				p.Done(shown)
 			}
 			return entry{node: node}, nil
 		}
@@ -320,13 +325,13 @@ func (r *run) saveDir(job *dirJob) error {
 	}
 	buf, err := repository.EncodeTree(&repository.Tree{Nodes: tree.Nodes})
 	if err != nil {
-		return fmt.Errorf("encoding tree of %s: %w", job.path, err)
+		return fmt.Errorf("encoding tree of %s: %w", r.a.show(job.path), err)
 	}
 	id := repository.Hash(buf)
 	if !r.a.repo.HasBlob(repository.BlobHandle{ID: id, Type: repository.TreeBlob}) {
 		_, known, size, err := r.a.repo.SaveBlob(r.ctx, repository.TreeBlob, buf, id, false)
 		if err != nil {
-			return fmt.Errorf("saving tree of %s: %w", job.path, err)
+			return fmt.Errorf("saving tree of %s: %w", r.a.show(job.path), err)
 		}
 		if !known {
 			r.c.treeBlobs.Add(1)
@@ -344,7 +349,7 @@ func (r *run) saveDir(job *dirJob) error {
 		r.c.dirsChanged.Add(1)
 	}
 	if p := r.a.opts.Progress; p != nil && job.node != nil {
-		p.Done(job.path)
+		p.Done(r.a.show(job.path))
 	}
 	return nil
 }
@@ -372,21 +377,22 @@ func (r *run) fileWorker() {
 
 func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 	if p := r.a.opts.Progress; p != nil {
-		p.Start(fj.path)
-		defer p.Done(fj.path)
+		shown := r.a.show(fj.path)
+		p.Start(shown)
+		defer p.Done(shown)
 	}
 	f, err := openNoatime(fj.path)
 	if err != nil {
-		return r.report(fj.path, fmt.Errorf("opening file: %w", err))
+		return r.report(fj.path, fmt.Errorf("opening file: %w", bare(err)))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return r.report(fj.path, fmt.Errorf("stat of open file: %w", err))
+		return r.report(fj.path, fmt.Errorf("stat of open file: %w", bare(err)))
 	}
 	// The file may have been replaced between listing and opening.
 	if !fi.Mode().IsRegular() || !os.SameFile(fi, fj.fi) {
-		return r.report(fj.path, fmt.Errorf("file changed type or was replaced during backup"))
+		return r.report(fj.path, errors.New("file changed type or was replaced during backup"))
 	}
 	node, err := r.a.nodeFromFileInfo(fj.path, fj.node.Name, fi)
 	if err != nil {
@@ -438,7 +444,7 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 		}
 		wg.Add(1)
 		select {
-		case r.blobCh <- blobJob{buf: bufp, id: id, wg: &wg, errp: &saveErr, mu: &mu}:
+		case r.blobCh <- blobJob{path: fj.path, buf: bufp, id: id, wg: &wg, errp: &saveErr, mu: &mu}:
 		case <-r.ctx.Done():
 			wg.Done()
 			r.a.putBuf(bufp)
@@ -466,7 +472,7 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 }
 
 // readCounter counts bytes read from disk and stops reading when the
-// backup is aborted.
+// backup is aborted. Its errors do not name the file.
 type readCounter struct {
 	f *os.File
 	r *run
@@ -478,6 +484,9 @@ func (rc readCounter) Read(p []byte) (int, error) {
 	}
 	n, err := rc.f.Read(p)
 	rc.r.c.bytesRead.Add(uint64(n))
+	if err != nil && err != io.EOF {
+		err = bare(err)
+	}
 	return n, err
 }
 
@@ -488,7 +497,7 @@ func (r *run) blobWorker() {
 		if r.ctx.Err() == nil {
 			_, known, size, err := r.a.repo.SaveBlob(r.ctx, repository.DataBlob, *job.buf, job.id, false)
 			if err != nil {
-				err = fmt.Errorf("saving data blob %s: %w", job.id.Str(), err)
+				err = fmt.Errorf("saving data blob %s of %s: %w", job.id.Str(), r.a.show(job.path), err)
 				job.mu.Lock()
 				if *job.errp == nil {
 					*job.errp = err

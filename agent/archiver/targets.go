@@ -20,8 +20,9 @@ type targetTree struct {
 }
 
 // cleanTargets makes targets absolute and clean, drops duplicates and
-// sorts them, as restic stores them in Snapshot.Paths.
-func cleanTargets(targets []string) ([]string, error) {
+// sorts them, as restic stores them in Snapshot.Paths. show masks a target
+// named in an error.
+func cleanTargets(targets []string, show func(string) string) ([]string, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no backup targets given")
 	}
@@ -30,7 +31,7 @@ func cleanTargets(targets []string) ([]string, error) {
 	for _, t := range targets {
 		abs, err := filepath.Abs(t)
 		if err != nil {
-			return nil, fmt.Errorf("resolving target %s: %w", t, err)
+			return nil, fmt.Errorf("resolving target %s: %w", show(t), err)
 		}
 		if !seen[abs] {
 			seen[abs] = true
