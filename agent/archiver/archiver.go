@@ -8,14 +8,20 @@
 // file workers read and chunk changed files, save workers compress,
 // encrypt and store new blobs, and a tree saver writes each directory's
 // tree once its children are done. Memory is bounded by the number of
-// files in flight and the chunk buffers, which are reused.
+// files in flight and the chunk buffers, which are reused, plus what a
+// filter holds.
+//
+// A Filter, when set, is where erasure plugs in: the walker asks it about
+// every item before its content moves, and it keeps the item, drops it,
+// or has the file workers pass the file's content through it, unchanged
+// files included.
 package archiver
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"os/user"
 	"runtime"
@@ -24,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"lethe/agent/formats"
 	"lethe/agent/repository"
 
 	"github.com/restic/chunker"
@@ -46,13 +53,6 @@ type Repo interface {
 // (the snapshot is then incomplete); returning an error aborts the backup
 // without writing a snapshot.
 type ErrorFunc func(path string, err error) error
-
-// ContentFilter may replace a file's content before it is stored (the
-// erasure filter of later issues). path is the file's location on disk.
-// Returning r itself keeps the content unchanged.
-type ContentFilter interface {
-	FilterContent(ctx context.Context, path string, r io.Reader) (io.Reader, error)
-}
 
 // Progress receives progress reports. Its methods are called from several
 // goroutines and must be safe for concurrent use and fast.
@@ -82,15 +82,24 @@ type Options struct {
 	Error ErrorFunc
 	// Progress receives progress reports; nil for none.
 	Progress Progress
-	// Filter, when set, may replace each read file's content.
-	Filter ContentFilter
+	// Filter, when set, decides on every item: keep, drop, or filter the
+	// content. An error of the filter for an item is reported to Error
+	// like an unreadable item, and the item is left out.
+	Filter Filter
+	// Found, when set, is told about every item the filter dropped or
+	// filtered, with its findings (which hold no identifier). It is called
+	// once the item's node is final: a filtered file's node.Content is the
+	// content stored; a dropped item is not stored and its node has no
+	// content. path is masked by MaskPath. Found is called from several
+	// goroutines and must not modify node.
+	Found func(path string, node *repository.Node, f formats.Findings)
 	// IgnoreInode and IgnoreCtime relax the parent-snapshot change check
 	// (restic's --ignore-inode / --ignore-ctime).
 	IgnoreInode, IgnoreCtime bool
 	// MaskPath, when set, rewrites every path the archiver hands out: in
-	// the errors it returns or reports, and to Error and Progress. It lets
+	// the errors it returns or reports, and to Error, Found and Progress. It lets
 	// the caller mask a path component that names a subject. It must be
-	// safe for concurrent use.
+	// safe for concurrent use. Filter gets paths unmasked.
 	MaskPath func(string) string
 }
 
@@ -100,7 +109,8 @@ type SnapshotOptions struct {
 	Hostname string    // empty: os.Hostname
 	Tags     []string
 	// Parent is the previous snapshot of the same paths; unchanged files
-	// reuse its content without being read.
+	// reuse its content without being read, unless the filter asks for
+	// their content.
 	Parent *repository.Snapshot
 	// Excludes are patterns of paths to leave out.
 	Excludes []string
@@ -116,11 +126,22 @@ type Stats struct {
 	// DataAdded is their stored size.
 	DataBlobs, TreeBlobs uint64
 	DataAdded            uint64
-	// TotalFiles and TotalBytes cover every file in the snapshot.
+	// TotalFiles and TotalBytes count the files the backup went through
+	// and their size on disk, including those left out because they could
+	// not be read or the filter dropped them (but not what is below a
+	// dropped directory, which is not walked).
 	TotalFiles, TotalBytes uint64
 	// FilesRead and BytesRead count what was actually read from disk;
 	// files reused from the parent are not read.
 	FilesRead, BytesRead uint64
+	// FilesRedacted counts files stored with records the filter removed.
+	// FilesDropped and DirsDropped count the items it left out: a
+	// directory once, whatever is below it; FilesDropped counts symlinks
+	// and other items that are not directories too.
+	FilesRedacted, FilesDropped, DirsDropped uint64
+	// RecordsRemoved counts the records the filter removed, by format, as
+	// its findings say (an item dropped whole normally counts as one).
+	RecordsRemoved map[formats.Format]uint64
 	// Errors counts items that were skipped because they could not be
 	// read; the snapshot does not hold them.
 	Errors uint64
@@ -173,12 +194,28 @@ func (a *Archiver) putBuf(b *[]byte) {
 
 // counters are Stats updated from several goroutines.
 type counters struct {
-	filesNew, filesChanged, filesUnmodified atomic.Uint64
-	dirsNew, dirsChanged, dirsUnmodified    atomic.Uint64
-	dataBlobs, treeBlobs, dataAdded         atomic.Uint64
-	totalFiles, totalBytes                  atomic.Uint64
-	filesRead, bytesRead                    atomic.Uint64
-	errors                                  atomic.Uint64
+	filesNew, filesChanged, filesUnmodified  atomic.Uint64
+	dirsNew, dirsChanged, dirsUnmodified     atomic.Uint64
+	dataBlobs, treeBlobs, dataAdded          atomic.Uint64
+	totalFiles, totalBytes                   atomic.Uint64
+	filesRead, bytesRead                     atomic.Uint64
+	filesRedacted, filesDropped, dirsDropped atomic.Uint64
+	errors                                   atomic.Uint64
+
+	mu      sync.Mutex
+	removed map[formats.Format]uint64
+}
+
+func (c *counters) addRemoved(f formats.Findings) {
+	if f.Removed <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed == nil {
+		c.removed = map[formats.Format]uint64{}
+	}
+	c.removed[f.Format] += uint64(f.Removed)
 }
 
 func (c *counters) stats() Stats {
@@ -188,8 +225,16 @@ func (c *counters) stats() Stats {
 		DataBlobs: c.dataBlobs.Load(), TreeBlobs: c.treeBlobs.Load(), DataAdded: c.dataAdded.Load(),
 		TotalFiles: c.totalFiles.Load(), TotalBytes: c.totalBytes.Load(),
 		FilesRead: c.filesRead.Load(), BytesRead: c.bytesRead.Load(),
-		Errors: c.errors.Load(),
+		FilesRedacted: c.filesRedacted.Load(), FilesDropped: c.filesDropped.Load(), DirsDropped: c.dirsDropped.Load(),
+		RecordsRemoved: c.removedCopy(),
+		Errors:         c.errors.Load(),
 	}
+}
+
+func (c *counters) removedCopy() map[formats.Format]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.removed)
 }
 
 // Snapshot backs up targets and saves a snapshot. Items that cannot be
@@ -280,7 +325,8 @@ func fillUser(sn *repository.Snapshot) {
 	}
 }
 
-// errSkipped marks a file future whose item was reported and left out.
+// errSkipped marks an item left out of the snapshot: reported through
+// Options.Error, or dropped by the filter.
 var errSkipped = errors.New("skipped")
 
 // show returns path as the archiver may hand it out.

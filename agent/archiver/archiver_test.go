@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -396,36 +395,6 @@ func TestMissingTarget(t *testing.T) {
 	}
 	if _, _, err := a.Snapshot(context.Background(), []string{filepath.Join(base, "nope")}, archiver.SnapshotOptions{}); err == nil {
 		t.Error("backup of only missing targets succeeded")
-	}
-}
-
-// redactFilter replaces the content of files called "private".
-type redactFilter struct{}
-
-func (redactFilter) FilterContent(_ context.Context, path string, r io.Reader) (io.Reader, error) {
-	if filepath.Base(path) == "private" {
-		return strings.NewReader("REDACTED"), nil
-	}
-	return r, nil
-}
-
-// TestContentFilter checks that the filter hook decides what is stored.
-func TestContentFilter(t *testing.T) {
-	src := filepath.Join(t.TempDir(), "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	archivertest.WriteFile(t, filepath.Join(src, "private"), []byte("secret data"), 0o600, time.Now())
-	archivertest.WriteFile(t, filepath.Join(src, "public"), []byte("public data"), 0o644, time.Now())
-	repo, repoDir := archivertest.NewRepo(t)
-	sn, _ := backup(t, repo, archiver.Options{Filter: redactFilter{}}, archiver.SnapshotOptions{}, src)
-	restictest.Check(t, repoDir)
-	dst := restoreLethe(t, repo, sn, restorer.Options{})
-	for name, want := range map[string]string{"private": "REDACTED", "public": "public data"} {
-		got, err := os.ReadFile(filepath.Join(dst, src, name))
-		if err != nil || string(got) != want {
-			t.Errorf("%s: restored %q (%v), want %q", name, got, err, want)
-		}
 	}
 }
 

@@ -16,16 +16,28 @@ import (
 )
 
 // startHook runs an action when the archiver starts on a file, chosen by
-// the file's base name (masking leaves base names alone in these tests).
+// the file's base name (masking leaves base names alone in these tests),
+// and records the paths progress is told about.
 type startHook struct {
 	progress
 	actions map[string]func()
+	mu      sync.Mutex
+	paths   []string
 }
 
 func (h *startHook) Start(p string) {
+	h.record(p)
 	if f := h.actions[filepath.Base(p)]; f != nil {
 		f()
 	}
+}
+
+func (h *startHook) Done(p string) { h.record(p) }
+
+func (h *startHook) record(p string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.paths = append(h.paths, p)
 }
 
 // failingRepo fails to store data blobs.
@@ -51,7 +63,7 @@ func TestErrorsNameMaskedPath(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"gone", "swapped", "kept"} {
+	for _, n := range []string{"gone", "swapped", "kept", "dropped"} {
 		archivertest.WriteFile(t, filepath.Join(dir, n), []byte(n), 0o644, time.Unix(1e9, 0))
 	}
 	// A target below a regular file.
@@ -64,16 +76,21 @@ func TestErrorsNameMaskedPath(t *testing.T) {
 	hook := &startHook{actions: map[string]func(){
 		"gone": func() { os.Remove(filepath.Join(dir, "gone")) },
 		"swapped": func() {
-			os.Remove(filepath.Join(dir, "swapped"))
-			os.WriteFile(filepath.Join(dir, "swapped"), []byte("another file"), 0o644)
+			// Renamed over, so that the new file cannot reuse the inode.
+			p := filepath.Join(dir, "swapped")
+			os.WriteFile(p+".new", []byte("another file"), 0o644)
+			os.Rename(p+".new", p)
 		},
 	}}
 	var mu sync.Mutex
 	reported := map[string]error{}
+	var log foundLog
 	opts := archiver.Options{
 		FileWorkers: 1,
 		Progress:    hook,
 		MaskPath:    mask,
+		Filter:      &markerFilter{erased: true, drop: map[string]bool{"dropped": true}},
+		Found:       log.found,
 		Error: func(p string, err error) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -104,6 +121,17 @@ func TestErrorsNameMaskedPath(t *testing.T) {
 	}
 	if !errors.Is(reported[want[0]], os.ErrNotExist) {
 		t.Errorf("vanished file: %v, want ErrNotExist", reported[want[0]])
+	}
+	if _, ok := log.items[mask(filepath.Join(dir, "dropped"))]; !ok || len(log.items) != 1 {
+		t.Errorf("Found told about %v, want only %s", log.items, mask(filepath.Join(dir, "dropped")))
+	}
+	if len(hook.paths) == 0 {
+		t.Error("no progress reported")
+	}
+	for _, p := range hook.paths {
+		if strings.Contains(p, subject) {
+			t.Errorf("progress told about %s", p)
+		}
 	}
 
 	// An error that aborts the backup names the file being stored.

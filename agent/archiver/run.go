@@ -31,14 +31,16 @@ type run struct {
 }
 
 // fileJob is a file to read; done is closed when node is complete or err
-// is set (errSkipped: reported and left out).
+// is set (errSkipped: left out).
 type fileJob struct {
-	path string
-	fi   fs.FileInfo
-	node *repository.Node
-	old  bool // a parent node existed (changed rather than new)
-	done chan struct{}
-	err  error
+	path      string
+	fi        fs.FileInfo
+	node      *repository.Node
+	old       *repository.Node // the parent snapshot's node, if any
+	unchanged bool             // since the parent snapshot; read only to filter it
+	filter    bool             // the content goes through Options.Filter
+	done      chan struct{}
+	err       error
 }
 
 // blobJob is a chunk of the file at path to store. buf goes back to the
@@ -230,6 +232,22 @@ func (r *run) walkEntry(path, name string, parent *repository.Tree, child *targe
 		return entry{}, r.report(path, errors.New("not a directory, but a backup target is below it"))
 	}
 
+	unchanged := false
+	if node.Type == repository.NodeFile {
+		r.c.totalFiles.Add(1)
+		r.c.totalBytes.Add(node.Size)
+		if !fileChanged(fi, old, r.a.opts.IgnoreInode, r.a.opts.IgnoreCtime) && r.allBlobsPresent(old.Content) {
+			unchanged = true
+			node.Content = append(repository.IDs{}, old.Content...)
+		}
+	}
+	filter := false
+	if r.a.opts.Filter != nil {
+		if filter, err = r.decide(path, node); err != nil {
+			return entry{}, err
+		}
+	}
+
 	switch node.Type {
 	case repository.NodeDir:
 		var oldTree *repository.Tree
@@ -246,10 +264,7 @@ func (r *run) walkEntry(path, name string, parent *repository.Tree, child *targe
 		return entry{node: node, dir: dj}, nil
 
 	case repository.NodeFile:
-		r.c.totalFiles.Add(1)
-		r.c.totalBytes.Add(node.Size)
-		if !fileChanged(fi, old, r.a.opts.IgnoreInode, r.a.opts.IgnoreCtime) && r.allBlobsPresent(old.Content) {
-			node.Content = append(repository.IDs{}, old.Content...)
+		if unchanged && !filter {
 			r.c.filesUnmodified.Add(1)
 			if p := r.a.opts.Progress; p != nil {
 				shown := r.a.show(path)
@@ -259,7 +274,7 @@ func (r *run) walkEntry(path, name string, parent *repository.Tree, child *targe
 			}
 			return entry{node: node}, nil
 		}
-		fj := &fileJob{path: path, fi: fi, node: node, old: old != nil, done: make(chan struct{})}
+		fj := &fileJob{path: path, fi: fi, node: node, old: old, unchanged: unchanged, filter: filter, done: make(chan struct{})}
 		select {
 		case r.fileCh <- fj:
 		case <-r.ctx.Done():
@@ -381,33 +396,60 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 		p.Start(shown)
 		defer p.Done(shown)
 	}
-	f, err := openNoatime(fj.path)
+	if fj.filter {
+		return r.saveFiltered(fj, ch)
+	}
+	f, fi, err := openListed(fj.path, fj.fi)
 	if err != nil {
-		return r.report(fj.path, fmt.Errorf("opening file: %w", bare(err)))
+		return r.report(fj.path, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return r.report(fj.path, fmt.Errorf("stat of open file: %w", bare(err)))
-	}
-	// The file may have been replaced between listing and opening.
-	if !fi.Mode().IsRegular() || !os.SameFile(fi, fj.fi) {
-		return r.report(fj.path, errors.New("file changed type or was replaced during backup"))
-	}
 	node, err := r.a.nodeFromFileInfo(fj.path, fj.node.Name, fi)
 	if err != nil {
 		return r.report(fj.path, err)
 	}
-
-	var src io.Reader = readCounter{f: f, r: r}
-	if flt := r.a.opts.Filter; flt != nil {
-		src, err = flt.FilterContent(r.ctx, fj.path, src)
-		if err != nil {
-			return r.report(fj.path, fmt.Errorf("filtering content: %w", err))
-		}
-	}
 	r.c.filesRead.Add(1)
+	content, size, err := r.chunk(fj.path, readCounter{f: f, r: r}, ch, "reading file")
+	if err != nil {
+		return err
+	}
+	// A file that grew or shrank while being read is stored as read.
+	node.Size = size
+	node.Content = content
+	fj.node = node
+	if fj.old != nil {
+		r.c.filesChanged.Add(1)
+	} else {
+		r.c.filesNew.Add(1)
+	}
+	return nil
+}
 
+// openListed opens the file at path for reading if it is still the
+// regular file that was listed. Errors do not name the file.
+func openListed(path string, listed fs.FileInfo) (*os.File, fs.FileInfo, error) {
+	f, err := openNoatime(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening file: %w", bare(err))
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("stat of open file: %w", bare(err))
+	}
+	// The file may have been replaced between listing and opening.
+	if !fi.Mode().IsRegular() || !os.SameFile(fi, listed) {
+		f.Close()
+		return nil, nil, errors.New("file changed type or was replaced during backup")
+	}
+	return f, fi, nil
+}
+
+// chunk splits the content of the file at path into blobs and queues the
+// new ones for saving; it returns their IDs and the content's size. A read
+// error is reported as what failed; an error aborts the backup unless it
+// is errSkipped.
+func (r *run) chunk(path string, src io.Reader, ch *chunker.Chunker, what string) (repository.IDs, uint64, error) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -427,9 +469,9 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 			r.a.putBuf(bufp)
 			wg.Wait()
 			if r.ctx.Err() != nil {
-				return context.Cause(r.ctx)
+				return nil, 0, context.Cause(r.ctx)
 			}
-			return r.report(fj.path, fmt.Errorf("reading file: %w", err))
+			return nil, 0, r.report(path, fmt.Errorf("%s: %w", what, err))
 		}
 		*bufp = c.Data
 		id := repository.Hash(c.Data)
@@ -444,31 +486,22 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 		}
 		wg.Add(1)
 		select {
-		case r.blobCh <- blobJob{path: fj.path, buf: bufp, id: id, wg: &wg, errp: &saveErr, mu: &mu}:
+		case r.blobCh <- blobJob{path: path, buf: bufp, id: id, wg: &wg, errp: &saveErr, mu: &mu}:
 		case <-r.ctx.Done():
 			wg.Done()
 			r.a.putBuf(bufp)
 			wg.Wait()
-			return context.Cause(r.ctx)
+			return nil, 0, context.Cause(r.ctx)
 		}
 	}
 	wg.Wait()
 	if saveErr != nil {
-		return saveErr
+		return nil, 0, saveErr
 	}
 	if err := r.ctx.Err(); err != nil {
-		return context.Cause(r.ctx)
+		return nil, 0, context.Cause(r.ctx)
 	}
-	// A file that grew or shrank while being read is stored as read.
-	node.Size = size
-	node.Content = content
-	fj.node = node
-	if fj.old {
-		r.c.filesChanged.Add(1)
-	} else {
-		r.c.filesNew.Add(1)
-	}
-	return nil
+	return content, size, nil
 }
 
 // readCounter counts bytes read from disk and stops reading when the
@@ -477,6 +510,8 @@ type readCounter struct {
 	f *os.File
 	r *run
 }
+
+func (rc readCounter) Close() error { return rc.f.Close() }
 
 func (rc readCounter) Read(p []byte) (int, error) {
 	if err := rc.r.ctx.Err(); err != nil {
