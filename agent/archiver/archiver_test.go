@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"lethe/agent/archiver"
 	"lethe/agent/archiver/archivertest"
+	"lethe/agent/formats"
 	"lethe/agent/repository"
 	"lethe/agent/repository/restictest"
 	"lethe/agent/restorer"
@@ -534,4 +536,55 @@ func TestBackupIntoResticRepository(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "restic-restore")
 	restictest.Run(t, repoDir, "restore", sn.ID.String(), "--target", dst)
 	archivertest.Compare(t, src, filepath.Join(dst, src))
+}
+
+// keepAll is a Filter that keeps every item: what the seam itself costs.
+type keepAll struct{}
+
+func (keepAll) Decide(context.Context, string, *repository.Node) (formats.Decision, formats.Findings, error) {
+	return formats.Keep, formats.Findings{}, nil
+}
+
+func (keepAll) FilterContent(_ context.Context, _ string, _ *repository.Node, open func() (io.ReadCloser, error)) (io.ReadCloser, formats.Findings, error) {
+	rc, err := open()
+	return rc, formats.Findings{}, err
+}
+
+// BenchmarkFilterSeam compares backups without a filter and with one that
+// keeps everything, on the same tree: an initial backup and one where
+// nothing changed.
+func BenchmarkFilterSeam(b *testing.B) {
+	src, total := benchTree(b)
+	filters := []struct {
+		name string
+		f    archiver.Filter
+	}{{"none", nil}, {"keep-all", keepAll{}}}
+	for _, fl := range filters {
+		b.Run("initial/"+fl.name, func(b *testing.B) {
+			b.SetBytes(total)
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				repo, _ := archivertest.NewRepo(b)
+				b.StartTimer()
+				if _, _, err := archiver.New(repo, archiver.Options{Filter: fl.f}).Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	repo, _ := archivertest.NewRepo(b)
+	parent, _, err := archiver.New(repo, archiver.Options{}).Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, fl := range filters {
+		b.Run("unchanged/"+fl.name, func(b *testing.B) {
+			b.SetBytes(total)
+			for i := 0; i < b.N; i++ {
+				if _, _, err := archiver.New(repo, archiver.Options{Filter: fl.f}).Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{Parent: parent}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
