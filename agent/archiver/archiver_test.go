@@ -411,8 +411,11 @@ func (v *vanishing) Start(p string) {
 	case v.gone:
 		os.Remove(p)
 	case v.swapped:
-		os.Remove(p)
-		os.WriteFile(p, []byte("a different file"), 0o644)
+		// Renamed over: a file created after the old one was removed may
+		// get its inode, and then it is the same file as far as the
+		// archiver can tell.
+		os.WriteFile(p+".new", []byte("a different file"), 0o644)
+		os.Rename(p+".new", p)
 	}
 }
 
