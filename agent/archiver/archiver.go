@@ -62,8 +62,8 @@ type Progress interface {
 	Total(files, dirs, bytes uint64, done bool)
 	// Start is called when a file starts being processed.
 	Start(path string)
-	// Bytes reports n more bytes of file content processed (read, or
-	// reused from the parent snapshot).
+	// Bytes reports n more bytes of file content processed (read, reused
+	// from the parent snapshot, or dropped by the filter).
 	Bytes(n uint64)
 	// Done is called when a file or directory is finished.
 	Done(path string)
@@ -77,8 +77,9 @@ type Options struct {
 	// SaveWorkers is the number of goroutines compressing, encrypting and
 	// storing blobs (default GOMAXPROCS).
 	SaveWorkers int
-	// Error is told about unreadable items; nil skips them silently (they
-	// still count in Stats.Errors).
+	// Error is told about items that cannot be backed up (unreadable, or
+	// the filter failed on them); nil skips them silently (they still
+	// count in Stats.Errors).
 	Error ErrorFunc
 	// Progress receives progress reports; nil for none.
 	Progress Progress
@@ -97,9 +98,9 @@ type Options struct {
 	// (restic's --ignore-inode / --ignore-ctime).
 	IgnoreInode, IgnoreCtime bool
 	// MaskPath, when set, rewrites every path the archiver hands out: in
-	// the errors it returns or reports, and to Error, Found and Progress. It lets
-	// the caller mask a path component that names a subject. It must be
-	// safe for concurrent use. Filter gets paths unmasked.
+	// the errors it returns or reports, and to Error, Found and Progress.
+	// It lets the caller mask a path component that names a subject. It
+	// must be safe for concurrent use. Filter gets paths unmasked.
 	MaskPath func(string) string
 }
 
@@ -143,7 +144,7 @@ type Stats struct {
 	// its findings say (an item dropped whole normally counts as one).
 	RecordsRemoved map[formats.Format]uint64
 	// Errors counts items that were skipped because they could not be
-	// read; the snapshot does not hold them.
+	// read or the filter failed on them; the snapshot does not hold them.
 	Errors uint64
 }
 
@@ -238,8 +239,9 @@ func (c *counters) removedCopy() map[formats.Format]uint64 {
 }
 
 // Snapshot backs up targets and saves a snapshot. Items that cannot be
-// read are passed to Options.Error and left out (Stats.Incomplete); any
-// other failure returns an error and writes no snapshot.
+// read or that the filter fails on are passed to Options.Error and left
+// out (Stats.Incomplete); any other failure returns an error and writes
+// no snapshot.
 func (a *Archiver) Snapshot(ctx context.Context, targets []string, opts SnapshotOptions) (*repository.Snapshot, Stats, error) {
 	paths, err := cleanTargets(targets, a.show)
 	if err != nil {
