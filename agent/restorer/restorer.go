@@ -296,8 +296,13 @@ func (r *Restorer) count(ctx context.Context, id repository.ID, comps []string) 
 func (s *state) fail(err error) { s.cancel(err) }
 
 // report hands a failed item to the error callback. It returns nil to go
-// on without the item, or the error that aborts the restore.
+// on without the item, or the error that aborts the restore. Once the
+// restore is aborted nothing more is reported: what fails then fails
+// because of the abort, which was reported with the item that caused it.
 func (s *state) report(p string, err error) error {
+	if s.ctx.Err() != nil {
+		return context.Cause(s.ctx)
+	}
 	s.nErrs.Add(1)
 	if s.r.opts.Error == nil {
 		err = fmt.Errorf("restoring %s: %w", p, err)

@@ -403,3 +403,28 @@ func TestRestorePackwise(t *testing.T) {
 		t.Errorf("intact file: %d bytes, %v", len(b), err)
 	}
 }
+
+// TestRestoreAbortReportedOnce aborts a restore from the error callback on
+// an item deep in the tree: the callback is told about that item only,
+// not again about each directory above it.
+func TestRestoreAbortReportedOnce(t *testing.T) {
+	repo, _ := archivertest.NewRepo(t)
+	bad := fileNode(t, repo, "bad", "x")
+	bad.Content = repository.IDs{repository.Hash([]byte("not stored"))}
+	d2 := saveTree(t, repo, bad, fileNode(t, repo, "later", "later"))
+	d1 := saveTree(t, repo, &repository.Node{Name: "d2", Type: repository.NodeDir, Mode: os.ModeDir | 0o755, Subtree: &d2})
+	sn := snapshotOf(t, repo, saveTree(t, repo, &repository.Node{Name: "d1", Type: repository.NodeDir, Mode: os.ModeDir | 0o755, Subtree: &d1}))
+
+	stop := fmt.Errorf("stop")
+	var reported []string
+	st, err := restorer.New(repo, sn, restorer.Options{Error: func(p string, err error) error {
+		reported = append(reported, p)
+		return stop
+	}}).RestoreTo(context.Background(), t.TempDir())
+	if err != stop {
+		t.Errorf("restore returned %v, want the callback's error", err)
+	}
+	if len(reported) != 1 || reported[0] != "/d1/d2/bad" || st.Errors != 1 {
+		t.Errorf("reported %q, stats %+v; want only /d1/d2/bad", reported, st)
+	}
+}
