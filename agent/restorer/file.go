@@ -3,7 +3,9 @@ package restorer
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,14 +19,18 @@ import (
 // fileJob is a file to write into dir; the job holds a reference on dir
 // until fileDone.
 type fileJob struct {
-	node   *repository.Node
-	path   string
-	dir    *dirHandle
-	first  *linkSrc // set on the first name of a hard-linked inode
-	linkTo *linkSrc // set on later names: link instead of writing
+	node     *repository.Node
+	path     string
+	dir      *dirHandle
+	filtered bool     // written with the content the filter returns
+	first    *linkSrc // set on the first name of a hard-linked inode
+	linkTo   *linkSrc // set on later names: link instead of writing
 }
 
-type inodeKey struct{ dev, ino uint64 }
+type inodeKey struct {
+	dev, ino uint64
+	filtered bool
+}
 
 // linkSrc is the first restored name of a hard-linked inode. Later names
 // wait in waiters until it is done, then link to it (ok) or, if it
@@ -33,6 +39,9 @@ type linkSrc struct {
 	dirComps []string // its directory below the target
 	name     string
 	node     *repository.Node
+	// sum is the SHA-256 of a filtered first name's written content,
+	// set before done.
+	sum [sha256.Size]byte
 
 	mu      sync.Mutex
 	done    bool
@@ -87,6 +96,16 @@ func (s *state) restoreLink(job fileJob, ok bool) {
 		job.dir.release(s)
 		return
 	}
+	if job.filtered {
+		// What the filter returns may depend on the name (a format told
+		// by the extension, a path rule), so each name is filtered; it
+		// becomes a link only if its content is the first name's.
+		if !ok {
+			job.linkTo = nil
+		}
+		s.fileDone(job, s.writeFile(job))
+		return
+	}
 	if !ok {
 		// The first name failed: write this one's content itself.
 		s.fileDone(job, s.writeFile(job))
@@ -131,17 +150,20 @@ func (s *state) link(job fileJob) error {
 	return nil
 }
 
+// errLeftOut ends the job of a file the filter left out.
+var errLeftOut = errors.New("left out by the erasure filter")
+
 // fileDone ends a file job: it reports an error or counts the file,
 // settles hard links waiting for it and releases its directory.
 func (s *state) fileDone(job fileJob, err error) {
-	if err != nil {
-		if s.ctx.Err() == nil {
-			s.report(job.path, err)
-		}
-	} else {
+	switch {
+	case errors.Is(err, errLeftOut):
+	case err != nil:
+		s.report(job.path, err)
+	default:
 		s.nFiles.Add(1)
 		if p := s.r.opts.Progress; p != nil {
-			p.Done(job.path)
+			p.Done(s.mask(job.path))
 		}
 	}
 	if job.first != nil {
@@ -168,7 +190,9 @@ func createTemp(dirfd int, name string) (*os.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("creating file: %w", err)
 	}
-	return os.NewFile(uintptr(fd), tmp), tmp, nil
+	// Not named after the node: errors name the item only by the
+	// reported path, which may be masked.
+	return os.NewFile(uintptr(fd), "restored file"), tmp, nil
 }
 
 // finishFile restores the metadata of a completely written temporary file,
@@ -206,8 +230,7 @@ func (s *state) finishFile(f *os.File, dirfd int, tmp string, n *repository.Node
 	return nil
 }
 
-// restoreFile is a file worker's job when a content filter is set: the
-// file is written on its own, in content order.
+// restoreFile is a file worker's job: a file the filter rewrites.
 func (s *state) restoreFile(job fileJob) {
 	if s.ctx.Err() != nil {
 		s.fileDone(job, context.Cause(s.ctx))
@@ -216,20 +239,19 @@ func (s *state) restoreFile(job fileJob) {
 	s.fileDone(job, s.writeFile(job))
 }
 
-// writeFile writes one file's content in order (through the content
-// filter, if set), loading its blobs one by one, and puts it in place.
+// writeFile writes one file's content in order, loading its blobs one by
+// one, and puts it in place: the content the filter returns for a
+// filtered file, else the node's.
 func (s *state) writeFile(job fileJob) error {
+	if job.filtered {
+		return s.writeFiltered(job)
+	}
 	n := job.node
 	f, tmp, err := createTemp(job.dir.fd, n.Name)
 	if err != nil {
 		return err
 	}
-	if s.r.opts.Filter != nil {
-		err = s.writeFiltered(f, job)
-	} else {
-		err = s.writeContent(f, job)
-	}
-	if err != nil {
+	if err := s.writeContent(f, job); err != nil {
 		f.Close()
 		unix.Unlinkat(job.dir.fd, tmp, 0)
 		return err
@@ -330,42 +352,147 @@ func (s *state) setSparseSize(f *os.File, size int64) error {
 	return nil
 }
 
-// writeFiltered streams the verified content through the content filter.
-func (s *state) writeFiltered(f *os.File, job fileJob) error {
+// writeFiltered writes the content the filter returns for a file and
+// puts it in place, or leaves the file out if the filter returns none.
+// A later name of a hard-linked inode whose content comes out equal to
+// the first name's is linked to it instead.
+func (s *state) writeFiltered(job fileJob) error {
+	n := job.node
+	var streams contentStreams
+	defer streams.closeAll()
+	open := func() (io.ReadCloser, error) {
+		return streams.open(func() *contentStream { return s.openContent(n) })
+	}
+	rc, found, err := s.r.opts.Filter.FilterContent(s.ctx, job.path, n, open)
+	if err != nil {
+		return fmt.Errorf("filtering content: %w", err)
+	}
+	if rc == nil {
+		s.dropped(job.path, n, found)
+		return errLeftOut
+	}
+	f, tmp, err := createTemp(job.dir.fd, n.Name)
+	if err != nil {
+		rc.Close()
+		return err
+	}
+	var w io.Writer = f
+	h := sha256.New()
+	hashed := job.first != nil || job.linkTo != nil
+	if hashed {
+		w = io.MultiWriter(f, h)
+	}
+	written, err := io.Copy(w, rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		f.Close()
+		unix.Unlinkat(job.dir.fd, tmp, 0)
+		return fmt.Errorf("writing filtered content: %w", err)
+	}
+	var sum [sha256.Size]byte
+	if hashed {
+		h.Sum(sum[:0])
+	}
+	if job.linkTo != nil && sum == job.linkTo.sum {
+		f.Close()
+		unix.Unlinkat(job.dir.fd, tmp, 0)
+		err = s.link(job)
+	} else {
+		err = s.finishFile(f, job.dir.fd, tmp, n)
+	}
+	if err != nil {
+		return err
+	}
+	if job.first != nil {
+		job.first.sum = sum
+	}
+	if found.Removed > 0 {
+		s.nRedacted.Add(1)
+	}
+	s.found(job.path, found)
+	s.nBytes.Add(uint64(written))
+	if p := s.r.opts.Progress; p != nil {
+		p.Bytes(uint64(written))
+	}
+	return nil
+}
+
+// openContent streams a node's content from the repository, loading its
+// blobs in order (each verified by the repository) and checking the
+// total size at the end.
+func (s *state) openContent(n *repository.Node) *contentStream {
 	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
+	cs := &contentStream{pr: pr, done: make(chan struct{})}
 	go func() {
+		defer close(cs.done)
 		var total uint64
-		err := s.blobs(s.ctx, job.node.Content, func(data []byte) error {
+		err := s.blobs(s.ctx, n.Content, func(data []byte) error {
 			total += uint64(len(data))
+			if total > n.Size {
+				return fmt.Errorf("content is larger than the recorded size %d", n.Size)
+			}
 			_, err := pw.Write(data)
 			return err
 		})
-		if err == nil && total != job.node.Size {
-			err = fmt.Errorf("content has %d bytes, the recorded size is %d", total, job.node.Size)
+		if err == nil && total != n.Size {
+			err = fmt.Errorf("content has %d bytes, the recorded size is %d", total, n.Size)
 		}
 		pw.CloseWithError(err)
-		errc <- err
 	}()
-	out, err := s.r.opts.Filter.FilterContent(s.ctx, job.path, job.node, pr)
-	if err == nil {
-		var n int64
-		n, err = io.Copy(f, out)
-		s.nBytes.Add(uint64(n))
-		if err == nil {
-			// The filter may not need all of the original; read the rest
-			// so that it is still verified.
-			_, err = io.Copy(io.Discard, pr)
-		}
-	}
-	pr.CloseWithError(fmt.Errorf("restore of file aborted"))
-	if perr := <-errc; perr != nil {
-		return perr
-	}
-	if err != nil {
-		return fmt.Errorf("writing filtered content: %w", err)
-	}
+	return cs
+}
+
+// contentStream is a file's content as open hands it to the filter.
+type contentStream struct {
+	pr   *io.PipeReader
+	done chan struct{} // closed when the loading goroutine is gone
+	once sync.Once
+}
+
+var errStreamClosed = errors.New("content stream closed")
+
+func (c *contentStream) Read(p []byte) (int, error) { return c.pr.Read(p) }
+
+// Close stops the loading and waits for it, so that no goroutine
+// outlives the file's restore.
+func (c *contentStream) Close() error {
+	c.once.Do(func() {
+		c.pr.CloseWithError(errStreamClosed)
+		<-c.done
+	})
 	return nil
+}
+
+// contentStreams are the streams opened for one file.
+type contentStreams struct {
+	mu     sync.Mutex
+	closed bool
+	list   []*contentStream
+}
+
+// open starts a stream unless the file's restore is over.
+func (cs *contentStreams) open(start func() *contentStream) (io.ReadCloser, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.closed {
+		return nil, errStreamClosed
+	}
+	c := start()
+	cs.list = append(cs.list, c)
+	return c, nil
+}
+
+func (cs *contentStreams) closeAll() {
+	cs.mu.Lock()
+	cs.closed = true
+	list := cs.list
+	cs.list = nil
+	cs.mu.Unlock()
+	for _, c := range list {
+		c.Close()
+	}
 }
 
 func allZero(b []byte) bool {

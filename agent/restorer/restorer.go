@@ -6,6 +6,13 @@
 // target. Files are written to a temporary name in their directory and
 // renamed into place when complete; their content is verified (blob hashes
 // by the repository, total size here).
+//
+// A Filter is the erasure seam: it decides for every item before its
+// content is loaded whether the item is restored as it is (pack by pack,
+// the fast path), left out, or restored with the content the filter
+// returns (file by file). Such a file is written as the filter returns
+// it; what the filter read of the original was verified as it was
+// loaded.
 package restorer
 
 import (
@@ -19,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"lethe/agent/formats"
 	"lethe/agent/repository"
 	"lethe/backends"
 
@@ -35,15 +43,33 @@ type Repo interface {
 }
 
 // ErrorFunc is told about an item that cannot be restored (path is its
-// path in the snapshot). Returning nil skips the item and the restore goes
-// on; returning an error aborts the restore.
+// path in the snapshot, masked by Options.MaskPath if set; err does not
+// repeat it). Returning nil skips the item and the restore goes on;
+// returning an error aborts the restore.
 type ErrorFunc func(path string, err error) error
 
-// ContentFilter may replace a file's content before it is written (the
-// erasure filter of later issues). path is the file's path in the
-// snapshot. Returning r itself keeps the content unchanged.
-type ContentFilter interface {
-	FilterContent(ctx context.Context, path string, node *repository.Node, r io.Reader) (io.Reader, error)
+// Filter is the erasure seam of a restore. Paths are snapshot paths.
+// Errors of either method leave the item out and are reported through
+// Options.Error; they must not hold an identifier of a subject.
+type Filter interface {
+	// Decide is called for every item the restore would create (those
+	// selected, and directories on the way to an included path) before
+	// any of its content is loaded, from one goroutine in tree order. It
+	// must be cheap: Keep restores the item as it is (files by the fast
+	// pack-by-pack path); Drop leaves it out (a directory with everything
+	// below it, not descended into, so a folder named after a subject is
+	// not created at all); Filter (files only) writes the content
+	// FilterContent returns. The findings of a Drop, or of a Keep that is
+	// a hit, go to Options.Found; for Filter, FilterContent's count.
+	Decide(ctx context.Context, path string, node *repository.Node) (formats.Decision, formats.Findings, error)
+	// FilterContent returns the content to write for a file Decide sent
+	// to Filter; it may be called from several goroutines at once. open
+	// streams the file's content from the repository (every blob
+	// verified, the total size checked at the end) and may be called
+	// more than once; its readers are closed by the restorer at the
+	// latest when the returned reader is done. A nil reader leaves the
+	// file out (the findings count as Dropped).
+	FilterContent(ctx context.Context, path string, node *repository.Node, open func() (io.ReadCloser, error)) (io.ReadCloser, formats.Findings, error)
 }
 
 // Progress receives progress reports; methods are called from several
@@ -67,26 +93,47 @@ type Options struct {
 	Error ErrorFunc
 	// Progress receives progress reports; nil for none.
 	Progress Progress
-	// Filter, when set, may replace each file's content.
-	Filter ContentFilter
-	// Sparse leaves all-zero blocks of files as holes.
+	// Filter, when set, decides about every item and filters the content
+	// of the files it asks for.
+	Filter Filter
+	// Found, when set, is told what the filter found in each item it
+	// dropped or filtered, and in each kept item whose findings are a hit
+	// (records held back from erasure, say). It is called from several
+	// goroutines.
+	Found func(path string, f formats.Findings)
+	// MaskPath, when set, rewrites every path handed to Error, Found and
+	// Progress, and the path in the error that aborts a restore without
+	// an Error callback, so that a component naming an erased subject is
+	// not shown.
+	MaskPath func(string) string
+	// Sparse leaves all-zero blocks of files as holes (not in files the
+	// filter rewrote: they are written as the filter returns them).
 	Sparse bool
 	// PackWorkers is the number of packs loaded concurrently (default:
 	// the backend's connections, at least 2).
 	PackWorkers int
-	// With a Filter, files are written one by one in content order:
-	// FileWorkers is the number of files written concurrently (default
+	// Files the filter rewrites are written one by one in content order:
+	// FileWorkers is the number of them written concurrently (default
 	// 4), BlobWindow the number of blobs of one file loaded ahead
 	// (default 2).
 	FileWorkers, BlobWindow int
 }
 
-// Stats count what was restored.
+// Stats count what was restored, and what the filter withheld (counts
+// only: no path or identifier).
 type Stats struct {
 	Files, Dirs, Symlinks, Others uint64
 	Bytes                         uint64
 	// Errors counts items skipped because of an error.
 	Errors uint64
+	// FilesRedacted counts files restored with records removed.
+	FilesRedacted uint64
+	// FilesDropped, DirsDropped and OthersDropped count the items the
+	// filter left out; a directory counts once, whatever was below it.
+	FilesDropped, DirsDropped, OthersDropped uint64
+	// RecordsRemoved sums the findings' Removed per format (an item left
+	// out whole counts as one record); nil when nothing was removed.
+	RecordsRemoved map[formats.Format]uint64
 }
 
 // Restorer restores one snapshot.
@@ -148,9 +195,19 @@ func (r *Restorer) selects(comps []string) (selected, descend bool) {
 // checkName refuses node names that could leave their directory.
 func checkName(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
-		return fmt.Errorf("refusing tree entry with unsafe name %q", name)
+		// The name is in the reported path, which may be masked.
+		return errors.New("refusing tree entry with an unsafe name")
 	}
 	return nil
+}
+
+// childPath is the snapshot path of entry name in directory dir. It is
+// not cleaned, so that an unsafe name is reported as it is.
+func childPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
 }
 
 // state is one RestoreTo call.
@@ -159,7 +216,7 @@ type state struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	root   bool                  // running as root: restore ownership
-	files  chan fileJob          // with a Filter: to the file workers
+	files  chan fileJob          // filtered files, to the file workers
 	packs  chan *packJob         // to the pack workers
 	slots  chan struct{}         // one per file being written pack-wise
 	batch  batch                 // only used by the walker goroutine
@@ -171,7 +228,11 @@ type state struct {
 	pendMu  sync.Mutex
 	pending map[*contentFile]struct{}
 
-	nFiles, nDirs, nSymlinks, nOthers, nBytes, nErrs atomic.Uint64
+	nFiles, nDirs, nSymlinks, nOthers, nBytes, nErrs       atomic.Uint64
+	nRedacted, nFilesDropped, nDirsDropped, nOthersDropped atomic.Uint64
+
+	removedMu sync.Mutex
+	removed   map[formats.Format]uint64
 }
 
 // RestoreTo restores the snapshot below target, creating it if needed.
@@ -247,6 +308,9 @@ func (r *Restorer) RestoreTo(ctx context.Context, target string) (Stats, error) 
 	st := Stats{
 		Files: s.nFiles.Load(), Dirs: s.nDirs.Load(), Symlinks: s.nSymlinks.Load(), Others: s.nOthers.Load(),
 		Bytes: s.nBytes.Load(), Errors: s.nErrs.Load(),
+		FilesRedacted: s.nRedacted.Load(),
+		FilesDropped:  s.nFilesDropped.Load(), DirsDropped: s.nDirsDropped.Load(), OthersDropped: s.nOthersDropped.Load(),
+		RecordsRemoved: s.removed,
 	}
 	if ctx.Err() != nil {
 		return st, context.Cause(ctx)
@@ -254,8 +318,7 @@ func (r *Restorer) RestoreTo(ctx context.Context, target string) (Stats, error) 
 	return st, walkErr
 }
 
-// loadTree loads and decodes a tree blob; treecodec reads restic's name
-// quoting (see there).
+// loadTree loads and decodes a tree blob.
 func (r *Restorer) loadTree(ctx context.Context, id repository.ID) (*repository.Tree, error) {
 	buf, err := r.repo.LoadBlob(ctx, repository.TreeBlob, id, nil)
 	if err != nil {
@@ -305,15 +368,78 @@ func (s *state) report(p string, err error) error {
 	}
 	s.nErrs.Add(1)
 	if s.r.opts.Error == nil {
-		err = fmt.Errorf("restoring %s: %w", p, err)
+		err = fmt.Errorf("restoring %s: %w", s.mask(p), err)
 		s.fail(err)
 		return err
 	}
-	if cbErr := s.r.opts.Error(p, err); cbErr != nil {
+	if cbErr := s.r.opts.Error(s.mask(p), err); cbErr != nil {
 		s.fail(cbErr)
 		return cbErr
 	}
 	return nil
+}
+
+// mask returns p as it may be shown outside the restorer.
+func (s *state) mask(p string) string {
+	if s.r.opts.MaskPath == nil {
+		return p
+	}
+	return s.r.opts.MaskPath(p)
+}
+
+// decide asks the filter about an item and accounts for a Drop. A
+// Filter decision is only allowed for files.
+func (s *state) decide(p string, n *repository.Node) (formats.Decision, error) {
+	if s.r.opts.Filter == nil {
+		return formats.Keep, nil
+	}
+	d, f, err := s.r.opts.Filter.Decide(s.ctx, p, n)
+	if err != nil {
+		return 0, fmt.Errorf("deciding on erasures: %w", err)
+	}
+	switch {
+	case d == formats.Keep:
+		if f.Hit() && s.r.opts.Found != nil {
+			// Nothing was withheld, so nothing is counted.
+			s.r.opts.Found(s.mask(p), f)
+		}
+	case d == formats.Drop:
+		s.dropped(p, n, f)
+	case d == formats.Filter && n.Type == repository.NodeFile:
+	default:
+		return 0, fmt.Errorf("erasure filter decided %d for a %s", d, n.Type)
+	}
+	return d, nil
+}
+
+// dropped accounts for an item the filter left out.
+func (s *state) dropped(p string, n *repository.Node, f formats.Findings) {
+	switch n.Type {
+	case repository.NodeDir:
+		s.nDirsDropped.Add(1)
+	case repository.NodeFile:
+		s.nFilesDropped.Add(1)
+	default:
+		s.nOthersDropped.Add(1)
+	}
+	f.Dropped = true
+	s.found(p, f)
+}
+
+// found counts the records the filter removed from an item it dropped or
+// filtered and tells Options.Found.
+func (s *state) found(p string, f formats.Findings) {
+	if f.Removed > 0 {
+		s.removedMu.Lock()
+		if s.removed == nil {
+			s.removed = map[formats.Format]uint64{}
+		}
+		s.removed[f.Format] += uint64(f.Removed)
+		s.removedMu.Unlock()
+	}
+	if s.r.opts.Found != nil {
+		s.r.opts.Found(s.mask(p), f)
+	}
 }
 
 // dirHandle is an open directory in the target. Its metadata is restored
@@ -347,16 +473,18 @@ func (d *dirHandle) release(s *state) {
 	}
 }
 
+// walk restores what is selected in the tree id below dir. Items that
+// fail are reported; it returns only the error that aborts the restore.
 func (s *state) walk(id repository.ID, comps []string, dir *dirHandle) error {
 	tree, err := s.r.loadTree(s.ctx, id)
 	if err != nil {
-		return fmt.Errorf("%s: %w", dir.path, err)
+		return s.report(dir.path, err)
 	}
 	for _, n := range tree.Nodes {
 		if err := s.ctx.Err(); err != nil {
 			return context.Cause(s.ctx)
 		}
-		p := path.Join(dir.path, n.Name)
+		p := childPath(dir.path, n.Name)
 		if err := checkName(n.Name); err != nil {
 			if err := s.report(p, err); err != nil {
 				return err
@@ -368,99 +496,128 @@ func (s *state) walk(id repository.ID, comps []string, dir *dirHandle) error {
 		if !sel && !(desc && n.Type == repository.NodeDir) {
 			continue
 		}
-		if err := s.restoreNode(n, p, c, sel, dir); err != nil {
+		d, err := s.decide(p, n)
+		if err != nil {
 			if err := s.report(p, err); err != nil {
 				return err
 			}
+			continue
+		}
+		if d == formats.Drop {
+			continue
+		}
+		if n.Type == repository.NodeDir {
+			err = s.restoreDir(n, p, c, sel, dir)
+		} else {
+			err = s.restoreNode(n, p, d, dir)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (s *state) restoreNode(n *repository.Node, p string, comps []string, selected bool, dir *dirHandle) error {
+// restoreDir creates a directory and restores what is selected below it.
+// Its metadata is restored only if it is selected itself.
+func (s *state) restoreDir(n *repository.Node, p string, comps []string, selected bool, dir *dirHandle) error {
+	if n.Subtree == nil {
+		return s.report(p, errors.New("directory without subtree"))
+	}
+	// Created private; its mode is set after its contents.
+	err := unix.Mkdirat(dir.fd, n.Name, 0o700)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return s.report(p, fmt.Errorf("creating directory: %w", err))
+	}
+	fd, err := unix.Openat(dir.fd, n.Name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return s.report(p, fmt.Errorf("opening directory (a non-directory or symlink is in the way?): %w", err))
+	}
+	sub := &dirHandle{fd: fd, path: p, comps: comps, name: n.Name, parent: dir}
+	if selected {
+		sub.node = n
+		s.nDirs.Add(1)
+	}
+	sub.refs.Store(1)
+	dir.acquire()
+	err = s.walk(*n.Subtree, comps, sub)
+	sub.release(s)
+	return err
+}
+
+// restoreNode restores a non-directory item the filter did not drop. A
+// failing item is reported; it returns only the error that aborts the
+// restore.
+func (s *state) restoreNode(n *repository.Node, p string, d formats.Decision, dir *dirHandle) error {
+	if n.Type == repository.NodeFile {
+		return s.restoreFileNode(n, p, d, dir)
+	}
+	var err error
 	switch n.Type {
-	case repository.NodeDir:
-		if n.Subtree == nil {
-			return fmt.Errorf("directory without subtree")
-		}
-		// Created private; its mode is set after its contents.
-		err := unix.Mkdirat(dir.fd, n.Name, 0o700)
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("creating directory: %w", err)
-		}
-		fd, err := unix.Openat(dir.fd, n.Name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("opening directory (a non-directory or symlink is in the way?): %w", err)
-		}
-		sub := &dirHandle{fd: fd, path: p, comps: comps, name: n.Name, parent: dir}
-		if selected {
-			sub.node = n
-			s.nDirs.Add(1)
-		}
-		sub.refs.Store(1)
-		dir.acquire()
-		err = s.walk(*n.Subtree, comps, sub)
-		sub.release(s)
-		return err
-
-	case repository.NodeFile:
-		job := fileJob{node: n, path: p, dir: dir}
-		dir.acquire()
-		if n.Links > 1 && n.Inode != 0 {
-			// Hard links: the first name of an inode is written, the
-			// others link to it (restic does the same).
-			key := inodeKey{n.DeviceID, n.Inode}
-			if first := s.links[key]; first != nil && sameContent(first.node, n) {
-				job.linkTo = first
-			} else if first == nil {
-				job.first = &linkSrc{dirComps: dir.comps, name: n.Name, node: n}
-				s.links[key] = job.first
-			}
-		}
-		switch {
-		case job.linkTo != nil:
-			s.queueLink(job)
-			return nil
-		case s.r.opts.Filter == nil:
-			return s.queueContent(job)
-		}
-		select {
-		case s.files <- job:
-			return nil
-		case <-s.ctx.Done():
-			s.fileDone(job, context.Cause(s.ctx))
-			return context.Cause(s.ctx)
-		}
-
 	case repository.NodeSymlink:
-		if err := s.special(dir, n, func(tmp string) error { return unix.Symlinkat(n.LinkTarget, dir.fd, tmp) }); err != nil {
-			return err
+		if err = s.special(dir, n, func(tmp string) error { return unix.Symlinkat(n.LinkTarget, dir.fd, tmp) }); err == nil {
+			s.nSymlinks.Add(1)
 		}
-		s.nSymlinks.Add(1)
 	case repository.NodeFifo:
-		if err := s.special(dir, n, func(tmp string) error { return unix.Mkfifoat(dir.fd, tmp, 0o600) }); err != nil {
-			return err
+		if err = s.special(dir, n, func(tmp string) error { return unix.Mkfifoat(dir.fd, tmp, 0o600) }); err == nil {
+			s.nOthers.Add(1)
 		}
-		s.nOthers.Add(1)
 	case repository.NodeDev, repository.NodeCharDev:
 		typ := uint32(unix.S_IFBLK)
 		if n.Type == repository.NodeCharDev {
 			typ = unix.S_IFCHR
 		}
-		if err := s.special(dir, n, func(tmp string) error { return unix.Mknodat(dir.fd, tmp, typ|0o600, int(n.Device)) }); err != nil {
-			return err
+		if err = s.special(dir, n, func(tmp string) error { return unix.Mknodat(dir.fd, tmp, typ|0o600, int(n.Device)) }); err == nil {
+			s.nOthers.Add(1)
 		}
-		s.nOthers.Add(1)
 	case repository.NodeSocket:
 		// Like restic: a socket cannot be restored meaningfully.
 		return nil
 	default:
-		return fmt.Errorf("unknown node type %q", n.Type)
+		err = fmt.Errorf("unknown node type %q", n.Type)
 	}
-	if p2 := s.r.opts.Progress; p2 != nil {
-		p2.Done(p)
+	if err != nil {
+		return s.report(p, err)
+	}
+	if pr := s.r.opts.Progress; pr != nil {
+		pr.Done(s.mask(p))
 	}
 	return nil
+}
+
+// restoreFileNode hands a file to the writer its decision asks for: kept
+// files go pack by pack, filtered ones to the file workers, later names
+// of a hard-linked inode wait for the first.
+func (s *state) restoreFileNode(n *repository.Node, p string, d formats.Decision, dir *dirHandle) error {
+	job := fileJob{node: n, path: p, dir: dir, filtered: d == formats.Filter}
+	dir.acquire()
+	if n.Links > 1 && n.Inode != 0 {
+		// Hard links: the first name of an inode is written, the others
+		// link to it (restic does the same). Kept and filtered names of
+		// one inode are linked only among themselves: their content
+		// differs.
+		key := inodeKey{n.DeviceID, n.Inode, job.filtered}
+		if first := s.links[key]; first != nil && sameContent(first.node, n) {
+			job.linkTo = first
+		} else if first == nil {
+			job.first = &linkSrc{dirComps: dir.comps, name: n.Name, node: n}
+			s.links[key] = job.first
+		}
+	}
+	switch {
+	case job.linkTo != nil:
+		s.queueLink(job)
+		return nil
+	case !job.filtered:
+		return s.queueContent(job)
+	}
+	select {
+	case s.files <- job:
+		return nil
+	case <-s.ctx.Done():
+		s.fileDone(job, context.Cause(s.ctx))
+		return context.Cause(s.ctx)
+	}
 }
 
 // special creates a non-regular, non-directory item under a temporary

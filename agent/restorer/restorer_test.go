@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -251,68 +249,6 @@ func TestRestoreWrongSize(t *testing.T) {
 	sn = snapshotOf(t, repo, saveTree(t, repo, n))
 	if _, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), t.TempDir()); err == nil {
 		t.Error("restore with a missing blob succeeded")
-	}
-}
-
-// upperFilter upper-cases files called "private".
-type upperFilter struct{}
-
-func (upperFilter) FilterContent(_ context.Context, p string, n *repository.Node, r io.Reader) (io.Reader, error) {
-	if path.Base(p) != "private" {
-		return r, nil
-	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	return bytes.NewReader(bytes.ToUpper(b)), nil
-}
-
-// TestRestoreFilter checks the content filter hook.
-func TestRestoreFilter(t *testing.T) {
-	repo, _ := archivertest.NewRepo(t)
-	sn := snapshotOf(t, repo, saveTree(t, repo, fileNode(t, repo, "private", "secret"), fileNode(t, repo, "public", "public")))
-	target := t.TempDir()
-	if _, err := restorer.New(repo, sn, restorer.Options{Filter: upperFilter{}}).RestoreTo(context.Background(), target); err != nil {
-		t.Fatal(err)
-	}
-	for name, want := range map[string]string{"private": "SECRET", "public": "public"} {
-		if b, err := os.ReadFile(filepath.Join(target, name)); err != nil || string(b) != want {
-			t.Errorf("%s: %q %v, want %q", name, b, err, want)
-		}
-	}
-}
-
-// BenchmarkRestorer measures restoring a snapshot of about 96 MiB (one
-// 32 MiB file and 1000 files of 64 KiB).
-func BenchmarkRestorer(b *testing.B) {
-	src := filepath.Join(b.TempDir(), "src")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	var big bytes.Buffer
-	archivertest.Pattern(&big, 1, 32<<20)
-	archivertest.WriteFile(b, filepath.Join(src, "big"), big.Bytes(), 0o644, time.Now())
-	total := int64(big.Len())
-	for i := 0; i < 1000; i++ {
-		dir := filepath.Join(src, fmt.Sprintf("d%02d", i%20))
-		os.MkdirAll(dir, 0o755)
-		var buf bytes.Buffer
-		archivertest.Pattern(&buf, uint64(i+2), 64<<10)
-		archivertest.WriteFile(b, filepath.Join(dir, fmt.Sprintf("f%04d", i)), buf.Bytes(), 0o644, time.Now())
-		total += int64(buf.Len())
-	}
-	repo, _ := archivertest.NewRepo(b)
-	sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(total)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := restorer.New(repo, sn, restorer.Options{}).RestoreTo(context.Background(), filepath.Join(b.TempDir(), "dst")); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
 
