@@ -2,54 +2,21 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"lethe/backends"
 	"lethe/backends/s3"
 )
 
-// openS3 opens an s3: repository with the -o s3.* options.
-func (g *globalOptions) openS3(ctx context.Context, create bool) (backends.Backend, error) {
-	loc, err := s3.ParseURL(g.repo)
-	if err != nil {
-		return nil, err
-	}
-	var opts s3.Options
-	for _, o := range g.options {
-		k, v, err := splitKV(o)
-		if err != nil {
-			return nil, err
-		}
-		name, ok := strings.CutPrefix(k, "s3.")
-		if !ok {
-			return nil, fmt.Errorf("unknown option %q: s3 repositories take s3.* options", k)
-		}
-		if err := opts.Set(name, v); err != nil {
-			return nil, fmt.Errorf("option %s: %w", k, err)
-		}
-	}
-	if create {
-		be, err := s3.Create(ctx, loc, opts)
-		if err != nil {
-			return nil, err
-		}
-		g.warnDeletion(ctx, be)
-		return be, nil
-	}
-	be, err := s3.Open(ctx, loc, opts)
-	if err != nil {
-		return nil, err
-	}
-	return be, nil
-}
-
 // warnDeletion says plainly when the bucket cannot really delete: erasure
-// and prune then rely on expiry (mode expire) instead of removal.
-func (g *globalOptions) warnDeletion(ctx context.Context, be *s3.Backend) {
-	caps, err := be.Capabilities(ctx)
+// and prune then rely on expiry (mode expire) instead of removal. It says
+// nothing for other backends.
+func (g *globalOptions) warnDeletion(ctx context.Context, be backends.Backend) {
+	caps, err := s3Capabilities(ctx, be)
 	if err != nil {
 		g.warnf("warning: cannot read the bucket's versioning and object lock settings: %v\n", err)
+		return
+	}
+	if caps == nil {
 		return
 	}
 	if caps.ObjectLock {
@@ -60,7 +27,8 @@ func (g *globalOptions) warnDeletion(ctx context.Context, be *s3.Backend) {
 	}
 }
 
-// s3Capabilities reports the bucket's deletion behaviour when be is S3.
+// s3Capabilities reports the bucket's deletion behaviour when be is S3,
+// and nil for other backends.
 func s3Capabilities(ctx context.Context, be backends.Backend) (*s3.Capabilities, error) {
 	sb, ok := be.(*s3.Backend)
 	if !ok {

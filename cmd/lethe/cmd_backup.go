@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lethe/agent/archiver"
+	"lethe/agent/jobs"
 	"lethe/agent/repository"
 )
 
@@ -53,73 +51,58 @@ saved and lethe exits with status 3, as restic does.`,
 }
 
 func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []string) error {
-	targets := make([]string, 0, len(args))
-	for _, a := range args {
-		abs, err := filepath.Abs(a)
-		if err != nil {
-			return fmt.Errorf("backup target %s: %w", a, err)
-		}
-		if _, err := os.Lstat(abs); err != nil {
-			return fmt.Errorf("backup target: %w", err)
-		}
-		targets = append(targets, abs)
+	// Refuse a mistyped path or time before the repository is opened.
+	targets, err := jobs.BackupTargets(args)
+	if err != nil {
+		return err
 	}
-	ts := time.Now()
+	var ts time.Time
 	if o.timeStamp != "" {
-		var err error
 		ts, err = time.ParseInLocation(time.DateTime, o.timeStamp, time.Local)
 		if err != nil {
 			return fmt.Errorf("invalid --time %q: want \"2006-01-02 15:04:05\"", o.timeStamp)
 		}
 	}
-	host := o.host
-	if host == "" {
-		host, _ = os.Hostname()
-	}
 
-	repo, unlock, err := g.lockedRepository(ctx, false, true)
+	repo, ctx, release, err := g.lockedRepository(ctx, false, true)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-
-	var parent *repository.Snapshot
-	if !o.force {
-		if parent, err = findParent(ctx, repo, o.parent, host, targets, ts); err != nil {
-			return err
-		}
-	}
+	defer release()
 
 	p := g.newProgress("backup")
-	arch := archiver.New(repo, archiver.Options{
-		Progress: backupProgress{p},
-		Error: func(path string, err error) error {
-			g.warnf("error: %v\n", err)
-			return nil
-		},
-		IgnoreInode: o.ignoreInode,
-		IgnoreCtime: o.ignoreCtime,
-	})
 	start := time.Now()
-	sn, st, err := arch.Snapshot(ctx, targets, archiver.SnapshotOptions{
-		Time:           ts,
-		Hostname:       host,
+	res, err := jobs.Backup(ctx, repo, jobs.BackupOptions{
+		Targets:        targets,
+		Host:           o.host,
 		Tags:           o.tags,
-		Parent:         parent,
 		Excludes:       o.excludes,
+		Time:           ts,
+		Parent:         o.parent,
+		NoParent:       o.force,
 		ProgramVersion: "lethe " + version,
+		Archiver: archiver.Options{
+			Progress: backupProgress{p},
+			Error: func(path string, err error) error {
+				g.warnf("error: %v\n", err)
+				return nil
+			},
+			IgnoreInode: o.ignoreInode,
+			IgnoreCtime: o.ignoreCtime,
+		},
 	})
 	p.stop()
 	if err != nil {
-		return fmt.Errorf("backup failed, no snapshot was saved: %w", err)
+		return err
 	}
+	sn, st := res.Snapshot, res.Stats
 	if g.json {
 		if err := printJSON(g.stdout, backupSummary(sn, st, time.Since(start))); err != nil {
 			return err
 		}
 	} else {
-		if parent != nil {
-			g.printf("using parent snapshot %s\n", parent.ID.Str())
+		if res.Parent != nil {
+			g.printf("using parent snapshot %s\n", res.Parent.ID.Str())
 		}
 		g.printf("\nFiles:       %6d new, %6d changed, %6d unmodified\n", st.FilesNew, st.FilesChanged, st.FilesUnmodified)
 		g.printf("Dirs:        %6d new, %6d changed, %6d unmodified\n", st.DirsNew, st.DirsChanged, st.DirsUnmodified)
@@ -131,32 +114,6 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 		return &exitCodeError{code: exitIncomplete, err: fmt.Errorf("snapshot %s is incomplete: %d items could not be read", sn.ID.Str(), st.Errors)}
 	}
 	return nil
-}
-
-// findParent picks the parent snapshot: the one named, or the latest one
-// of the same host and paths taken before ts.
-func findParent(ctx context.Context, repo *repository.Repository, named, host string, targets []string, ts time.Time) (*repository.Snapshot, error) {
-	if named != "" {
-		return repo.FindSnapshot(ctx, named)
-	}
-	snaps, err := repo.Snapshots(ctx)
-	if err != nil {
-		return nil, err
-	}
-	want := slices.Sorted(slices.Values(targets))
-	var best *repository.Snapshot
-	for _, sn := range snaps {
-		if sn.Hostname != host || sn.Time.After(ts) {
-			continue
-		}
-		if !slices.Equal(slices.Sorted(slices.Values(sn.Paths)), want) {
-			continue
-		}
-		if best == nil || sn.Time.After(best.Time) {
-			best = sn
-		}
-	}
-	return best, nil
 }
 
 // backupProgress feeds the archiver's reports into the progress display.

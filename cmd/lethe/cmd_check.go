@@ -22,10 +22,7 @@ func newCheckCommand(g *globalOptions) *cobra.Command {
 				g.warnf("warning: the bucket has Object Lock enabled (%s): objects under retention cannot be deleted, so prune and erasure in mode rewrite cannot remove them\n", caps.DefaultRetention)
 			}
 			p := g.newProgress("check")
-			res, err := repo.Check(ctx, repository.CheckOptions{ReadData: readData, Progress: func(done, total int) {
-				p.files.Store(int64(done))
-				p.totalFiles.Store(int64(total))
-			}})
+			res, err := repo.Check(ctx, repository.CheckOptions{ReadData: readData, Progress: p.count})
 			p.stop()
 			if err != nil {
 				return err

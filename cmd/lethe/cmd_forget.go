@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lethe/agent/jobs"
 	"lethe/agent/repository"
 )
 
@@ -75,50 +76,62 @@ func runForget(ctx context.Context, g *globalOptions, o forgetOptions, ids []str
 		return fmt.Errorf("no policy given: nothing to forget (use --keep-* flags or snapshot IDs)")
 	}
 
-	repo, unlock, err := g.lockedRepository(ctx, true, false)
+	repo, ctx, release, err := g.lockedRepository(ctx, true, false)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer release()
 
-	removed := 0
-	if len(ids) > 0 {
-		for _, s := range ids {
-			sn, err := repo.FindSnapshot(ctx, s)
-			if err != nil {
-				return err
+	// The forgotten snapshots are printed before prune starts, and prune
+	// shows its progress once it does.
+	printed := false
+	var p *progress
+	report := func(res jobs.ForgetResult) {
+		printed = true
+		if len(ids) > 0 {
+			for _, sn := range res.Removed {
+				g.printf("removed snapshot %s\n", sn.ID.Str())
 			}
-			if !o.dryRun {
-				if err := repo.RemoveUnpacked(ctx, snapshotFile, sn.ID); err != nil {
-					return fmt.Errorf("removing snapshot %s: %w", sn.ID.Str(), err)
-				}
+		} else if g.json {
+			if err := printJSON(g.stdout, forgetJSON(res.Groups)); err != nil {
+				g.warnf("error: %v\n", err)
 			}
-			removed++
-			g.printf("removed snapshot %s\n", sn.ID.Str())
-		}
-	} else {
-		groups, err := repo.Forget(ctx, policy, by, o.dryRun)
-		if err != nil {
-			return err
-		}
-		if g.json {
-			if err := printJSON(g.stdout, forgetJSON(groups)); err != nil {
-				return err
-			}
-		}
-		for _, gr := range groups {
-			removed += len(gr.Remove)
-			if !g.json {
+		} else {
+			for _, gr := range res.Groups {
 				printForgetGroup(g, gr)
 			}
 		}
+		if o.prune && !o.dryRun && len(res.Removed) > 0 {
+			p = g.newProgress("prune")
+		}
+	}
+	res, err := jobs.Forget(ctx, repo, jobs.ForgetOptions{
+		IDs:     ids,
+		Policy:  policy,
+		GroupBy: by,
+		DryRun:  o.dryRun,
+		Prune:   o.prune,
+		PruneOptions: repository.PruneOptions{MaxUnused: maxUnused, Progress: func(done, total int) {
+			p.count(done, total)
+		}},
+		Forgotten: report,
+	})
+	if p != nil {
+		p.stop()
+	}
+	if !printed && len(ids) > 0 {
+		// The snapshots removed before the error.
+		report(res)
+	}
+	if err != nil {
+		return err
 	}
 	if o.dryRun {
-		g.printf("dry run: %d snapshots would be removed\n", removed)
+		g.printf("dry run: %d snapshots would be removed\n", len(res.Removed))
 		return nil
 	}
-	if o.prune && removed > 0 {
-		return runPrune(ctx, g, repo, repository.PruneOptions{MaxUnused: maxUnused})
+	if res.Pruned {
+		return printPruneStats(g, res.Prune, false)
 	}
 	return nil
 }

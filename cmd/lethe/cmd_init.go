@@ -2,12 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"lethe/agent/jobs"
 	"lethe/agent/repository"
 )
 
@@ -18,19 +17,19 @@ func newInitCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			pw, err := g.newPassword("enter password for new repository: ")
+			r, err := g.repoSpec()
 			if err != nil {
 				return err
 			}
-			be, err := g.openBackend(ctx, true)
-			if err != nil {
-				return err
-			}
+			r.Password = func() (string, error) { return g.newPassword("enter password for new repository: ") }
 			host, _ := os.Hostname()
-			repo, err := repository.Init(ctx, be, pw, repository.InitOptions{Username: currentUsername(), Hostname: host})
+			repo, err := jobs.Init(ctx, r, repository.InitOptions{Username: currentUsername(), Hostname: host})
 			if err != nil {
-				return fmt.Errorf("creating repository at %s: %w", be.Location(), err)
+				return err
 			}
+			defer jobs.Close(repo)
+			be := repo.Backend()
+			g.warnDeletion(ctx, be)
 			if g.json {
 				return printJSON(g.stdout, map[string]string{"message_type": "initialized", "id": repo.Config().ID, "repository": be.Location()})
 			}
@@ -76,13 +75,4 @@ func shortID(s string) string {
 		return s[:8]
 	}
 	return s
-}
-
-// splitKV splits "key=value".
-func splitKV(s string) (string, string, error) {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return "", "", fmt.Errorf("invalid option %q: want key=value", s)
-	}
-	return k, v, nil
 }

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
 
+	"lethe/agent/jobs"
 	"lethe/agent/repository"
-	"lethe/backends"
 )
-
-const snapshotFile = backends.SnapshotFile
 
 func newPruneCommand(g *globalOptions) *cobra.Command {
 	var (
@@ -26,12 +22,18 @@ func newPruneCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			repo, unlock, err := g.lockedRepository(ctx, true, false)
+			repo, ctx, release, err := g.lockedRepository(ctx, true, false)
 			if err != nil {
 				return err
 			}
-			defer unlock()
-			return runPrune(ctx, g, repo, repository.PruneOptions{MaxUnused: mu, DryRun: dryRun})
+			defer release()
+			p := g.newProgress("prune")
+			st, err := jobs.Prune(ctx, repo, repository.PruneOptions{MaxUnused: mu, DryRun: dryRun, Progress: p.count})
+			p.stop()
+			if err != nil {
+				return err
+			}
+			return printPruneStats(g, st, dryRun)
 		},
 	}
 	cmd.Flags().StringVar(&maxUnused, "max-unused", "5%", "tolerated unused space in partly used packs (`percent` or \"unlimited\")")
@@ -39,25 +41,15 @@ func newPruneCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func runPrune(ctx context.Context, g *globalOptions, repo *repository.Repository, opts repository.PruneOptions) error {
-	p := g.newProgress("prune")
-	opts.Progress = func(done, total int) {
-		p.files.Store(int64(done))
-		p.totalFiles.Store(int64(total))
-	}
-	st, err := repo.Prune(ctx, opts)
-	p.stop()
-	if err != nil {
-		return err
-	}
+func printPruneStats(g *globalOptions, st repository.PruneStats, dryRun bool) error {
 	if g.json {
-		return printJSON(g.stdout, map[string]any{"message_type": "summary", "dry_run": opts.DryRun,
+		return printJSON(g.stdout, map[string]any{"message_type": "summary", "dry_run": dryRun,
 			"used_blobs": st.UsedBlobs, "unused_blobs": st.UnusedBlobs, "repacked_blobs": st.RepackedBlobs,
 			"used_bytes": st.UsedBytes, "unused_bytes": st.UnusedBytes, "removed_bytes": st.RemovedBytes,
 			"packs_kept": st.PacksKept, "packs_repacked": st.PacksRepacked, "packs_removed": st.PacksRemoved})
 	}
 	verb := "removed"
-	if opts.DryRun {
+	if dryRun {
 		verb = "would remove"
 	}
 	g.printf("used:    %d blobs, %s\n", st.UsedBlobs, fmtBytes(uint64(st.UsedBytes)))

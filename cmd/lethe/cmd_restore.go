@@ -28,11 +28,11 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 			if target == "" {
 				return fmt.Errorf("please give a target directory with --target")
 			}
-			repo, unlock, err := g.lockedRepository(ctx, false, true)
+			repo, ctx, release, err := g.lockedRepository(ctx, false, true)
 			if err != nil {
 				return err
 			}
-			defer unlock()
+			defer release()
 			sn, err := findSnapshot(ctx, repo, args[0], hosts)
 			if err != nil {
 				return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"lethe/agent/jobs"
 )
 
 func newUnlockCommand(g *globalOptions) *cobra.Command {
@@ -16,6 +18,7 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer jobs.Close(repo)
 			var n int
 			if all {
 				n, err = repo.RemoveAllLocks(ctx)

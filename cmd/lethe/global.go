@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"lethe/agent/jobs"
 	"lethe/agent/repository"
-	"lethe/backends"
-	"lethe/backends/local"
 )
 
 // globalOptions are the flags every command shares. They mean what
@@ -72,30 +70,16 @@ and makes erasure requests hold in every backup copy.`,
 	return root
 }
 
-// readPassword finds the password in LETHE_PASSWORD, the password file or,
-// on a terminal, by asking.
+// readPassword finds the password in the password file, LETHE_PASSWORD
+// or, on a terminal, by asking.
 func (g *globalOptions) readPassword(prompt string) (string, error) {
 	if g.password != "" {
 		return g.password, nil
 	}
-	// An explicit password file wins over LETHE_PASSWORD.
-	if g.passwordFile != "" {
-		buf, err := os.ReadFile(g.passwordFile)
-		if err != nil {
-			return "", fmt.Errorf("reading password file: %w", err)
-		}
-		pw := strings.TrimRight(string(buf), "\r\n")
-		if pw == "" {
-			return "", fmt.Errorf("password file %s is empty", g.passwordFile)
-		}
-		g.password = pw
-		return pw, nil
+	pw, err := jobs.ReadPassword(g.passwordFile, os.Getenv("LETHE_PASSWORD"))
+	if errors.Is(err, jobs.ErrNoPassword) {
+		pw, err = askPassword(prompt)
 	}
-	if pw := os.Getenv("LETHE_PASSWORD"); pw != "" {
-		g.password = pw
-		return pw, nil
-	}
-	pw, err := askPassword(prompt)
 	if err != nil {
 		return "", err
 	}
@@ -121,82 +105,58 @@ func askPassword(prompt string) (string, error) {
 	return string(buf), nil
 }
 
-// openBackend opens the repository location without reading it.
-func (g *globalOptions) openBackend(ctx context.Context, create bool) (backends.Backend, error) {
+// repoSpec is the repository --repo and -o name, with the password from
+// readPassword.
+func (g *globalOptions) repoSpec() (jobs.Repo, error) {
 	if g.repo == "" {
-		return nil, errors.New("no repository given: use --repo or LETHE_REPOSITORY")
+		return jobs.Repo{}, errors.New("no repository given: use --repo or LETHE_REPOSITORY")
 	}
-	if strings.HasPrefix(g.repo, "s3:") {
-		return g.openS3(ctx, create)
-	}
-	dir := strings.TrimPrefix(g.repo, "local:")
-	if create {
-		return local.Create(dir)
-	}
-	be, err := local.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := be.Stat(ctx, backends.Handle{Type: backends.ConfigFile}); err != nil {
-		if backends.IsNotExist(err) {
-			return nil, fmt.Errorf("%s is not a repository: no config file", dir)
-		}
-		return nil, err
-	}
-	return be, nil
+	return jobs.Repo{
+		Location: g.repo,
+		Options:  g.options,
+		Password: func() (string, error) { return g.readPassword("enter password for repository: ") },
+	}, nil
 }
 
-// openRepository opens the repository with the password.
+// openRepository opens the repository without locking it. The caller
+// closes it with jobs.Close.
 func (g *globalOptions) openRepository(ctx context.Context) (*repository.Repository, error) {
-	be, err := g.openBackend(ctx, false)
+	r, err := g.repoSpec()
 	if err != nil {
 		return nil, err
 	}
-	pw, err := g.readPassword("enter password for repository: ")
-	if err != nil {
-		return nil, err
-	}
-	repo, err := repository.Open(ctx, be, pw, repository.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("opening repository %s: %w", be.Location(), err)
-	}
-	return repo, nil
+	return jobs.Open(ctx, r)
 }
 
-// lockedRepository opens the repository, takes a lock and loads the index.
-// The returned function releases the lock.
-func (g *globalOptions) lockedRepository(ctx context.Context, exclusive, loadIndex bool) (*repository.Repository, func(), error) {
-	repo, err := g.openRepository(ctx)
+// lockedRepository opens the repository, takes a lock (--no-lock skips a
+// shared one) and optionally loads the index. It returns the context the
+// command must run in (see jobs.Lock) and the function that unlocks and
+// closes the repository.
+func (g *globalOptions) lockedRepository(ctx context.Context, exclusive, loadIndex bool) (*repository.Repository, context.Context, func() error, error) {
+	r, err := g.repoSpec()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	unlock := func() {}
-	if !g.noLock || exclusive {
-		lock, err := repo.Lock(ctx, exclusive)
-		if err != nil {
-			return nil, nil, err
-		}
-		unlock = func() { _ = lock.Unlock(context.WithoutCancel(ctx)) }
+	mode := jobs.Shared
+	switch {
+	case exclusive:
+		mode = jobs.Exclusive
+	case g.noLock:
+		mode = jobs.NoLock
 	}
-	if loadIndex {
-		if err := repo.LoadIndex(ctx); err != nil {
-			unlock()
-			return nil, nil, fmt.Errorf("loading index: %w", err)
-		}
-	}
-	return repo, unlock, nil
+	return jobs.OpenLocked(ctx, r, mode, loadIndex)
 }
 
 // withRepository makes a command's RunE that opens the repository, locks it
-// (exclusively or shared), optionally loads the index, runs fn and unlocks.
+// (exclusively or shared), optionally loads the index, runs fn under the
+// lock's context and unlocks.
 func (g *globalOptions) withRepository(exclusive, loadIndex bool, fn func(ctx context.Context, repo *repository.Repository, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		ctx := cmd.Context()
-		repo, unlock, err := g.lockedRepository(ctx, exclusive, loadIndex)
+		repo, ctx, release, err := g.lockedRepository(cmd.Context(), exclusive, loadIndex)
 		if err != nil {
 			return err
 		}
-		defer unlock()
+		defer release()
 		return fn(ctx, repo, args)
 	}
 }

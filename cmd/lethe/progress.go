@@ -63,6 +63,12 @@ func (p *progress) line() string {
 	return s
 }
 
+// count reports done of total items, as prune and check report them.
+func (p *progress) count(done, total int) {
+	p.files.Store(int64(done))
+	p.totalFiles.Store(int64(total))
+}
+
 // stop ends the display.
 func (p *progress) stop() {
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -74,12 +75,23 @@ func (g *globalOptions) tombstoneService(ctx context.Context, o *subjectOptions)
 	}
 	done := func() {}
 	if g.repo != "" {
-		repo, unlock, err := g.lockedRepository(ctx, false, false)
+		// The service's callers run under their own context, not the
+		// lock's: losing the lock does not stop them.
+		repo, _, release, err := g.lockedRepository(ctx, false, false)
 		if err != nil {
 			return nil, nil, err
 		}
 		svc.Repos = []tombstones.Repo{{Name: repo.Backend().Location(), Store: repo}}
-		done = unlock
+		done = func() { _ = release() }
 	}
 	return svc, done, nil
+}
+
+// splitKV splits "key=value".
+func splitKV(s string) (string, string, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return "", "", fmt.Errorf("invalid option %q: want key=value", s)
+	}
+	return k, v, nil
 }
