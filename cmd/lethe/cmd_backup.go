@@ -64,7 +64,7 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 		}
 	}
 
-	repo, ctx, release, err := g.lockedRepository(ctx, false, true)
+	repo, ctx, release, err := g.lockedRepository(ctx, adding, true)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func runForget(ctx context.Context, g *globalOptions, o forgetOptions, ids []str
 		return fmt.Errorf("no policy given: nothing to forget (use --keep-* flags or snapshot IDs)")
 	}
 
-	repo, ctx, release, err := g.lockedRepository(ctx, true, false)
+	repo, ctx, release, err := g.lockedRepository(ctx, removing, false)
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 		Use:   "add",
 		Short: "Add a key (a further password)",
 		Args:  cobra.NoArgs,
-		RunE: g.withRepository(false, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
+		RunE: g.withAccess(adding, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			pw, err := readNew()
 			if err != nil {
 				return err

@@ -22,7 +22,7 @@ func newPruneCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			repo, ctx, release, err := g.lockedRepository(ctx, true, false)
+			repo, ctx, release, err := g.lockedRepository(ctx, removing, false)
 			if err != nil {
 				return err
 			}

@@ -28,7 +28,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 			if target == "" {
 				return fmt.Errorf("please give a target directory with --target")
 			}
-			repo, ctx, release, err := g.lockedRepository(ctx, false, true)
+			repo, ctx, release, err := g.lockedRepository(ctx, reading, true)
 			if err != nil {
 				return err
 			}

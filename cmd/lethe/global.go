@@ -46,7 +46,7 @@ and makes erasure requests hold in every backup copy.`,
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print no progress")
 	f.BoolVar(&g.json, "json", false, "print machine-readable JSON")
 	f.StringArrayVarP(&g.options, "option", "o", nil, "set a backend `key=value` option (e.g. s3.region=eu-north-1)")
-	f.BoolVar(&g.noLock, "no-lock", false, "do not lock the repository (read-only commands only)")
+	f.BoolVar(&g.noLock, "no-lock", false, "do not lock the repository (read-only commands only; the others lock anyway)")
 
 	root.AddCommand(
 		newInitCommand(g),
@@ -128,31 +128,53 @@ func (g *globalOptions) openRepository(ctx context.Context) (*repository.Reposit
 	return jobs.Open(ctx, r)
 }
 
-// lockedRepository opens the repository, takes a lock (--no-lock skips a
-// shared one) and optionally loads the index. It returns the context the
-// command must run in (see jobs.Lock) and the function that unlocks and
-// closes the repository.
-func (g *globalOptions) lockedRepository(ctx context.Context, exclusive, loadIndex bool) (*repository.Repository, context.Context, func() error, error) {
+// access is what a command does to the repository, which decides its
+// lock.
+type access int
+
+const (
+	// reading takes a shared lock, or none with --no-lock.
+	reading access = iota
+	// adding (backup, new keys, tombstones) takes a shared lock: with
+	// none, a prune could delete what it adds.
+	adding
+	// removing (forget, prune, key removal) takes an exclusive lock.
+	removing
+)
+
+// lockedRepository opens the repository, locks it for a and optionally
+// loads the index. It returns the context the command must run in (see
+// jobs.Lock) and the function that unlocks and closes the repository.
+func (g *globalOptions) lockedRepository(ctx context.Context, a access, loadIndex bool) (*repository.Repository, context.Context, func() error, error) {
 	r, err := g.repoSpec()
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	mode := jobs.Shared
 	switch {
-	case exclusive:
+	case a == removing:
 		mode = jobs.Exclusive
-	case g.noLock:
+	case a == reading && g.noLock:
 		mode = jobs.NoLock
 	}
 	return jobs.OpenLocked(ctx, r, mode, loadIndex)
 }
 
-// withRepository makes a command's RunE that opens the repository, locks it
-// (exclusively or shared), optionally loads the index, runs fn under the
-// lock's context and unlocks.
+// withRepository makes a command's RunE that opens the repository, locks
+// it (exclusively, or shared for reading), optionally loads the index,
+// runs fn under the lock's context and unlocks.
 func (g *globalOptions) withRepository(exclusive, loadIndex bool, fn func(ctx context.Context, repo *repository.Repository, args []string) error) func(*cobra.Command, []string) error {
+	a := reading
+	if exclusive {
+		a = removing
+	}
+	return g.withAccess(a, loadIndex, fn)
+}
+
+// withAccess is withRepository for any access.
+func (g *globalOptions) withAccess(a access, loadIndex bool, fn func(ctx context.Context, repo *repository.Repository, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		repo, ctx, release, err := g.lockedRepository(cmd.Context(), exclusive, loadIndex)
+		repo, ctx, release, err := g.lockedRepository(cmd.Context(), a, loadIndex)
 		if err != nil {
 			return err
 		}

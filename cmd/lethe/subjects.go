@@ -77,7 +77,7 @@ func (g *globalOptions) tombstoneService(ctx context.Context, o *subjectOptions)
 	if g.repo != "" {
 		// The service's callers run under their own context, not the
 		// lock's: losing the lock does not stop them.
-		repo, _, release, err := g.lockedRepository(ctx, false, false)
+		repo, _, release, err := g.lockedRepository(ctx, adding, false)
 		if err != nil {
 			return nil, nil, err
 		}
