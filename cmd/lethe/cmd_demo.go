@@ -130,7 +130,7 @@ func runDemo(ctx context.Context, g *globalOptions, dir string, seed uint64) err
 }
 
 // demoDayOfWork changes the sample server as a day of business would:
-// a log grows, a new customer mail arrives.
+// a log grows and a note of the day is written.
 func demoDayOfWork(server string, day int) error {
 	log := filepath.Join(server, "var", "log", "lethe-demo.log")
 	if err := os.MkdirAll(filepath.Dir(log), 0o755); err != nil {
@@ -217,7 +217,8 @@ func demoErasure(ctx context.Context, g *globalOptions, ds *gen.Dataset, repo, p
 		rules = append(rules, "--name-column", c)
 	}
 	// The identifiers are the demo's own generated customer; they are
-	// shown here so the commands can be read, and stored nowhere.
+	// shown here so the commands can be read, and lethe keeps only their
+	// fingerprints.
 	var ids []string
 	for _, id := range subject.IDs(ds.CustomKind) {
 		ids = append(ids, "--id", id)

@@ -55,7 +55,7 @@ func (o *subjectOptions) normalizer() (*tombstones.Normalizer, error) {
 	return tombstones.NewNormalizer(o.region, custom)
 }
 
-// service opens the state directory and, when --repo is given, the
+// tombstoneService opens the state directory and, when --repo is given, the
 // repository under a shared lock, and returns the tombstone service.
 func (g *globalOptions) tombstoneService(ctx context.Context, o *subjectOptions) (*tombstones.Service, func(), error) {
 	n, err := o.normalizer()
