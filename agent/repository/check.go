@@ -127,6 +127,37 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 		return nil, fmt.Errorf("listing snapshots: %w", err)
 	}
 	seen := IDSet{}
+	checkNode := func(parent ID, _ string, n *Node, err error) error {
+		if err != nil {
+			id := parent // the root
+			if n != nil {
+				id = *n.Subtree
+			}
+			fail("tree "+id.String(), err)
+			return nil
+		}
+		switch n.Type {
+		case NodeFile:
+			if n.Content == nil {
+				fail("tree "+parent.String(), fmt.Errorf("file %q has no content list", n.Name))
+			}
+			for i, c := range n.Content {
+				if _, ok := r.idx.lookup(BlobHandle{ID: c, Type: DataBlob}); !ok {
+					fail("tree "+parent.String(), fmt.Errorf("file %q: data blob %d (%s) not in index", n.Name, i, c))
+				}
+			}
+		case NodeDir:
+			if n.Subtree == nil {
+				fail("tree "+parent.String(), fmt.Errorf("directory %q has no subtree", n.Name))
+				return nil
+			}
+			if seen.Has(*n.Subtree) {
+				return ErrSkipDir
+			}
+			seen.Insert(*n.Subtree)
+		}
+		return nil
+	}
 	for _, sid := range snapIDs {
 		sn, err := r.LoadSnapshot(ctx, sid)
 		if err != nil {
@@ -140,7 +171,11 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 			fail("snapshot "+sid.String(), fmt.Errorf("has no tree"))
 			continue
 		}
-		if err := r.checkTree(ctx, *sn.Tree, seen, fail); err != nil {
+		if seen.Has(*sn.Tree) {
+			continue
+		}
+		seen.Insert(*sn.Tree)
+		if err := Walk(ctx, r, *sn.Tree, checkNode); err != nil {
 			return nil, err
 		}
 	}
@@ -176,46 +211,6 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 		sort.SliceStable(res.Errors, func(i, j int) bool { return res.Errors[i].Error() < res.Errors[j].Error() })
 	}
 	return res, nil
-}
-
-func (r *Repository) checkTree(ctx context.Context, id ID, seen IDSet, fail func(string, error)) error {
-	if seen.Has(id) {
-		return nil
-	}
-	seen.Insert(id)
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	tree, err := r.LoadTree(ctx, id)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		fail("tree "+id.String(), err)
-		return nil
-	}
-	for _, n := range tree.Nodes {
-		switch n.Type {
-		case NodeFile:
-			if n.Content == nil {
-				fail("tree "+id.String(), fmt.Errorf("file %q has no content list", n.Name))
-			}
-			for i, c := range n.Content {
-				if _, ok := r.idx.lookup(BlobHandle{ID: c, Type: DataBlob}); !ok {
-					fail("tree "+id.String(), fmt.Errorf("file %q: data blob %d (%s) not in index", n.Name, i, c))
-				}
-			}
-		case NodeDir:
-			if n.Subtree == nil {
-				fail("tree "+id.String(), fmt.Errorf("directory %q has no subtree", n.Name))
-				continue
-			}
-			if err := r.checkTree(ctx, *n.Subtree, seen, fail); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // checkPack reads a whole pack and verifies its hash, its header against

@@ -47,29 +47,19 @@ type PruneStats struct {
 // they reference. A tree that cannot be loaded is an error.
 func (r *Repository) UsedBlobs(ctx context.Context, snaps []*Snapshot) (BlobSet, error) {
 	used := BlobSet{}
-	var walk func(id ID) error
-	walk = func(id ID) error {
-		h := BlobHandle{ID: id, Type: TreeBlob}
-		if used.Has(h) {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		used.Insert(h)
-		tree, err := r.LoadTree(ctx, id)
+	visit := func(_ ID, _ string, n *Node, err error) error {
 		if err != nil {
 			return err
 		}
-		for _, n := range tree.Nodes {
-			for _, c := range n.Content {
-				used.Insert(BlobHandle{ID: c, Type: DataBlob})
+		for _, c := range n.Content {
+			used.Insert(BlobHandle{ID: c, Type: DataBlob})
+		}
+		if n.Type == NodeDir && n.Subtree != nil {
+			h := BlobHandle{ID: *n.Subtree, Type: TreeBlob}
+			if used.Has(h) {
+				return ErrSkipDir
 			}
-			if n.Subtree != nil {
-				if err := walk(*n.Subtree); err != nil {
-					return err
-				}
-			}
+			used.Insert(h)
 		}
 		return nil
 	}
@@ -77,7 +67,12 @@ func (r *Repository) UsedBlobs(ctx context.Context, snaps []*Snapshot) (BlobSet,
 		if sn.Tree == nil {
 			return nil, fmt.Errorf("snapshot %s has no tree", sn.ID.Str())
 		}
-		if err := walk(*sn.Tree); err != nil {
+		h := BlobHandle{ID: *sn.Tree, Type: TreeBlob}
+		if used.Has(h) {
+			continue
+		}
+		used.Insert(h)
+		if err := Walk(ctx, r, *sn.Tree, visit); err != nil {
 			return nil, fmt.Errorf("snapshot %s: %w", sn.ID.Str(), err)
 		}
 	}

@@ -420,15 +420,8 @@ func (r *Repository) RemoveLethe(ctx context.Context, name string) error {
 
 // LoadTree loads and decodes a tree blob.
 func (r *Repository) LoadTree(ctx context.Context, id ID) (*Tree, error) {
-	buf, err := r.LoadBlob(ctx, TreeBlob, id, nil)
-	if err != nil {
-		return nil, err
-	}
-	t, err := DecodeTree(buf)
-	if err != nil {
-		return nil, fmt.Errorf("decoding tree %s: %w", id.Str(), err)
-	}
-	return t, nil
+	t, _, err := loadTree(ctx, r, id, nil)
+	return t, err
 }
 
 // SaveTree encodes and saves a tree blob (deduplicated).
