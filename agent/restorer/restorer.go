@@ -331,28 +331,33 @@ func (r *Restorer) loadTree(ctx context.Context, id repository.ID) (*repository.
 	return t, nil
 }
 
-// count sums the files and bytes selected below tree id.
+// count sums the files and bytes selected below tree id, which is at
+// comps. Entries the restore refuses for their names are not counted.
 func (r *Restorer) count(ctx context.Context, id repository.ID, comps []string) (files, bytes uint64, err error) {
-	tree, err := r.loadTree(ctx, id)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, n := range tree.Nodes {
-		c := append(comps[:len(comps):len(comps)], n.Name)
+	err = repository.Walk(ctx, r.repo, id, func(_ repository.ID, p string, n *repository.Node, err error) error {
+		if err != nil {
+			tree := id
+			if n != nil {
+				tree = *n.Subtree
+			}
+			return fmt.Errorf("loading tree %s: %w", tree.Str(), err)
+		}
+		if checkName(n.Name) != nil {
+			return repository.ErrSkipDir
+		}
+		// Names hold no "/" (checked above), so the path splits into them.
+		c := append(comps[:len(comps):len(comps)], strings.Split(p[1:], "/")...)
 		sel, desc := r.selects(c)
 		switch {
-		case n.Type == repository.NodeDir && desc && n.Subtree != nil:
-			f, b, err := r.count(ctx, *n.Subtree, c)
-			if err != nil {
-				return 0, 0, err
-			}
-			files, bytes = files+f, bytes+b
+		case n.Type == repository.NodeDir && !desc:
+			return repository.ErrSkipDir
 		case n.Type == repository.NodeFile && sel:
 			files++
 			bytes += n.Size
 		}
-	}
-	return files, bytes, nil
+		return nil
+	})
+	return files, bytes, err
 }
 
 // fail aborts the restore.

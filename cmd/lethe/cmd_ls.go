@@ -31,7 +31,14 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 			} else {
 				g.printf("snapshot %s of %v at %s:\n", sn.ID.Str(), sn.Paths, sn.Time.Local().Format(time.DateTime))
 			}
-			return walkTree(ctx, repo, *sn.Tree, "/", func(p string, n *repository.Node) error {
+			return repository.Walk(ctx, repo, *sn.Tree, func(_ repository.ID, p string, n *repository.Node, err error) error {
+				if err != nil {
+					id := *sn.Tree
+					if n != nil {
+						id = *n.Subtree
+					}
+					return fmt.Errorf("loading tree %s: %w", id.Str(), err)
+				}
 				if !selected(p, dirs) {
 					return nil
 				}
@@ -89,25 +96,4 @@ func selected(p string, dirs []string) bool {
 		}
 	}
 	return false
-}
-
-// walkTree calls fn for every node below the tree id, depth first in name
-// order, with the node's path in the snapshot.
-func walkTree(ctx context.Context, repo *repository.Repository, id repository.ID, dir string, fn func(string, *repository.Node) error) error {
-	t, err := repo.LoadTree(ctx, id)
-	if err != nil {
-		return fmt.Errorf("loading tree %s: %w", id.Str(), err)
-	}
-	for _, n := range t.Nodes {
-		p := path.Join(dir, n.Name)
-		if err := fn(p, n); err != nil {
-			return err
-		}
-		if n.Type == repository.NodeDir && n.Subtree != nil {
-			if err := walkTree(ctx, repo, *n.Subtree, p, fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
