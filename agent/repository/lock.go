@@ -54,25 +54,78 @@ func processExists(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
+// ErrLockLost is wrapped by the cause of a Lock's Context when the lock
+// may no longer be held: a refresh failed, someone removed the lock file,
+// or no refresh succeeded within the stale timeout, after which others
+// may consider the lock stale.
+var ErrLockLost = errors.New("repository lock lost")
+
+// ErrUnlocked is the cause of a Lock's Context after Unlock. It wraps
+// context.Canceled: the job ended normally.
+var ErrUnlocked = fmt.Errorf("repository unlocked: %w", context.Canceled)
+
+// lockTiming sets when locks are refreshed and when a lock that could not
+// be refreshed counts as lost; tests shorten it.
+type lockTiming struct {
+	// ticks returns the channel that triggers refreshes and a function
+	// that stops it.
+	ticks func() (<-chan time.Time, func())
+	stale time.Duration
+}
+
+func defaultLockTiming() lockTiming {
+	return lockTiming{
+		ticks: func() (<-chan time.Time, func()) {
+			t := time.NewTicker(LockRefreshInterval)
+			return t.C, t.Stop
+		},
+		stale: StaleLockTimeout,
+	}
+}
+
 // Lock is a lock this handle holds; it is refreshed in the background
 // until Unlock.
 type Lock struct {
 	r         *Repository
 	exclusive bool
-	info      lockJSON
+	timing    lockTiming
 
+	// mu serialises refreshes and guards info and id.
 	mu   sync.Mutex
+	info lockJSON
 	id   ID
-	stop chan struct{}
-	done chan struct{}
-	err  error
 
-	ctx context.Context
+	stop          chan struct{}
+	done          chan struct{}
+	refreshCancel context.CancelFunc
+	expiry        *time.Timer
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	// errMu guards err; it is separate from mu so that a refresh stuck in
+	// the backend does not delay cancelling the job.
+	errMu sync.Mutex
+	err   error
+	lost  chan struct{}
 }
 
 // Context returns a context derived from the one Lock was given, for the
-// job that holds the lock.
+// job that holds the lock. It is cancelled with a cause wrapping
+// ErrLockLost when the lock is lost, and with ErrUnlocked by Unlock.
 func (l *Lock) Context() context.Context { return l.ctx }
+
+// lose records that the lock is lost and cancels its context. Only the
+// first loss counts, and none after Unlock.
+func (l *Lock) lose(err error) {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	if l.err != nil || l.unlocked() {
+		return
+	}
+	l.err = err
+	close(l.lost)
+	l.cancel(err)
+}
 
 func (r *Repository) loadLock(ctx context.Context, id ID) (*lockJSON, error) {
 	buf, err := r.LoadUnpacked(ctx, backends.LockFile, id)
@@ -133,7 +186,7 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool) (*Lock, error) {
 		return nil, err
 	}
 	username, hostname := currentUserHost()
-	l := &Lock{r: r, exclusive: exclusive, info: lockJSON{
+	l := &Lock{r: r, exclusive: exclusive, timing: r.lockTiming, info: lockJSON{
 		Exclusive: exclusive,
 		Hostname:  hostname,
 		Username:  username,
@@ -153,16 +206,32 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool) (*Lock, error) {
 		return nil, err
 	}
 	l.id = id
-	l.ctx = ctx
+	l.ctx, l.cancel = context.WithCancelCause(ctx)
+	l.lost = make(chan struct{})
 	l.stop = make(chan struct{})
 	l.done = make(chan struct{})
-	go l.refresh()
+	// Refreshes outlive a cancelled job (until Unlock) but not Unlock.
+	refreshCtx, refreshCancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.refreshCancel = refreshCancel
+	l.expiry = time.AfterFunc(l.untilStale(), l.expire)
+	ticks, stopTicks := l.timing.ticks()
+	go l.refresh(refreshCtx, ticks, stopTicks)
 	if exclusive {
 		r.lockMu.Lock()
 		r.exclusiveHeld++
 		r.lockMu.Unlock()
 	}
 	return l, nil
+}
+
+// untilStale is the time left until others may consider the lock file
+// written last stale. l.mu must be held or the refresher not running.
+func (l *Lock) untilStale() time.Duration {
+	return l.timing.stale - time.Since(l.info.Time)
+}
+
+func (l *Lock) expire() {
+	l.lose(fmt.Errorf("%w: not refreshed within %v, others may consider it stale", ErrLockLost, l.timing.stale))
 }
 
 func (l *Lock) write(ctx context.Context) (ID, error) {
@@ -178,34 +247,60 @@ func (l *Lock) write(ctx context.Context) (ID, error) {
 	return id, nil
 }
 
-func (l *Lock) refresh() {
+func (l *Lock) refresh(ctx context.Context, ticks <-chan time.Time, stopTicks func()) {
 	defer close(l.done)
-	t := time.NewTicker(LockRefreshInterval)
-	defer t.Stop()
+	defer stopTicks()
 	for {
 		select {
 		case <-l.stop:
 			return
-		case <-t.C:
-			if err := l.Refresh(context.Background()); err != nil {
-				l.mu.Lock()
-				l.err = err
-				l.mu.Unlock()
+		case <-l.lost:
+			return
+		case <-ticks:
+		}
+		select {
+		case <-l.lost: // the tick and the loss may come together
+			return
+		default:
+		}
+		if err := l.Refresh(ctx); err != nil {
+			if !errors.Is(err, ErrLockLost) {
+				err = fmt.Errorf("%w: %w", ErrLockLost, err)
 			}
+			l.lose(err)
+			return
 		}
 	}
 }
 
-// Refresh replaces the lock file by a new one with the current time.
+// Refresh replaces the lock file by a new one with the current time. It
+// fails with an error wrapping ErrLockLost, and the lock is lost, when the
+// lock file was removed by someone else; then no new one is written (a
+// new file could sit beside another process's exclusive lock).
 func (l *Lock) Refresh(ctx context.Context) error {
+	if l.unlocked() {
+		return errors.New("refreshing lock: already unlocked")
+	}
+	if err := l.Err(); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	old := l.id
+	if _, err := l.r.be.Stat(ctx, backends.Handle{Type: backends.LockFile, Name: old.String()}); err != nil {
+		if backends.IsNotExist(err) {
+			err := fmt.Errorf("%w: lock file %s was removed by someone else", ErrLockLost, old.Str())
+			l.lose(err)
+			return err
+		}
+		return fmt.Errorf("refreshing lock %s: %w", old.Str(), err)
+	}
 	id, err := l.write(ctx)
 	if err != nil {
 		return err
 	}
-	old := l.id
 	l.id = id
+	l.expiry.Reset(l.untilStale())
 	if err := l.r.RemoveUnpacked(ctx, backends.LockFile, old); err != nil && !backends.IsNotExist(err) {
 		return fmt.Errorf("removing old lock: %w", err)
 	}
@@ -219,22 +314,34 @@ func (l *Lock) ID() ID {
 	return l.id
 }
 
-// Err returns the last background refresh error, if any.
+// Err returns the error that lost the lock (the cause its Context was
+// cancelled with), or nil if it was not lost.
 func (l *Lock) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
 	return l.err
 }
 
-// Unlock stops refreshing and removes the lock file.
-func (l *Lock) Unlock(ctx context.Context) error {
+func (l *Lock) unlocked() bool {
 	select {
 	case <-l.stop:
-		return nil // already unlocked
+		return true
 	default:
+		return false
+	}
+}
+
+// Unlock stops refreshing, cancels the lock's context with ErrUnlocked and
+// removes the lock file.
+func (l *Lock) Unlock(ctx context.Context) error {
+	if l.unlocked() {
+		return nil
 	}
 	close(l.stop)
+	l.cancel(ErrUnlocked)
+	l.refreshCancel()
 	<-l.done
+	l.expiry.Stop()
 	if l.exclusive {
 		l.r.lockMu.Lock()
 		l.r.exclusiveHeld--
@@ -246,6 +353,29 @@ func (l *Lock) Unlock(ctx context.Context) error {
 		return fmt.Errorf("unlocking: %w", err)
 	}
 	return nil
+}
+
+// lockExclusive takes an exclusive lock for a job unless the handle
+// holds one already. It returns the context to run the job in and a
+// function to call with the job's error when it ends, which unlocks and
+// returns the error to report: the loss of the lock if that stopped the
+// job.
+func (r *Repository) lockExclusive(ctx context.Context) (context.Context, func(error) error, error) {
+	if r.holdsExclusiveLock() {
+		return ctx, func(err error) error { return err }, nil
+	}
+	l, err := r.Lock(ctx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := func(err error) error {
+		if cause := context.Cause(l.Context()); err != nil && errors.Is(cause, ErrLockLost) {
+			err = cause
+		}
+		_ = l.Unlock(context.WithoutCancel(ctx))
+		return err
+	}
+	return l.Context(), done, nil
 }
 
 func (r *Repository) holdsExclusiveLock() bool {

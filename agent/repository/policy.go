@@ -172,14 +172,14 @@ type ForgetGroup struct {
 
 // Forget applies the policy per group and, unless dryRun, removes the
 // snapshot files of the snapshots not kept. It takes an exclusive lock
-// unless the handle already holds one.
-func (r *Repository) Forget(ctx context.Context, p ExpirePolicy, by GroupBy, dryRun bool) ([]ForgetGroup, error) {
-	if !dryRun && !r.holdsExclusiveLock() {
-		l, err := r.Lock(ctx, true)
-		if err != nil {
+// unless the handle already holds one, and stops if it loses that lock.
+func (r *Repository) Forget(ctx context.Context, p ExpirePolicy, by GroupBy, dryRun bool) (_ []ForgetGroup, err error) {
+	if !dryRun {
+		var unlock func(error) error
+		if ctx, unlock, err = r.lockExclusive(ctx); err != nil {
 			return nil, err
 		}
-		defer func() { _ = l.Unlock(context.WithoutCancel(ctx)) }()
+		defer func() { err = unlock(err) }()
 	}
 	snaps, err := r.Snapshots(ctx)
 	if err != nil {

@@ -92,16 +92,13 @@ type prunePack struct {
 // replaces all index files. The order is restic's, so a crash at any
 // point loses nothing: new packs, then the new index, then deleting old
 // index files, then deleting packs. It takes an exclusive lock unless the
-// handle already holds one.
-func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneStats, error) {
-	var st PruneStats
-	if !r.holdsExclusiveLock() {
-		l, err := r.Lock(ctx, true)
-		if err != nil {
-			return st, err
-		}
-		defer func() { _ = l.Unlock(context.WithoutCancel(ctx)) }()
+// handle already holds one, and stops if it loses that lock.
+func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (st PruneStats, err error) {
+	ctx, unlock, err := r.lockExclusive(ctx)
+	if err != nil {
+		return st, err
 	}
+	defer func() { err = unlock(err) }()
 	if err := r.Flush(ctx); err != nil {
 		return st, err
 	}

@@ -108,6 +108,7 @@ type Repository struct {
 
 	lockMu        sync.Mutex
 	exclusiveHeld int
+	lockTiming    lockTiming
 }
 
 func newRepository(be backends.Backend, opts Options) (*Repository, error) {
@@ -153,6 +154,8 @@ func newRepository(be backends.Backend, opts Options) (*Repository, error) {
 		idx:     newIndex(),
 		packers: map[BlobType]*packer{},
 		bufs:    newPackBufs(int(opts.PackSize+opts.PackSize/2+packHeaderReserve), uploads+1),
+
+		lockTiming: defaultLockTiming(),
 	}
 	// Pack buffers may live outside the Go heap; release them when a
 	// handle is dropped without Close.
