@@ -19,7 +19,7 @@ import (
 const IndexMaxBlobs = 150000
 
 // indexEntry is a compact blob location; the pack is an index into
-// index.packs, which keeps the map small for millions of blobs.
+// index.packs, which keeps the table small for millions of blobs.
 type indexEntry struct {
 	pack           uint32
 	offset, length uint32
@@ -44,8 +44,8 @@ type index struct {
 
 func newIndex() *index { return newIndexSized(0) }
 
-// newIndexSized preallocates for n blobs; sizing the map up front saves
-// up to half its memory compared to growing it.
+// newIndexSized preallocates for n blobs: a table grown on the way ends
+// up to half larger than one sized up front, and growing copies it.
 func newIndexSized(n int) *index {
 	return &index{
 		packIdx: map[ID]uint32{},
@@ -155,7 +155,7 @@ func (x *index) addNewPack(p indexPack) {
 	}
 }
 
-// packSet returns the packs that hold blobs, with their blob lists.
+// packContents returns the blobs of every pack, sorted by offset.
 func (x *index) packContents() map[ID][]PackedBlob {
 	x.mu.RLock()
 	defer x.mu.RUnlock()

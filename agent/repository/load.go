@@ -13,7 +13,7 @@ import (
 	"lethe/backends"
 )
 
-// ctPool recycles ciphertext buffers of LoadBlob.
+// ctPool recycles the ciphertext buffers of LoadBlob and LoadBlobsFromPack.
 var ctPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 
 // LoadBlob loads a blob, decrypts and decompresses it and verifies its

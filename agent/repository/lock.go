@@ -84,7 +84,7 @@ func defaultLockTiming() lockTiming {
 }
 
 // Lock is a lock this handle holds; it is refreshed in the background
-// until Unlock.
+// until Unlock or until it is lost.
 type Lock struct {
 	r         *Repository
 	exclusive bool

@@ -437,7 +437,8 @@ func (r *Repository) SaveTree(ctx context.Context, t *Tree) (ID, error) {
 	return id, err
 }
 
-// isJSONStart is used by decoders that accept both framings.
+// isJSONStart reports whether b, after white space, starts a JSON object
+// or array.
 func isJSONStart(b []byte) bool {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')

@@ -16,7 +16,8 @@ type Snapshot struct {
 	GID      uint32    `json:"gid,omitempty"`
 	Excludes []string  `json:"excludes,omitempty"`
 	Tags     []string  `json:"tags,omitempty"`
-	// Original points to the snapshot this one was rewritten from.
+	// Original points to the snapshot this one was rewritten from; after
+	// several rewrites, to the first (as restic keeps it).
 	Original       *ID    `json:"original,omitempty"`
 	ProgramVersion string `json:"program_version,omitempty"`
 

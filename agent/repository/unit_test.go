@@ -288,8 +288,8 @@ func TestCorruptPack(t *testing.T) {
 	}
 }
 
-// TestCheckStructure: a missing pack, a missing tree and an unindexed
-// pack are found without reading data.
+// TestCheckStructure: a missing pack and an unindexed pack are found
+// without reading data (TestCheckTrees covers trees).
 func TestCheckStructure(t *testing.T) {
 	ctx := context.Background()
 	r, dir := newTestRepo(t, Options{})
