@@ -54,6 +54,30 @@ func fuzzNormalize(t *testing.T, kind Kind, raw string, check func(t *testing.T,
 	_ = Mask(kind, out)
 }
 
+// checkShape checks that a shape function and Normalize agree: every value
+// Normalize accepts has the shape, on bytes as on strings, and a value of
+// the shape is rejected only for its date (which needs today).
+func checkShape(t *testing.T, kind Kind, raw string, shape func(string) bool) {
+	_, err := testNormalizer(t).Normalize(kind, raw)
+	tok := strings.TrimSpace(raw)
+	ok := shape(tok)
+	var bytesOK bool
+	switch kind {
+	case KindPersonnummer:
+		bytesOK = IsPersonnummerShape([]byte(tok))
+	case KindOrgnr:
+		bytesOK = IsOrgnrShape([]byte(tok))
+	}
+	switch {
+	case ok != bytesOK:
+		t.Fatalf("%s shape of %q: %v as a string, %v as bytes", kind, raw, ok, bytesOK)
+	case err == nil && !ok:
+		t.Fatalf("%s %q: normalized, but the shape rejects it", kind, raw)
+	case err != nil && ok && !errors.Is(err, errPnrDate) && !errors.Is(err, errPnrFuture):
+		t.Fatalf("%s %q: of the shape, but normalizing fails: %v", kind, raw, err)
+	}
+}
+
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -122,15 +146,12 @@ func FuzzNormalizePersonnummer(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
+		checkShape(t, KindPersonnummer, raw, IsPersonnummerShape[string])
 		fuzzNormalize(t, KindPersonnummer, raw, func(t *testing.T, out string) {
 			if len(out) != 12 || !allDigits(out) {
 				t.Fatalf("personnummer %q", out)
 			}
-			d := []byte(out[2:])
-			for i := range d {
-				d[i] -= '0'
-			}
-			if luhn(d[:9]) != d[9] {
+			if d := out[2:]; LuhnDigit(d[:9]) != d[9] {
 				t.Fatalf("personnummer %q: check digit", out)
 			}
 		})
@@ -142,6 +163,7 @@ func FuzzNormalizeOrgnr(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
+		checkShape(t, KindOrgnr, raw, IsOrgnrShape[string])
 		fuzzNormalize(t, KindOrgnr, raw, func(t *testing.T, out string) {
 			if len(out) != 10 || !allDigits(out) {
 				t.Fatalf("orgnr %q", out)

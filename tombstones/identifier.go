@@ -389,61 +389,23 @@ func (n *Normalizer) normalizePhone(raw string) (string, error) {
 // --- personnummer ---
 
 // appendPersonnummer parses YYMMDD[-+]NNNC, YYMMDDNNNC, YYYYMMDD[-]NNNC or
-// YYYYMMDDNNNC and appends the 12-digit form. A 10-digit number's century
-// is the latest one that puts the birth date on or before today, or at least
-// 100 years back with '+'. Samordningsnummer have day+60.
+// YYYYMMDDNNNC (see IsPersonnummerShape) and appends the 12-digit form. A
+// 10-digit number's century is the latest one that puts the birth date on
+// or before today, or at least 100 years back with '+'.
 func appendPersonnummer(dst []byte, raw string, today time.Time) ([]byte, error) {
-	s := strings.TrimSpace(raw)
-	var digits [12]byte
-	nd := 0
-	sep := byte(0)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			if nd == len(digits) {
-				return dst, errPnrLength
-			}
-			digits[nd] = c - '0'
-			nd++
-		case (c == '-' || c == '+') && sep == 0 && len(s)-i == 5:
-			sep = c
-		default:
-			return dst, errPnrLength
-		}
+	p, err := parsePersonnummer(strings.TrimSpace(raw))
+	if err != nil {
+		return dst, err
 	}
-	var year int
-	var d []byte
-	switch nd {
-	case 10:
-		d = digits[:10]
-	case 12:
-		if sep == '+' {
-			return dst, errPnrPlus
-		}
-		year = int(digits[0])*1000 + int(digits[1])*100 + int(digits[2])*10 + int(digits[3])
-		d = digits[2:12]
-	default:
-		return dst, errPnrLength
-	}
-	yy := int(d[0])*10 + int(d[1])
-	month := int(d[2])*10 + int(d[3])
-	day := int(d[4])*10 + int(d[5])
-	if day > 60 {
-		day -= 60 // samordningsnummer
-	}
-	if month < 1 || month > 12 || day < 1 {
-		return dst, errPnrDate
-	}
-	if c := luhn(d[:9]); c != d[9] {
-		return dst, errPnrCheck[c]
-	}
+	yy := int(p.d[0]-'0')*10 + int(p.d[1]-'0')
+	month, day := p.monthDay()
 	ty, tm, td := today.Date()
-	if nd == 10 {
+	year := p.century*100 + yy
+	if p.century < 0 {
 		// Latest year ending in yy whose date is not after today (or not
 		// after today-100y with '+').
 		ly, lm, ld := ty, int(tm), td
-		if sep == '+' {
+		if p.sep == '+' {
 			ly -= 100
 		}
 		year = ly - ((ly-yy)%100+100)%100
@@ -460,10 +422,7 @@ func appendPersonnummer(dst []byte, raw string, today time.Time) ([]byte, error)
 		return dst, errPnrFuture
 	}
 	dst = append(dst, byte('0'+year/1000), byte('0'+year/100%10))
-	for _, c := range d {
-		dst = append(dst, '0'+c)
-	}
-	return dst, nil
+	return append(dst, p.d[:]...), nil
 }
 
 // daysIn is the length of a month in the proleptic Gregorian calendar
@@ -481,59 +440,16 @@ func daysIn(year, month int) int {
 	return 31
 }
 
-// luhn returns the check digit for digits (each 0-9).
-func luhn(digits []byte) byte {
-	sum := 0
-	for i, c := range digits {
-		v := int(c)
-		if i%2 == 0 { // weights 2,1,2,1,... from the left for 9 digits
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	return byte((10 - sum%10) % 10)
-}
-
 // --- organisationsnummer ---
 
+// appendOrgnr appends the ten digits of an organisationsnummer (see
+// IsOrgnrShape).
 func appendOrgnr(dst []byte, raw string) ([]byte, error) {
-	s := strings.TrimSpace(raw)
-	var digits [12]byte
-	nd := 0
-	seenSep := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			if nd == len(digits) {
-				return dst, errOrgnrLength
-			}
-			digits[nd] = c - '0'
-			nd++
-		case c == '-' && !seenSep && len(s)-i == 5:
-			seenSep = true
-		default:
-			return dst, errOrgnrLength
-		}
+	d, err := parseOrgnr(strings.TrimSpace(raw))
+	if err != nil {
+		return dst, err
 	}
-	d := digits[:nd]
-	switch {
-	case nd == 10:
-	case nd == 12 && digits[0] == 1 && digits[1] == 6:
-		d = digits[2:12]
-	default:
-		return dst, errOrgnrLength
-	}
-	if c := luhn(d[:9]); c != d[9] {
-		return dst, errOrgnrCheck[c]
-	}
-	for _, c := range d {
-		dst = append(dst, '0'+c)
-	}
-	return dst, nil
+	return append(dst, d[:]...), nil
 }
 
 // --- name ---

@@ -26,10 +26,10 @@ func withCheck(s string) string {
 	var d []byte
 	for i := 0; i < len(s); i++ {
 		if s[i] >= '0' && s[i] <= '9' {
-			d = append(d, s[i]-'0')
+			d = append(d, s[i])
 		}
 	}
-	return s + string('0'+luhn(d[len(d)-9:]))
+	return s + string(LuhnDigit(d[len(d)-9:]))
 }
 
 type equivCase struct {
@@ -311,5 +311,46 @@ func TestNewNormalizerErrors(t *testing.T) {
 	}
 	if got, err := n.Normalize(KindPhone, "412 34 567"); err != nil || got != "+4741234567" {
 		t.Errorf("NO national number: %q, %v", got, err)
+	}
+}
+
+func TestLuhnDigit(t *testing.T) {
+	for base, want := range map[string]byte{"800101123": '1', "556677889": '9', "556036079": '3', "121212121": '2', "000000000": '0'} {
+		if got := LuhnDigit(base); got != want {
+			t.Errorf("LuhnDigit(%s) = %c, want %c", base, got, want)
+		}
+		if got := LuhnDigit([]byte(base)); got != want {
+			t.Errorf("LuhnDigit([]byte(%s)) = %c, want %c", base, got, want)
+		}
+	}
+}
+
+// TestShapes checks the spellings the shape functions accept, which are the
+// ones Normalize accepts, and the near misses they reject.
+func TestShapes(t *testing.T) {
+	pnr := map[string]bool{
+		"800101-1231": true, "8001011231": true, "19800101-1231": true, "198001011231": true, "800101+1231": true,
+		"800161-1238": true, "19800161-1238": true, "800101-1232": false, "19800101+1231": false, "800101--1231": false,
+		"80010-11231": false, "801301-1237": false, "800100-1239": false, "800132-1234": false, "+8001011231": false,
+		"800101 1231": false, "1231": false, "19800101-12311": false, " 800101-1231": false,
+	}
+	for s, want := range pnr {
+		if got := IsPersonnummerShape(s); got != want {
+			t.Errorf("IsPersonnummerShape(%q) = %v", s, got)
+		}
+	}
+	org := map[string]bool{
+		"556036-0793": true, "5560360793": true, "165560360793": true, "16556036-0793": true, "800101-1231": true,
+		"556036-0794": false, "175560360793": false, "16 556036-0793": false, "16-556036-0793": false,
+		"55603-60793": false, "55603607930": false, "1655603607930": false, "556036-079": false,
+	}
+	n := testNormalizer(t)
+	for s, want := range org {
+		if got := IsOrgnrShape(s); got != want {
+			t.Errorf("IsOrgnrShape(%q) = %v", s, got)
+		}
+		if _, err := n.Normalize(KindOrgnr, s); (err == nil) != want {
+			t.Errorf("Normalize(orgnr, %q): %v, shape %v", s, err, want)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"unicode"
 	"unicode/utf8"
+
+	"lethe/tombstones"
 )
 
 // Matcher is the part of the tombstones matcher that formats needs: it
@@ -553,11 +555,13 @@ func (x *extractor) phrase(b []byte, gs []group, last int) kindSet {
 				break
 			}
 			cand := b[start:gs[z].e]
+			// The tombstones package owns the shapes, so that every
+			// spelling its normalizer accepts is offered.
 			if (digits == 10 || digits == 12) && z-a <= 1 {
-				if (s&bitPersonnummer == 0 || x.all) && x.want&bitPersonnummer != 0 && isPersonnummerShape(b, gs[a:z+1], digits) && x.match(KindPersonnummer, cand) {
+				if (s&bitPersonnummer == 0 || x.all) && x.want&bitPersonnummer != 0 && tombstones.IsPersonnummerShape(cand) && x.match(KindPersonnummer, cand) {
 					s |= bitPersonnummer
 				}
-				if digits == 10 && (s&bitOrgnr == 0 || x.all) && x.want&bitOrgnr != 0 && isOrgnrShape(b, gs[a:z+1]) && x.match(KindOrgnr, cand) {
+				if (s&bitOrgnr == 0 || x.all) && x.want&bitOrgnr != 0 && tombstones.IsOrgnrShape(cand) && x.match(KindOrgnr, cand) {
 					s |= bitOrgnr
 				}
 			}
@@ -567,73 +571,4 @@ func (x *extractor) phrase(b []byte, gs []group, last int) kindSet {
 		}
 	}
 	return s
-}
-
-// digitsOf copies the digits of groups into dst.
-func digitsOf(dst []byte, b []byte, gs []group) []byte {
-	for _, g := range gs {
-		dst = append(dst, b[g.s:g.e]...)
-	}
-	return dst
-}
-
-func luhn(d []byte) bool {
-	sum := 0
-	for i := range d {
-		v := int(d[len(d)-1-i] - '0')
-		if i%2 == 1 {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	return sum%10 == 0
-}
-
-// isPersonnummerShape checks the spelling (YYMMDD-NNNN, YYYYMMDDNNNN, with
-// '-' or '+' or nothing before the last four), the date and the check digit.
-func isPersonnummerShape(b []byte, gs []group, digits int) bool {
-	if len(gs) == 2 {
-		if gs[1].e-gs[1].s != 4 || gs[1].s-gs[0].e != 1 {
-			return false
-		}
-		if c := b[gs[0].e]; c != '-' && c != '+' {
-			return false
-		}
-	}
-	var buf [12]byte
-	d := digitsOf(buf[:0], b, gs)
-	if digits == 12 {
-		if cy := (d[0]-'0')*10 + d[1] - '0'; cy < 18 || cy > 20 {
-			return false
-		}
-		d = d[2:]
-	}
-	month := int(d[2]-'0')*10 + int(d[3]-'0')
-	day := int(d[4]-'0')*10 + int(d[5]-'0')
-	if day > 60 {
-		day -= 60 // samordningsnummer
-	}
-	if month < 1 || month > 12 || day < 1 || day > 31 {
-		return false
-	}
-	return luhn(d)
-}
-
-// isOrgnrShape checks NNNNNN-NNNN or ten digits, the "month" of 20 or more
-// that sets organisations apart from people, and the check digit.
-func isOrgnrShape(b []byte, gs []group) bool {
-	if len(gs) == 2 {
-		if gs[1].e-gs[1].s != 4 || gs[1].s-gs[0].e != 1 || b[gs[0].e] != '-' {
-			return false
-		}
-	}
-	var buf [10]byte
-	d := digitsOf(buf[:0], b, gs)
-	if int(d[2]-'0')*10+int(d[3]-'0') < 20 {
-		return false
-	}
-	return luhn(d)
 }

@@ -185,3 +185,43 @@ func TestCustomWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestOrgnrSpellings: every spelling of an organisationsnummer that the
+// tombstones normalizer accepts is found in text, in a CSV cell and in a
+// file name, and near misses are not.
+func TestOrgnrSpellings(t *testing.T) {
+	for _, c := range []struct {
+		tombstoned string
+		found      []string
+		missed     []string
+	}{
+		{"556036-0793",
+			[]string{"556036-0793", "5560360793", "165560360793", "16556036-0793"},
+			[]string{"556036-0794", "175560360793", "55603-60793", "1165560360793", "1655603607931"}},
+		// A sole trader's organisationsnummer is the owner's personnummer.
+		{"800101-1231",
+			[]string{"800101-1231", "8001011231", "168001011231", "16800101-1231"},
+			[]string{"800101-1232", "800101+1231", "198001011231"}},
+	} {
+		m := newMatcher(t, "orgnr="+c.tombstoned)
+		for _, s := range c.found {
+			if res := ScanBytes("x.txt", []byte("Org.nr: "+s+".\nannat\n"), m, nil); len(res.Records) != 1 || res.Records[0].Index != 0 {
+				t.Errorf("%s tombstoned: %s not found in text: %+v", c.tombstoned, s, res.Records)
+			}
+			if res := ScanBytes("x.csv", []byte("namn;orgnr\nAB;"+s+"\nCD;5566778899\n"), m, nil); res.Format != FormatCSV || len(res.Records) != 1 || res.Records[0].Index != 0 {
+				t.Errorf("%s tombstoned: %s not found in CSV: %+v", c.tombstoned, s, res)
+			}
+			if ks := MatchName("faktura_"+s+".pdf", m); !slices.Equal(ks, kindsOf(KindOrgnr)) {
+				t.Errorf("%s tombstoned: %s not found in a file name: %v", c.tombstoned, s, ks)
+			}
+		}
+		for _, s := range c.missed {
+			if res := ScanBytes("x.txt", []byte("Org.nr: "+s+".\n"), m, nil); len(res.Records) != 0 {
+				t.Errorf("%s tombstoned: near miss %s found in text", c.tombstoned, s)
+			}
+			if ks := MatchName("faktura_"+s+".pdf", m); len(ks) != 0 {
+				t.Errorf("%s tombstoned: near miss %s found in a file name", c.tombstoned, s)
+			}
+		}
+	}
+}

@@ -3,6 +3,8 @@ package gen
 import (
 	"fmt"
 	"strings"
+
+	"lethe/tombstones"
 )
 
 var firstNames = []string{"Anna", "Erik", "Maria", "Lars", "Karin", "Anders", "Eva", "Johan", "Sara", "Per",
@@ -54,21 +56,6 @@ func ascii(s string) string {
 	return r.Replace(s)
 }
 
-func luhnDigit(d string) byte {
-	sum := 0
-	for i := 0; i < len(d); i++ {
-		v := int(d[len(d)-1-i] - '0')
-		if i%2 == 0 {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	return byte('0' + (10-sum%10)%10)
-}
-
 // claim reserves an identifier; false if someone already has it.
 func (g *generator) claim(s string) bool {
 	if g.used[s] {
@@ -84,7 +71,7 @@ func (g *generator) newPnr() string {
 		m := 1 + g.pick(12)
 		d := 1 + g.pick(28)
 		base := fmt.Sprintf("%02d%02d%02d%03d", y%100, m, d, g.pick(1000))
-		p := fmt.Sprintf("%d", y/100) + base + string(luhnDigit(base))
+		p := fmt.Sprintf("%d", y/100) + base + string(tombstones.LuhnDigit(base))
 		if g.claim("pnr" + p) {
 			return p
 		}
@@ -112,7 +99,7 @@ func neighbour(p string, d int) string {
 func (g *generator) newOrgnr() string {
 	for {
 		base := fmt.Sprintf("55%d%06d", 6+g.pick(4), g.pick(1000000))
-		o := base + string(luhnDigit(base))
+		o := base + string(tombstones.LuhnDigit(base))
 		if g.claim("org" + o) {
 			return o
 		}
