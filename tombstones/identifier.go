@@ -361,7 +361,7 @@ func (n *Normalizer) normalizePhone(raw string) (string, error) {
 		return "", errPhoneParse
 	}
 	// A copy: the matcher passes candidates that share a scanner's buffer
-	// (MatchBytes), and the parser may keep parts of its input.
+	// (LookupBytes), and the parser may keep parts of its input.
 	num, err := phonenumbers.Parse(strings.Clone(s), n.region)
 	if err != nil {
 		return "", errPhoneParse

@@ -156,18 +156,18 @@ func (m *Matcher) Match(kind Kind, candidate string) bool {
 	return ok
 }
 
-// MatchBytes is Match for a candidate in a byte slice, which scanners
-// reuse: it does not copy the candidate, and candidate must not change
-// during the call.
-func (m *Matcher) MatchBytes(kind Kind, candidate []byte) bool {
+// LookupBytes is Lookup for a candidate in a byte slice, which scanners
+// reuse: it does not copy the candidate, keeps no reference to it, and
+// candidate must not change during the call. The returned id does not
+// share candidate's bytes.
+func (m *Matcher) LookupBytes(kind Kind, candidate []byte) (tombstoneID string, ok bool) {
 	// Nothing on the lookup path keeps the string beyond the call (the
 	// phone parser, which might, gets a copy), so it may share the bytes.
-	_, ok := m.Lookup(kind, unsafe.String(unsafe.SliceData(candidate), len(candidate)))
-	return ok
+	return m.Lookup(kind, unsafe.String(unsafe.SliceData(candidate), len(candidate)))
 }
 
 // Lookup returns the id of the tombstone candidate belongs to. It keeps no
-// reference to candidate (MatchBytes relies on that).
+// reference to candidate (LookupBytes relies on that).
 func (m *Matcher) Lookup(kind Kind, candidate string) (tombstoneID string, ok bool) {
 	if !m.hasKind(kind) {
 		return "", false

@@ -258,11 +258,16 @@ func TestFoldLatin1(t *testing.T) {
 		kind Kind
 		cand string
 	}{{KindName, "MAJA  ENGSTRÖM"}, {KindEmail, "Maja.Engström@Exempel.se"}} {
-		if !m.MatchBytes(c.kind, []byte(c.cand)) {
-			t.Errorf("MatchBytes(%s, %q) = false", c.kind, c.cand)
+		want, _ := m.Lookup(c.kind, c.cand)
+		if id, ok := m.LookupBytes(c.kind, []byte(c.cand)); !ok || id != want || id == "" {
+			t.Errorf("LookupBytes(%s, %q) = %q, %v; Lookup says %q", c.kind, c.cand, id, ok, want)
 		}
 		if allocs := testing.AllocsPerRun(100, func() { m.Match(c.kind, c.cand) }); allocs != 0 && !raceEnabled {
 			t.Errorf("Match(%s, %q): %v allocations", c.kind, c.cand, allocs)
+		}
+		b := []byte(c.cand)
+		if allocs := testing.AllocsPerRun(100, func() { m.LookupBytes(c.kind, b) }); allocs != 0 && !raceEnabled {
+			t.Errorf("LookupBytes(%s, %q): %v allocations", c.kind, c.cand, allocs)
 		}
 	}
 }

@@ -160,7 +160,7 @@ func TestPathRule(t *testing.T) {
 		{"arkiv/kunder/K-12345/x", ""},
 		{"kunder", ""},
 	} {
-		folder, kind, ok := r.Match(c.rel, m)
+		folder, kind, _, ok := r.Match(c.rel, m)
 		if folder != c.folder || ok != (c.folder != "") {
 			t.Errorf("Match(%q) = %q %v", c.rel, folder, ok)
 		}
@@ -172,7 +172,7 @@ func TestPathRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if folder, _, ok := any.Match(filepath.FromSlash("srv/data/kunder/2025/19800101-1231/a/b.txt"), m); !ok || folder != "srv/data/kunder/2025/19800101-1231" {
+	if folder, _, _, ok := any.Match(filepath.FromSlash("srv/data/kunder/2025/19800101-1231/a/b.txt"), m); !ok || folder != "srv/data/kunder/2025/19800101-1231" {
 		t.Errorf("any-depth rule: %q %v", folder, ok)
 	}
 	for _, bad := range []string{"kunder/**/x/{email}", "kunder/x{email}", "kunder/*", "kunder/{email}/{phone}", "../{email}", "kunder/{}/x"} {

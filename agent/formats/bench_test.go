@@ -52,9 +52,9 @@ func benchDataset(b *testing.B) (*gen.Dataset, *tombstones.Matcher) {
 // decoding and candidate extraction without the matcher's keyed hashing.
 type nopMatcher struct{ custom []CustomKind }
 
-func (nopMatcher) Match(Kind, string) bool      { return false }
-func (nopMatcher) MatchBytes(Kind, []byte) bool { return false }
-func (m nopMatcher) CustomKinds() []CustomKind  { return m.custom }
+func (nopMatcher) Lookup(Kind, string) (string, bool)      { return "", false }
+func (nopMatcher) LookupBytes(Kind, []byte) (string, bool) { return "", false }
+func (m nopMatcher) CustomKinds() []CustomKind             { return m.custom }
 
 // benchFiles scans files of the default data set, once with the real
 // matcher and once with one that costs nothing.

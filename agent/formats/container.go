@@ -13,6 +13,7 @@ import (
 // scanGzip scans the decompressed content by its own format; a hit is the
 // whole file.
 func scanGzip(name string, data []byte, x *extractor, opts *Options, depth int) (*Result, error) {
+	from := len(x.refs)
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, parseErr("gzip: %v", err)
@@ -26,7 +27,7 @@ func scanGzip(name string, data []byte, x *extractor, opts *Options, depth int) 
 	if err != nil {
 		return nil, parseErr("gzip: %v", err)
 	}
-	return wholeResult(FormatGzip, data, x, k), nil
+	return wholeResult(FormatGzip, data, x, k, from), nil
 }
 
 // scanMember scans one decompressed member: by its format when it fits in
@@ -74,6 +75,7 @@ func isMarkupName(name string) bool {
 // scanZip scans every member of a zip archive (docx, xlsx, odt, ...); a hit
 // is the whole file.
 func scanZip(data []byte, x *extractor, opts *Options, depth int) (*Result, error) {
+	from := len(x.refs)
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, parseErr("zip: %v", err)
@@ -95,7 +97,7 @@ func scanZip(data []byte, x *extractor, opts *Options, depth int) (*Result, erro
 			return nil, parseErr("zip member %s: %v", fileIndex(zr, f), err)
 		}
 	}
-	return wholeResult(FormatZip, data, x, k), nil
+	return wholeResult(FormatZip, data, x, k, from), nil
 }
 
 // fileIndex names a member by position: member names may hold identifiers.

@@ -36,8 +36,11 @@
 //	kinds, err := sc.ScanReader(r)      // larger files: fallback, streamed
 //	kinds = sc.MatchName(filepath.Base(path))
 //
-// With Options.AllCandidates every candidate reaches the matcher, so a
-// matcher that records fingerprints can build the subject index of a file.
+// The matcher names what matched with a ref (a tombstone ID); every
+// record carries the refs of the identifiers in it (Record.Refs), also
+// when the scanner answered from its cache of verdicts. With
+// Options.AllCandidates and a matcher whose refs are fingerprints, they
+// are the subject index of a file.
 // Scan and Redact walk files and directories for `lethe scan` and
 // `lethe redact`.
 package formats

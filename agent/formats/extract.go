@@ -2,6 +2,7 @@ package formats
 
 import (
 	"bytes"
+	"cmp"
 	"hash/maphash"
 	"regexp"
 	"regexp/syntax"
@@ -13,9 +14,13 @@ import (
 )
 
 // Matcher is the part of the tombstones matcher that formats needs: it
-// normalizes a candidate of a kind, fingerprints it and looks it up.
+// normalizes a candidate of a kind, fingerprints it and looks it up. ref
+// names what matched: a tombstone ID, or, for a matcher that collects what
+// a file holds, the candidate's keyed fingerprint. ref must not share
+// candidate's memory. A Matcher given to a Redactor must be safe for
+// concurrent use.
 type Matcher interface {
-	Match(kind Kind, candidate string) bool
+	Lookup(kind Kind, candidate string) (ref string, ok bool)
 	CustomKinds() []CustomKind
 }
 
@@ -42,10 +47,12 @@ type extractor struct {
 	mb     BytesMatcher // m, when it implements it
 	custom []CustomKind
 	want   kindSet // kinds the matcher can match at all
-	// memo caches verdicts: mail signatures, staff addresses and
-	// repeated log values make the same candidates common, and each
-	// matcher call costs a keyed hash. It is direct-mapped by a 64-bit
-	// hash of kind and candidate, allocated on first use.
+	// memo caches verdicts and their refs: mail signatures, staff
+	// addresses and repeated log values make the same candidates common,
+	// and each matcher call costs a keyed hash. It is direct-mapped by a
+	// 64-bit hash of kind and candidate, allocated on first use. A
+	// verdict from the memo counts like one from the matcher: its ref
+	// goes to the record at hand.
 	memo *[memoSize]memoEntry
 	seed maphash.Seed
 	// prefixes are the custom kinds' literal pattern prefixes, and
@@ -70,20 +77,30 @@ type extractor struct {
 	// all offers every candidate to the matcher, also after one of the
 	// same kind matched (Options.AllCandidates).
 	all bool
+	// refs collects the refs of matches in scanning order; parsers take
+	// a record's refs from it when they add the record (see builder).
+	// refs[seg:] is the part being collected for the record at hand,
+	// which addRef keeps free of most duplicates; segMax is the length
+	// at which it is next compacted.
+	refs   []string
+	seg    int
+	segMax int
 }
 
 const memoSize = 1 << 12
 
 type memoEntry struct {
-	h       uint64
-	v, used bool
+	h        uint64
+	ref      string
+	ok, used bool
 }
 
 // BytesMatcher is optionally implemented by a Matcher that can look at a
 // candidate in place: the extractor's buffers are reused, so the matcher
-// must not keep the slice. It saves a string copy per candidate.
+// must not keep the slice, and ref must not share its memory. It saves a
+// string copy per candidate.
 type BytesMatcher interface {
-	MatchBytes(kind Kind, candidate []byte) bool
+	LookupBytes(kind Kind, candidate []byte) (ref string, ok bool)
 }
 
 // KindFilter is optionally implemented by a Matcher that knows which kinds
@@ -173,17 +190,65 @@ func (x *extractor) match(kind Kind, cand []byte) bool {
 	}
 	h := maphash.Bytes(x.seed, cand) ^ maphash.String(x.seed, string(kind))*0x9E3779B97F4A7C15
 	e := &x.memo[h&(memoSize-1)]
-	if e.used && e.h == h {
-		return e.v
+	if !e.used || e.h != h {
+		var ref string
+		var ok bool
+		if x.mb != nil {
+			ref, ok = x.mb.LookupBytes(kind, cand)
+		} else {
+			ref, ok = x.m.Lookup(kind, string(cand))
+		}
+		*e = memoEntry{h: h, ref: ref, ok: ok, used: true}
 	}
-	var v bool
-	if x.mb != nil {
-		v = x.mb.MatchBytes(kind, cand)
-	} else {
-		v = x.m.Match(kind, string(cand))
+	if e.ok {
+		x.addRef(e.ref)
 	}
-	*e = memoEntry{h: h, v: v, used: true}
-	return v
+	return e.ok
+}
+
+// minSegMax is the length at which a record's refs are first compacted.
+const minSegMax = 64
+
+// addRef notes ref for the record at hand.
+func (x *extractor) addRef(ref string) {
+	if n := len(x.refs); n > x.seg && x.refs[n-1] == ref {
+		return
+	}
+	x.refs = append(x.refs, ref)
+	if n := len(x.refs) - x.seg; n > max(x.segMax, minSegMax) {
+		// Many matches in one record (a whole file full of addresses,
+		// seen by a collecting matcher): keep each ref once.
+		x.refs = x.refs[:x.seg+len(sortUnique(x.refs[x.seg:]))]
+		x.segMax = 2 * (len(x.refs) - x.seg)
+	}
+}
+
+// startRefs starts collecting refs for a new record at refs[n:].
+func (x *extractor) startRefs(n int) {
+	x.refs = x.refs[:n]
+	x.seg, x.segMax = n, 0
+}
+
+// dropRefs forgets the refs collected from n on: those of a parse that
+// failed, whose content is scanned again another way.
+func (x *extractor) dropRefs(n int) {
+	x.refs = x.refs[:n]
+	x.seg = min(x.seg, n)
+}
+
+// takeRefs returns the refs collected from n on, sorted and unique, in a
+// new slice (nil when there are none).
+func (x *extractor) takeRefs(n int) []string {
+	if n >= len(x.refs) {
+		return nil
+	}
+	return sortUnique(slices.Clone(x.refs[n:]))
+}
+
+// sortUnique sorts s and removes duplicates in place.
+func sortUnique[T cmp.Ordered](s []T) []T {
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 // name matches a value that a rule says is a person's name (a CSV column,

@@ -97,9 +97,9 @@ func TestKindFilter(t *testing.T) {
 // collector records every candidate it is offered.
 type collector struct{ seen map[Kind][]string }
 
-func (c *collector) Match(k Kind, cand string) bool {
+func (c *collector) Lookup(k Kind, cand string) (string, bool) {
 	c.seen[k] = append(c.seen[k], cand)
-	return true
+	return string(k) + ":" + cand, true
 }
 func (c *collector) CustomKinds() []CustomKind { return nil }
 
@@ -127,9 +127,9 @@ type recorder struct {
 	got    []string
 }
 
-func (r *recorder) Match(k Kind, c string) bool {
+func (r *recorder) Lookup(k Kind, c string) (string, bool) {
 	r.got = append(r.got, string(k)+"="+c)
-	return false
+	return "", false
 }
 func (r *recorder) CustomKinds() []CustomKind { return r.custom }
 

@@ -42,10 +42,13 @@ type Options struct {
 	NameColumns []string
 	// PathRules make whole folders one subject's (Scan and Redact only).
 	PathRules []PathRule
-	// AllCandidates offers every identifier candidate to the matcher, also
-	// after another of the same kind in the record matched. For a matcher
-	// that collects the fingerprints of everything in a file (the backup's
-	// subject index); normal scanning stops at the first hit per kind.
+	// AllCandidates looks at every identifier candidate, also after
+	// another of the same kind in the same text matched, so that
+	// Record.Refs name every identifier in a record: for a matcher whose
+	// refs are fingerprints of everything a file holds (the subject
+	// index). Without it, looking for a kind in a piece of a record (a
+	// line, a header field, a value) stops at its first hit, which is
+	// enough to decide what to remove.
 	AllCandidates bool
 	// Report is called when a file that looked like a format did not parse
 	// and was scanned by the fallback instead, and for files that could not
@@ -66,6 +69,10 @@ type Record struct {
 	Offset int64 // first byte of the record in the file
 	Length int64 // bytes, including the record's line terminator
 	Kinds  []Kind
+	// Refs are the matcher's refs of the identifiers matched in the
+	// record, sorted and without duplicates: every one, also when the
+	// scanner answered from its cache for a candidate seen before.
+	Refs []string
 }
 
 // Result is what scanning one file found.
@@ -104,6 +111,18 @@ func (r *Result) Kinds() []Kind {
 	return ks
 }
 
+// Refs returns the union of the refs of all matching records, sorted.
+func (r *Result) Refs() []string {
+	var refs []string
+	for _, rec := range r.Records {
+		refs = append(refs, rec.Refs...)
+	}
+	if len(r.Records) > 1 {
+		refs = sortUnique(refs)
+	}
+	return refs
+}
+
 // span is a byte range [s, e).
 type span struct{ s, e int }
 
@@ -124,8 +143,9 @@ func parseErr(format string, args ...any) error {
 }
 
 // Scanner scans files against one matcher. It caches the matcher's
-// verdicts across files; it is not safe for concurrent use (use one per
-// goroutine).
+// verdicts across files, which never hides a match from a file's result;
+// it is not safe for concurrent use (use one per goroutine, or a
+// Redactor).
 type Scanner struct {
 	x    *extractor
 	opts *Options
@@ -143,26 +163,43 @@ func NewScanner(m Matcher, opts *Options) *Scanner {
 // only). Scan never panics on malformed input: a file that fails its parser
 // is scanned by the fallback and Result.Fallback says why.
 func (s *Scanner) Scan(name string, data []byte) *Result {
+	s.x.startRefs(0)
 	return scanWith(name, data, s.x, s.opts, 0)
 }
 
 // ScanFormat scans data as the given format, without detection and without
 // the fallback: a parse failure is returned as an error wrapping ErrParse.
 func (s *Scanner) ScanFormat(f Format, data []byte) (*Result, error) {
+	s.x.startRefs(0)
 	return scanFormat(f, "", data, s.x, s.opts, 0)
 }
 
 // ScanReader scans a stream too large to parse by its format with the
 // fallback scanner and returns the kinds found (a hit is the whole file).
 func (s *Scanner) ScanReader(r io.Reader) ([]Kind, error) {
+	rec, err := s.scanStream(r)
+	return rec.Kinds, err
+}
+
+// scanStream is ScanReader with the refs: the whole stream as one record
+// (Offset and Length are 0), with no kinds when nothing matched.
+func (s *Scanner) scanStream(r io.Reader) (Record, error) {
+	s.x.startRefs(0)
 	k, err := s.x.scanStream(r)
-	return s.x.kinds(k), err
+	return Record{Kinds: s.x.kinds(k), Refs: s.x.takeRefs(0)}, err
 }
 
 // MatchName returns the kinds of identifiers in a file or directory name
 // (its last element). A hit makes the whole file or directory the record.
 func (s *Scanner) MatchName(name string) []Kind {
-	return s.x.kinds(s.x.scanNameKinds(name))
+	return s.matchName(name).Kinds
+}
+
+// matchName is MatchName with the refs, as a record without offsets.
+func (s *Scanner) matchName(name string) Record {
+	s.x.startRefs(0)
+	k := s.x.scanNameKinds(name)
+	return Record{Kinds: s.x.kinds(k), Refs: s.x.takeRefs(0)}
 }
 
 // ScanBytes is NewScanner(m, opts).Scan(name, data).
@@ -181,8 +218,10 @@ const maxDepth = 4
 
 func scanWith(name string, data []byte, x *extractor, opts *Options, depth int) *Result {
 	f := Detect(name, data)
+	from := len(x.refs)
 	res, err := scanFormat(f, name, data, x, opts, depth)
 	if err != nil {
+		x.dropRefs(from)
 		res = scanFallback(data, x)
 		res.Fallback = err.Error()
 		res.Tried = f
@@ -229,30 +268,45 @@ func parseFormat(f Format, name string, data []byte, x *extractor, opts *Options
 	}
 }
 
-// builder collects records while a parser walks a file.
+// builder collects records while a parser walks a file. A parser scans a
+// record's content and then adds it, so the refs the extractor collected
+// since the previous add are the record's.
 type builder struct {
 	res  *Result
 	x    *extractor
 	data []byte
 	prev int // end of the previous record, to scan the gaps between records
 	gap  kindSet
+	// from is where the file's refs start in x.refs, mark where the
+	// next record's do.
+	from, mark int
 }
 
 func newBuilder(f Format, data []byte, x *extractor) *builder {
-	return &builder{res: &Result{Format: f}, x: x, data: data}
+	n := len(x.refs)
+	x.startRefs(n)
+	return &builder{res: &Result{Format: f}, x: x, data: data, from: n, mark: n}
 }
 
 // add records the record data[s:e] with the kinds found in it. Records must
 // be added in order and must not overlap.
 func (b *builder) add(s, e int, k kindSet) {
+	var refs []string
+	if k != 0 {
+		refs = b.x.takeRefs(b.mark)
+	} else {
+		b.x.dropRefs(b.mark)
+	}
 	if s > b.prev {
 		b.gap |= b.x.scan(b.data[b.prev:s])
 	}
 	b.prev = e
 	if k != 0 {
-		b.res.Records = append(b.res.Records, Record{Index: b.res.NumRecords, Offset: int64(s), Length: int64(e - s), Kinds: b.x.kinds(k)})
+		b.res.Records = append(b.res.Records, Record{Index: b.res.NumRecords, Offset: int64(s), Length: int64(e - s), Kinds: b.x.kinds(k), Refs: refs})
 	}
 	b.res.NumRecords++
+	b.mark = len(b.x.refs)
+	b.x.startRefs(b.mark)
 }
 
 // done scans the rest of the file; an identifier outside every record makes
@@ -262,7 +316,7 @@ func (b *builder) done() *Result {
 		b.gap |= b.x.scan(b.data[b.prev:])
 	}
 	if b.gap != 0 {
-		b.res = wholeResult(b.res.Format, b.data, b.x, b.gap|b.recordKinds())
+		b.res = wholeResult(b.res.Format, b.data, b.x, b.gap|b.recordKinds(), b.from)
 	}
 	return b.res
 }
@@ -298,11 +352,14 @@ func (x *extractor) bit(k Kind) kindSet {
 	return 0
 }
 
-// wholeResult is a file whose only record is the whole file.
-func wholeResult(f Format, data []byte, x *extractor, k kindSet) *Result {
+// wholeResult is a file whose only record is the whole file, holding the
+// kinds k and the refs collected from x.refs[from] on.
+func wholeResult(f Format, data []byte, x *extractor, k kindSet, from int) *Result {
 	res := &Result{Format: f, NumRecords: 1, Whole: true}
 	if k != 0 {
-		res.Records = []Record{{Index: 0, Offset: 0, Length: int64(len(data)), Kinds: x.kinds(k)}}
+		res.Records = []Record{{Index: 0, Offset: 0, Length: int64(len(data)), Kinds: x.kinds(k), Refs: x.takeRefs(from)}}
+	} else {
+		x.dropRefs(from)
 	}
 	return res
 }

@@ -53,8 +53,8 @@ func allMatcher(t testing.TB) *tombstones.Matcher {
 // of all records.
 type everything struct{}
 
-func (everything) Match(Kind, string) bool   { return true }
-func (everything) CustomKinds() []CustomKind { return nil }
+func (everything) Lookup(Kind, string) (string, bool) { return "everything", true }
+func (everything) CustomKinds() []CustomKind          { return nil }
 
 func kindsOf(ks ...Kind) []Kind {
 	slices.Sort(ks)

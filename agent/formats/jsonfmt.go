@@ -32,7 +32,8 @@ func scanJSON(data []byte, x *extractor) (*Result, error) {
 	}
 	t := bytes.TrimLeft(bytes.TrimPrefix(data, utf8BOM), " \t\r\n")
 	if len(t) == 0 || t[0] != '[' {
-		return wholeResult(FormatJSON, data, x, x.scan(unescapeJSON(nil, data))), nil
+		from := len(x.refs)
+		return wholeResult(FormatJSON, data, x, x.scan(unescapeJSON(nil, data)), from), nil
 	}
 	// The document is valid JSON, so element boundaries can be found by
 	// skipping strings and counting brackets.

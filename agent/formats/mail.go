@@ -15,11 +15,12 @@ import (
 // scanMail scans one RFC 5322 message (an .eml or a Maildir file): the
 // message is the single record.
 func scanMail(data []byte, x *extractor, opts *Options, depth int) (*Result, error) {
+	from := len(x.refs)
 	k, err := x.scanMessage(data, opts, depth)
 	if err != nil {
 		return nil, err
 	}
-	return wholeResult(FormatMail, data, x, k), nil
+	return wholeResult(FormatMail, data, x, k, from), nil
 }
 
 // scanMbox scans an mbox (mboxo or mboxrd): a message, from its "From "
@@ -41,9 +42,11 @@ func scanMbox(data []byte, x *extractor, opts *Options, depth int) (*Result, err
 		} else {
 			msg = nil
 		}
+		from := len(x.refs)
 		k, err := x.scanMessage(msg, opts, depth)
 		if err != nil {
 			// One broken message must not hide the others: scan its bytes.
+			x.dropRefs(from)
 			k = x.scanRaw(msg)
 		}
 		b.add(s, e, k)
@@ -233,8 +236,10 @@ func (x *extractor) scanPart(part *message.Entity, body []byte, opts *Options, d
 		if depth+1 >= maxDepth {
 			return x.scanRaw(body) // forwarded too deep: read the bytes
 		}
+		from := len(x.refs)
 		k, err := x.scanMessage(body, opts, depth+1)
 		if err != nil {
+			x.dropRefs(from)
 			return x.scanRaw(body)
 		}
 		return k
@@ -254,8 +259,10 @@ func (x *extractor) scanPart(part *message.Entity, body []byte, opts *Options, d
 	if f == FormatMail && depth+1 >= maxDepth {
 		return x.scanRaw(body)
 	}
+	from := len(x.refs)
 	res, err := scanFormat(f, name, body, x, opts, depth+1)
 	if err != nil {
+		x.dropRefs(from)
 		return x.scanRaw(body)
 	}
 	var k kindSet

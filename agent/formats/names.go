@@ -89,10 +89,11 @@ func placeholderKind(name string) Kind {
 
 // Match reports whether rel (slash- or OS-separated, relative to the
 // scanned root) lies in a folder the rule gives to a subject known to m.
-// folder is that folder's path (a prefix of rel).
-func (r PathRule) Match(rel string, m Matcher) (folder string, kind Kind, ok bool) {
+// folder is that folder's path (a prefix of rel), and ref the matcher's
+// ref of the folder's identifier.
+func (r PathRule) Match(rel string, m Matcher) (folder string, kind Kind, ref string, ok bool) {
 	if m == nil || len(r.segs) == 0 {
-		return "", "", false
+		return "", "", "", false
 	}
 	parts := strings.Split(strings.Trim(filepath.ToSlash(rel), "/"), "/")
 	starts := []int{0}
@@ -106,14 +107,14 @@ func (r PathRule) Match(rel string, m Matcher) (folder string, kind Kind, ok boo
 		if st+len(r.segs) > len(parts) {
 			break
 		}
-		if k, ok := r.matchAt(parts[st:st+len(r.segs)], m); ok {
-			return path.Join(parts[:st+len(r.segs)]...), k, true
+		if k, ref, ok := r.matchAt(parts[st:st+len(r.segs)], m); ok {
+			return path.Join(parts[:st+len(r.segs)]...), k, ref, true
 		}
 	}
-	return "", "", false
+	return "", "", "", false
 }
 
-func (r PathRule) matchAt(parts []string, m Matcher) (Kind, bool) {
+func (r PathRule) matchAt(parts []string, m Matcher) (Kind, string, bool) {
 	var kind Kind
 	var value string
 	for i, s := range r.segs {
@@ -123,11 +124,21 @@ func (r PathRule) matchAt(parts []string, m Matcher) (Kind, bool) {
 			kind = placeholderKind(s[1 : len(s)-1])
 			value = parts[i]
 		case s != parts[i]:
-			return "", false
+			return "", "", false
 		}
 	}
-	if m.Match(kind, value) {
-		return kind, true
+	if ref, ok := m.Lookup(kind, value); ok {
+		return kind, ref, true
 	}
-	return "", false
+	return "", "", false
+}
+
+// kind returns the kind of the rule's placeholder.
+func (r PathRule) kind() Kind {
+	for _, s := range r.segs {
+		if strings.HasPrefix(s, "{") {
+			return placeholderKind(s[1 : len(s)-1])
+		}
+	}
+	return ""
 }

@@ -81,11 +81,12 @@ func decodeUTF16(dst, src []byte, bigEndian bool) []byte {
 // scanFallback scans bytes of unknown format as UTF-8 and as UTF-16 (both
 // byte orders); a hit makes the whole file the record.
 func scanFallback(data []byte, x *extractor) *Result {
+	from := len(x.refs)
 	k := x.scanRaw(data)
 	if isMarkup(head(data)) {
 		k |= x.scanMarkup(data)
 	}
-	return wholeResult(FormatFallback, data, x, k)
+	return wholeResult(FormatFallback, data, x, k, from)
 }
 
 // scanRaw scans raw bytes as text, and as UTF-16 when zero bytes suggest it.
@@ -122,23 +123,53 @@ const (
 
 func (x *extractor) scanStream(r io.Reader) (kindSet, error) {
 	var k kindSet
-	buf := make([]byte, streamOverlap+streamChunk)
-	keep := 0
+	w := newWindow(r)
 	for {
-		n, err := io.ReadFull(r, buf[keep:])
-		if n > 0 {
-			chunk := buf[:keep+n]
-			k |= x.scanRaw(chunk)
-			keep = min(streamOverlap, len(chunk))
-			copy(buf, chunk[len(chunk)-keep:])
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		win, _, err := w.next()
+		k |= x.scanRaw(win)
+		if err == io.EOF {
 			return k, nil
 		}
 		if err != nil {
 			return k, err
 		}
 	}
+}
+
+// window reads a stream in chunks of streamChunk bytes and hands out each
+// chunk with up to streamOverlap bytes of the one before, so that scanning
+// the windows sees every identifier that crosses a chunk border.
+type window struct {
+	r   io.Reader
+	buf []byte
+	end int // end of the previous window in buf
+	err error
+}
+
+func newWindow(r io.Reader) *window {
+	return &window{r: r, buf: make([]byte, streamOverlap+streamChunk)}
+}
+
+// next returns the next window and the part of it that is new. The slices
+// are valid until the following call. At the end of the stream err is
+// io.EOF, with the last window (which may be empty); a read error is
+// returned as it is, with what was read before it.
+func (w *window) next() (win, fresh []byte, err error) {
+	if w.err != nil {
+		return nil, nil, w.err
+	}
+	keep := min(streamOverlap, w.end)
+	copy(w.buf, w.buf[w.end-keep:w.end])
+	n, err := io.ReadFull(w.r, w.buf[keep:])
+	w.end = keep + n
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	w.err = err
+	if n == 0 {
+		return nil, nil, err
+	}
+	return w.buf[:w.end], w.buf[keep:w.end], err
 }
 
 // lineEnd returns the end of the line that starts at p: just past its

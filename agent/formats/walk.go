@@ -102,7 +102,7 @@ func (w *walker) walk(ctx context.Context, root string, fn func(p, rel string, d
 func (w *walker) nameHit(p, rel string, d fs.DirEntry) *Hit {
 	if rel != "" && w.opts != nil {
 		for _, r := range w.opts.PathRules {
-			if folder, k, ok := r.Match(rel, w.m); ok && filepath.ToSlash(rel) == folder {
+			if folder, k, _, ok := r.Match(rel, w.m); ok && filepath.ToSlash(rel) == folder {
 				return &Hit{Path: p, Format: FormatPath, Kinds: []Kind{k}}
 			}
 		}
@@ -130,13 +130,14 @@ func (w *walker) scanFile(p string, _ []byte) (hits []Hit, res *Result, data []b
 		return nil, nil, nil, err
 	}
 	if info.Size() > w.opts.maxSize() {
-		k, err := w.sc.x.scanStream(f)
+		rec, err := w.sc.scanStream(f)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		res = wholeResult(FormatFallback, nil, w.sc.x, k)
-		if len(res.Records) > 0 {
-			res.Records[0].Length = info.Size()
+		res = &Result{Format: FormatFallback, NumRecords: 1, Whole: true}
+		if len(rec.Kinds) > 0 {
+			rec.Length = info.Size()
+			res.Records = []Record{rec}
 		}
 	} else {
 		data, err = io.ReadAll(f)
