@@ -28,19 +28,27 @@
 //
 // # Use
 //
-// The archiver and restorer use one Scanner per goroutine:
+// Backup, restore and snapshot rewriting share one Redactor (safe for
+// concurrent use) and ask it about every item before its content moves:
 //
-//	sc := formats.NewScanner(matcher, &formats.Options{NameColumns: ...})
+//	r := formats.NewRedactor(matcher, &formats.Options{NameColumns: ...})
+//	if f, drop := r.DecidePath(rel, isDir); drop { ... }  // a name or a path rule
+//	rc, f, err := r.Redact(ctx, rel, open)                // content from any source
+//	out, f := r.RedactBytes(rel, data)                    // content already in memory
+//
+// Findings say what was found and removed, by refs, never by identifier;
+// MaskPath keeps identifiers in file names out of error lines. Scan and
+// Redact walk files and directories for `lethe scan` and `lethe redact`
+// through the same Redactor code. A Scanner (one per goroutine) gives the
+// records themselves, with their byte ranges:
+//
+//	sc := formats.NewScanner(matcher, opts)
 //	res := sc.Scan(path, data)          // files up to Options.MaxSize
 //	out, gone := formats.RedactBytes(data, res, res.Records)
-//	kinds, err := sc.ScanReader(r)      // larger files: fallback, streamed
-//	kinds = sc.MatchName(filepath.Base(path))
 //
 // The matcher names what matched with a ref (a tombstone ID); every
 // record carries the refs of the identifiers in it (Record.Refs), also
 // when the scanner answered from its cache of verdicts. With
 // Options.AllCandidates and a matcher whose refs are fingerprints, they
 // are the subject index of a file.
-// Scan and Redact walk files and directories for `lethe scan` and
-// `lethe redact`.
 package formats

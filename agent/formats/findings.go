@@ -17,6 +17,8 @@ type Findings struct {
 	// Refs are the references of every identifier matched in the item,
 	// sorted and without duplicates.
 	Refs []string
+	// Kinds are the kinds of those identifiers, sorted.
+	Kinds []Kind
 	// Fallback says why the format's parser was not used, if it failed;
 	// Tried is that format.
 	Fallback string

@@ -40,7 +40,8 @@ type Options struct {
 	// NameColumns are CSV header names (compared case-insensitively) whose
 	// values are matched as names. Names are never matched in free text.
 	NameColumns []string
-	// PathRules make whole folders one subject's (Scan and Redact only).
+	// PathRules make whole folders one subject's: Redactor.DecidePath,
+	// and the walks of Scan and Redact, apply them; a Scanner does not.
 	PathRules []PathRule
 	// AllCandidates looks at every identifier candidate, also after
 	// another of the same kind in the same text matched, so that
@@ -50,9 +51,12 @@ type Options struct {
 	// line, a header field, a value) stops at its first hit, which is
 	// enough to decide what to remove.
 	AllCandidates bool
-	// Report is called when a file that looked like a format did not parse
-	// and was scanned by the fallback instead, and for files that could not
-	// be read. The reason never contains file contents.
+	// Report is called by Scan and Redact when a file that looked like a
+	// format did not parse and was scanned by the fallback instead, and
+	// for files that could not be read. The reason never contains file
+	// contents, and identifiers in the paths it names are masked (see
+	// Redactor.MaskPath); path itself is the file's real path. A Redactor
+	// does not call it: its Findings say the same.
 	Report func(path string, format Format, reason string)
 }
 

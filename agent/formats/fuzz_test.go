@@ -2,7 +2,9 @@ package formats
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"testing"
 )
 
@@ -139,3 +141,64 @@ func FuzzExtract(f *testing.F) {
 		newExtractor(nil).scan(data)
 	})
 }
+
+// FuzzRedactor runs content through a Redactor as bytes and as a stream,
+// whole and over MaxSize: both ways agree, content without hits comes back
+// unchanged, and what is kept is the input without the removed records.
+func FuzzRedactor(f *testing.F) {
+	for _, s := range []string{seedMail, seedVCard, seedICal, seedMysql, seedPg, "[1, \"a@b.se\"]", "a,b\n1,a@b.se\n2,x\n",
+		"x\na@b.se\n", "\x1f\x8b", "\xff\xfea\x00@\x00b\x00.\x00s\x00e\x00", ""} {
+		f.Add("x", []byte(s), false)
+		f.Add("x.txt", []byte(s), true)
+	}
+	rs := map[bool][]*Redactor{}
+	for _, small := range []bool{false, true} {
+		opts := &Options{NameColumns: []string{"namn"}}
+		if small {
+			opts.MaxSize = 16
+		}
+		rs[small] = []*Redactor{NewRedactor(nil, opts), NewRedactor(everything{}, opts), NewRedactor(atMatcher{}, opts)}
+	}
+	f.Fuzz(func(t *testing.T, name string, data []byte, small bool) {
+		for _, r := range rs[small] {
+			out, fb := r.RedactBytes(name, data)
+			rc, fr, err := r.Redact(context.Background(), name, func() (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(data)), nil
+			})
+			if err != nil {
+				t.Fatalf("Redact: %v", err)
+			}
+			var streamed []byte
+			if rc != nil {
+				if streamed, err = io.ReadAll(rc); err != nil {
+					t.Fatalf("reading: %v", err)
+				}
+				rc.Close()
+			}
+			if !bytes.Equal(out, streamed) || (out == nil) != (rc == nil) || !findingsEqual(fb, fr) {
+				t.Fatalf("bytes and stream differ: %d/%d bytes, %+v / %+v", len(out), len(streamed), fb, fr)
+			}
+			if fb.Dropped != (out == nil) || fb.Removed > fb.Records || (fb.Removed > 0) != (len(fb.Refs) > 0) {
+				t.Fatalf("findings %+v for %d bytes kept", fb, len(out))
+			}
+			if fb.Removed == 0 && !bytes.Equal(out, data) {
+				t.Fatalf("changed without a hit")
+			}
+			if len(out) > len(data) {
+				t.Fatalf("redaction added bytes")
+			}
+		}
+	})
+}
+
+// atMatcher matches every email address whose local part is a single
+// letter: some records match, others do not.
+type atMatcher struct{}
+
+func (atMatcher) Lookup(k Kind, c string) (string, bool) {
+	if k == KindEmail && len(c) > 1 && c[1] == '@' {
+		return "at:" + c[:1], true
+	}
+	return "", false
+}
+func (atMatcher) CustomKinds() []CustomKind { return nil }

@@ -125,7 +125,7 @@ func (x *extractor) scanStream(r io.Reader) (kindSet, error) {
 	var k kindSet
 	w := newWindow(r)
 	for {
-		win, _, err := w.next()
+		win, err := w.next()
 		k |= x.scanRaw(win)
 		if err == io.EOF {
 			return k, nil
@@ -136,9 +136,9 @@ func (x *extractor) scanStream(r io.Reader) (kindSet, error) {
 	}
 }
 
-// window reads a stream in chunks of streamChunk bytes and hands out each
-// chunk with up to streamOverlap bytes of the one before, so that scanning
-// the windows sees every identifier that crosses a chunk border.
+// window reads a stream in chunks of up to streamChunk bytes and hands out
+// each chunk after up to streamOverlap bytes of the one before, so that
+// scanning the windows sees every identifier that crosses a chunk border.
 type window struct {
 	r   io.Reader
 	buf []byte
@@ -150,13 +150,14 @@ func newWindow(r io.Reader) *window {
 	return &window{r: r, buf: make([]byte, streamOverlap+streamChunk)}
 }
 
-// next returns the next window and the part of it that is new. The slices
-// are valid until the following call. At the end of the stream err is
-// io.EOF, with the last window (which may be empty); a read error is
-// returned as it is, with what was read before it.
-func (w *window) next() (win, fresh []byte, err error) {
+// next returns the next window, valid until the following call: the last
+// min(streamOverlap, len(previous window)) bytes of the previous window,
+// then what was read. At the end of the stream err is io.EOF, with the last
+// window (which may hold no new bytes); a read error is returned as it is,
+// with what was read before it.
+func (w *window) next() (win []byte, err error) {
 	if w.err != nil {
-		return nil, nil, w.err
+		return nil, w.err
 	}
 	keep := min(streamOverlap, w.end)
 	copy(w.buf, w.buf[w.end-keep:w.end])
@@ -166,10 +167,7 @@ func (w *window) next() (win, fresh []byte, err error) {
 		err = io.EOF
 	}
 	w.err = err
-	if n == 0 {
-		return nil, nil, err
-	}
-	return w.buf[:w.end], w.buf[keep:w.end], err
+	return w.buf[:w.end], err
 }
 
 // lineEnd returns the end of the line that starts at p: just past its

@@ -22,28 +22,41 @@ type Hit struct {
 }
 
 // Scan walks files and directories and calls fn for every record that holds
-// an identifier known to m. A directory whose name or path rule gives it to
-// a subject is one hit (format "name" or "path") and is not descended into.
-// Files that fail their parser are scanned by the fallback and reported via
-// opts.Report; unreadable files are reported too and do not stop the walk.
+// an identifier known to m. A file or directory whose name or path rule
+// gives it to a subject is one hit (format "name" or "path"), and such a
+// directory is not descended into. Files that fail their parser are
+// scanned by the fallback and reported via opts.Report; unreadable files
+// are reported too and do not stop the walk.
 func Scan(ctx context.Context, paths []string, m Matcher, opts *Options, fn func(Hit)) error {
-	w := walker{m: m, opts: opts, sc: NewScanner(m, opts)}
+	w := walker{r: NewRedactor(m, opts), opts: opts}
 	for _, root := range paths {
-		err := w.walk(ctx, root, func(p, rel string, d fs.DirEntry, dirHit *Hit) error {
-			if dirHit != nil {
-				fn(*dirHit)
+		err := w.walk(ctx, root, func(p, rel string, d fs.DirEntry, drop *Findings) error {
+			if drop != nil {
+				h := Hit{Path: p, Format: drop.Format, Kinds: drop.Kinds}
+				if info, err := d.Info(); err == nil && !d.IsDir() && drop.Format == FormatName {
+					h.Length = info.Size()
+				}
+				fn(h)
 				return nil
 			}
 			if !d.Type().IsRegular() {
 				return nil
 			}
-			hits, _, _, err := w.scanFile(p, nil)
+			sc := w.r.scanner()
+			defer w.r.release(sc)
+			c, err := w.r.read(ctx, sc, p, func() (io.ReadCloser, error) { return os.Open(p) })
 			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
 				w.report(p, "", err.Error())
 				return nil
 			}
-			for _, h := range hits {
-				fn(h)
+			if c.res.Fallback != "" {
+				w.report(p, c.res.Tried, c.res.Fallback)
+			}
+			for _, r := range c.res.Records {
+				fn(Hit{Path: p, Format: c.res.Format, Record: r.Index, Offset: r.Offset, Length: r.Length, Kinds: r.Kinds})
 			}
 			return nil
 		})
@@ -54,10 +67,11 @@ func Scan(ctx context.Context, paths []string, m Matcher, opts *Options, fn func
 	return nil
 }
 
+// walker walks the trees of Scan and Redact; what to drop and how to read
+// content is the Redactor's, as for backup and restore.
 type walker struct {
-	m    Matcher
+	r    *Redactor
 	opts *Options
-	sc   *Scanner
 }
 
 func (w *walker) report(path string, f Format, reason string) {
@@ -66,16 +80,16 @@ func (w *walker) report(path string, f Format, reason string) {
 	}
 }
 
-// walk calls fn for root and everything below it in lexical order. dirHit
+// walk calls fn for root and everything below it in lexical order. drop
 // is set for a file or directory given to a subject by its name or a path
 // rule; such directories are not descended into.
-func (w *walker) walk(ctx context.Context, root string, fn func(p, rel string, d fs.DirEntry, dirHit *Hit) error) error {
+func (w *walker) walk(ctx context.Context, root string, fn func(p, rel string, d fs.DirEntry, drop *Findings) error) error {
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == root {
-				return fmt.Errorf("scanning %s: %w", root, err)
+				return fmt.Errorf("scanning %s: %w", w.r.MaskPath(root), w.r.maskErr(err))
 			}
-			w.report(p, "", err.Error())
+			w.report(p, "", w.r.maskErr(err).Error())
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -85,8 +99,8 @@ func (w *walker) walk(ctx context.Context, root string, fn func(p, rel string, d
 		if rel == "." {
 			rel = ""
 		}
-		if h := w.nameHit(p, rel, d); h != nil {
-			if err := fn(p, rel, d, h); err != nil {
+		if f, ok := w.r.decide(filepath.ToSlash(rel), d.Name()); ok {
+			if err := fn(p, rel, d, &f); err != nil {
 				return err
 			}
 			if d.IsDir() {
@@ -96,63 +110,6 @@ func (w *walker) walk(ctx context.Context, root string, fn func(p, rel string, d
 		}
 		return fn(p, rel, d, nil)
 	})
-}
-
-// nameHit checks a path's own name and the path rules.
-func (w *walker) nameHit(p, rel string, d fs.DirEntry) *Hit {
-	if rel != "" && w.opts != nil {
-		for _, r := range w.opts.PathRules {
-			if folder, k, _, ok := r.Match(rel, w.m); ok && filepath.ToSlash(rel) == folder {
-				return &Hit{Path: p, Format: FormatPath, Kinds: []Kind{k}}
-			}
-		}
-	}
-	if ks := w.sc.MatchName(d.Name()); len(ks) > 0 {
-		h := &Hit{Path: p, Format: FormatName, Kinds: ks}
-		if info, err := d.Info(); err == nil && !d.IsDir() {
-			h.Length = info.Size()
-		}
-		return h
-	}
-	return nil
-}
-
-// scanFile scans one regular file. data is the file's content when it was
-// small enough to read whole (nil for streamed files).
-func (w *walker) scanFile(p string, _ []byte) (hits []Hit, res *Result, data []byte, err error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if info.Size() > w.opts.maxSize() {
-		rec, err := w.sc.scanStream(f)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		res = &Result{Format: FormatFallback, NumRecords: 1, Whole: true}
-		if len(rec.Kinds) > 0 {
-			rec.Length = info.Size()
-			res.Records = []Record{rec}
-		}
-	} else {
-		data, err = io.ReadAll(f)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		res = w.sc.Scan(p, data)
-		if res.Fallback != "" {
-			w.report(p, res.Tried, res.Fallback)
-		}
-	}
-	for _, r := range res.Records {
-		hits = append(hits, Hit{Path: p, Format: res.Format, Record: r.Index, Offset: r.Offset, Length: r.Length, Kinds: r.Kinds})
-	}
-	return hits, res, data, nil
 }
 
 // Summary counts what Redact did, per format.
@@ -196,24 +153,25 @@ func (s *Summary) SortedFormats() []Format {
 // outDir/<its name>. Files without matching records are copied unchanged;
 // files that are wholly one record of a subject (a mail message, a
 // container, a file named after the subject) and directories given to a
-// subject are not written. The input is never changed.
+// subject are not written. The input is never changed. Content goes
+// through a Redactor, as in backup and restore.
 func Redact(ctx context.Context, paths []string, outDir string, m Matcher, opts *Options) (Summary, error) {
 	var sum Summary
-	w := walker{m: m, opts: opts, sc: NewScanner(m, opts)}
+	w := walker{r: NewRedactor(m, opts), opts: opts}
 	absOut, err := filepath.Abs(outDir)
 	if err != nil {
-		return sum, fmt.Errorf("redacting into %s: %w", outDir, err)
+		return sum, w.pathErr("redacting into", outDir, err)
 	}
 	for _, root := range paths {
 		info, err := os.Stat(root)
 		if err != nil {
-			return sum, fmt.Errorf("redacting %s: %w", root, err)
+			return sum, w.pathErr("redacting", root, err)
 		}
 		base := outDir
 		if !info.IsDir() {
 			base = filepath.Join(outDir, filepath.Base(root))
 		}
-		err = w.walk(ctx, root, func(p, rel string, d fs.DirEntry, hit *Hit) error {
+		err = w.walk(ctx, root, func(p, rel string, d fs.DirEntry, drop *Findings) error {
 			dst := filepath.Join(base, rel)
 			if abs, err := filepath.Abs(p); err == nil && (abs == absOut || isUnder(abs, absOut)) {
 				if d.IsDir() {
@@ -221,29 +179,29 @@ func Redact(ctx context.Context, paths []string, outDir string, m Matcher, opts 
 				}
 				return nil
 			}
-			if hit != nil {
-				fs := sum.of(hit.Format)
+			if drop != nil {
+				fs := sum.of(drop.Format)
 				fs.Files++
 				fs.Removed++
-				fs.RecordsRemoved++
+				fs.RecordsRemoved += drop.Removed
 				return nil
 			}
 			switch {
 			case d.IsDir():
-				return mkdirLike(dst, p)
+				return w.mkdirLike(dst, p)
 			case d.Type()&fs.ModeSymlink != 0:
 				target, err := os.Readlink(p)
 				if err != nil {
-					return fmt.Errorf("reading link %s: %w", p, err)
+					return w.pathErr("reading link", p, err)
 				}
 				if err := os.Symlink(target, dst); err != nil {
-					return fmt.Errorf("writing link %s: %w", dst, err)
+					return w.pathErr("writing link", dst, err)
 				}
 				return nil
 			case !d.Type().IsRegular():
 				return nil // devices, sockets, pipes
 			}
-			return w.redactFile(p, dst, &sum)
+			return w.redactFile(ctx, p, dst, &sum)
 		})
 		if err != nil {
 			return sum, err
@@ -252,83 +210,73 @@ func Redact(ctx context.Context, paths []string, outDir string, m Matcher, opts 
 	return sum, nil
 }
 
+// pathErr is err from doing what to p, with identifiers in p masked.
+func (w *walker) pathErr(what, p string, err error) error {
+	return fmt.Errorf("%s %s: %w", what, w.r.MaskPath(p), w.r.maskErr(err))
+}
+
 func isUnder(p, dir string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != "." && !filepath.IsAbs(rel) && len(rel) >= 2 && rel[:2] != ".."
 }
 
-func mkdirLike(dst, src string) error {
+func (w *walker) mkdirLike(dst, src string) error {
 	mode := fs.FileMode(0o755)
 	if info, err := os.Stat(src); err == nil {
 		mode = info.Mode().Perm() | 0o700
 	}
 	if err := os.MkdirAll(dst, mode); err != nil {
-		return fmt.Errorf("creating %s: %w", dst, err)
+		return w.pathErr("creating", dst, err)
 	}
 	return nil
 }
 
-func (w *walker) redactFile(p, dst string, sum *Summary) error {
-	_, res, data, err := w.scanFile(p, nil)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	fs := sum.of(res.Format)
-	fs.Files++
-	if res.Fallback != "" {
-		fs.Fallbacks++
-	}
+func (w *walker) redactFile(ctx context.Context, p, dst string, sum *Summary) error {
 	info, err := os.Stat(p)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
+		return w.pathErr("reading", p, err)
+	}
+	rc, f, err := w.r.Redact(ctx, p, func() (io.ReadCloser, error) { return os.Open(p) })
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", w.r.MaskPath(p), err)
+	}
+	fs := sum.of(f.Format)
+	fs.Files++
+	if f.Fallback != "" {
+		fs.Fallbacks++
+		w.report(p, f.Tried, f.Fallback)
+	}
+	fs.RecordsRemoved += f.Removed
+	if f.Dropped {
+		fs.Removed++
+		return nil
+	}
+	defer rc.Close()
+	if f.Removed > 0 {
+		fs.Redacted++
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
+		return w.pathErr("creating", filepath.Dir(dst), err)
 	}
-	if len(res.Records) == 0 {
-		if data != nil {
-			return writeFile(dst, data, info)
-		}
-		return copyFile(p, dst, info)
-	}
-	fs.RecordsRemoved += len(res.Records)
-	if data == nil || res.Whole {
-		fs.Removed++
-		return nil
-	}
-	out, gone := RedactBytes(data, res, res.Records)
-	if gone {
-		fs.Removed++
-		return nil
-	}
-	fs.Redacted++
-	return writeFile(dst, out, info)
+	return w.writeFile(dst, rc, info)
 }
 
-func writeFile(dst string, data []byte, info fs.FileInfo) error {
-	if err := os.WriteFile(dst, data, info.Mode().Perm()); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	_ = os.Chtimes(dst, info.ModTime(), info.ModTime())
-	return nil
-}
-
-func copyFile(src, dst string, info fs.FileInfo) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", src, err)
-	}
-	defer in.Close()
+// writeFile writes the content r to dst with info's permissions and
+// modification time.
+func (w *walker) writeFile(dst string, r io.Reader, info fs.FileInfo) error {
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
+		return w.pathErr("writing", dst, err)
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, r); err != nil {
+		// Content that changed while it was read may hold a subject's
+		// identifier: leave nothing of it behind.
 		out.Close()
-		return fmt.Errorf("writing %s: %w", dst, err)
+		os.Remove(dst)
+		return w.pathErr("writing", dst, err)
 	}
 	if err := out.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
+		return w.pathErr("writing", dst, err)
 	}
 	_ = os.Chtimes(dst, info.ModTime(), info.ModTime())
 	return nil
