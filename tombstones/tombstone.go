@@ -64,6 +64,14 @@ type Tombstone struct {
 // Revoked reports whether the tombstone has been revoked.
 func (t Tombstone) Revoked() bool { return len(t.Revocations) > 0 }
 
+// Status is "active" or "revoked".
+func (t Tombstone) Status() string {
+	if t.Revoked() {
+		return "revoked"
+	}
+	return "active"
+}
+
 // Masked returns the masked identifiers ("a***@example.se", ...).
 func (t Tombstone) Masked() []string {
 	out := make([]string, len(t.Entries))

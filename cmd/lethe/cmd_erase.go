@@ -92,7 +92,7 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 			if g.json {
 				return printJSON(g.stdout, ts)
 			}
-			return tombstones.WriteList(g.stdout, ts)
+			return writeTombstoneList(g.stdout, ts)
 		},
 	}
 	lo.addSettingsFlags(list, true)
@@ -115,7 +115,7 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 			if g.json {
 				return printJSON(g.stdout, t)
 			}
-			return tombstones.WriteTombstone(g.stdout, t)
+			return writeTombstone(g.stdout, t)
 		},
 	}
 	so.addSettingsFlags(show, true)
@@ -181,7 +181,7 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 				}
 				err = printJSON(g.stdout, res)
 			} else {
-				matched, err = tombstones.WriteCheck(g.stdout, res)
+				matched, err = writeCheck(g.stdout, res)
 			}
 			if err != nil {
 				return err
