@@ -78,10 +78,14 @@ func (o *scanOptions) prepare(ctx context.Context, g *globalOptions, unreadable 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	var red *formats.Redactor
 	opts := &formats.Options{
 		NameColumns: o.nameColumns,
 		PathRules:   rules,
 		Report: func(path string, format formats.Format, reason string) {
+			// A path may name the subject (a folder named after them):
+			// warnings must not.
+			path = red.MaskPath(path)
 			if format == "" {
 				unreadable.Add(1)
 				g.warnf("error: %s: %s\n", path, reason)
@@ -90,6 +94,7 @@ func (o *scanOptions) prepare(ctx context.Context, g *globalOptions, unreadable 
 			g.warnf("warning: %s: not valid %s, scanned as bytes: %s\n", path, format, reason)
 		},
 	}
+	red = formats.NewRedactor(m, opts)
 	return m, opts, done, nil
 }
 
