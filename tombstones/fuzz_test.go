@@ -8,7 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// fixedErrors are all errors Normalize returns: none repeats its input.
+// fixedError reports whether err is one of the errors Normalize returns,
+// none of which repeats its input.
 func fixedError(err error) bool {
 	for _, e := range []error{errUnknownKind, errCustomPattern, errEmailEmpty, errEmailAt, errEmailChar, errEmailLength,
 		errEmailDomain, errEmailUnicode, errPhoneParse, errPhoneInvalid, errPnrLength, errPnrPlus, errPnrDate, errPnrFuture,

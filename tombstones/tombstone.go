@@ -17,7 +17,7 @@ import (
 // Mode is how an erasure is carried out in the backups.
 type Mode string
 
-// Erasure modes (see DESIGN.md, "Erasure").
+// Erasure modes (see docs/erasure.md, "Modes").
 const (
 	ModeRewrite Mode = "rewrite" // rewrite snapshots, erasure-grade prune
 	ModeExpire  Mode = "expire"  // keep snapshots sealed, filter restores

@@ -11,8 +11,8 @@
 // CSV header, the calendar wrapper and other text between records are not
 // records). Redaction cuts whole records out of the original bytes, so
 // everything else stays byte-identical; only SQL tuples and JSON array
-// elements take a neighbouring separator along, and the last tuple of an
-// INSERT takes the statement. A file that cannot be split (one mail
+// elements take a neighbouring separator along, and removing every tuple
+// of an INSERT removes the statement. A file that cannot be split (one mail
 // message, a zip or gzip file, the fallback for unknown or broken files)
 // is one record, and so is any file with an identifier outside its records
 // (a CSV header, say).
@@ -24,7 +24,8 @@
 // is not a candidate — and passed to a Matcher (the tombstones matcher),
 // which normalizes, fingerprints and looks them up. Names are matched only
 // where a rule says a value is a name: configured CSV columns, the FN and N
-// of a vCard, and path rules.
+// of a vCard, and path rules (and MaskPath looks up whole path components
+// as names, to keep them out of error lines).
 //
 // # Use
 //

@@ -34,8 +34,9 @@ const DefaultMaxSize = 256 << 20
 
 // Options tune scanning.
 type Options struct {
-	// MaxSize is the largest file parsed by its format (and the largest
-	// member of a container that is looked into); 0 means DefaultMaxSize.
+	// MaxSize is the largest file (and the largest member of a container)
+	// parsed by its format; bigger ones are scanned as raw bytes, in a
+	// stream. 0 means DefaultMaxSize.
 	MaxSize int64
 	// NameColumns are CSV header names (compared case-insensitively) whose
 	// values are matched as names. Names are never matched in free text.

@@ -10,8 +10,9 @@ import (
 	"sort"
 )
 
-// Hit is one matching record, as `lethe scan` prints it. It never carries
-// the identifier itself.
+// Hit is one matching record, as `lethe scan` prints it. It carries no
+// identifier, except in Path when a file or folder is named after the
+// subject: that path is where the operator must act.
 type Hit struct {
 	Path   string `json:"path"`
 	Format Format `json:"format"`

@@ -178,8 +178,8 @@ func (g *generator) newFile(path, format string) *file {
 
 func (f *file) write(s string) { f.buf.WriteString(s) }
 
-// rec writes one record; owner is a subject index, Decoy, or -2 for
-// everybody else.
+// rec writes one record; owner is an index into the subjects, Decoy, or
+// nobody.
 func (f *file) rec(owner int, s string) {
 	off := f.buf.Len()
 	f.buf.WriteString(s)
