@@ -225,3 +225,27 @@ func TestOrgnrSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestExtractNoAllocs: looking for the built-in kinds does not allocate,
+// with hits or without, once a scanner's buffers and memo are warm.
+// (Custom kinds do: the regexp package returns each match's indexes in a
+// new slice.)
+func TestExtractNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	x := newExtractor(allMatcher(t))
+	for _, text := range []string{
+		"per@example.se 19800101-1249 556677-8898 070-765 43 21\n",
+		"hit: " + tEmail + " " + tPnr + " " + tOrgnr + " " + tPhone + "\n",
+	} {
+		b := []byte(text)
+		x.scan(b) // warm the memo
+		if allocs := testing.AllocsPerRun(100, func() {
+			x.startRefs(0)
+			x.scan(b)
+		}); allocs != 0 {
+			t.Errorf("%q: %v allocations", text, allocs)
+		}
+	}
+}

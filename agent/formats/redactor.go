@@ -130,7 +130,7 @@ func (r *Redactor) Redact(ctx context.Context, name string, open func() (io.Read
 
 // RedactBytes is Redact for content the caller holds: it returns data
 // without the subjects' records (data itself when nothing was found, nil
-// when nothing is kept) and the findings. Content larger than
+// with Findings.Dropped when nothing is kept) and the findings. Content larger than
 // Options.MaxSize is scanned by the fallback, as Redact does.
 func (r *Redactor) RedactBytes(name string, data []byte) ([]byte, Findings) {
 	sc := r.scanner()
