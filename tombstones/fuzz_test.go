@@ -13,7 +13,7 @@ import (
 func fixedError(err error) bool {
 	for _, e := range []error{errUnknownKind, errCustomPattern, errEmailEmpty, errEmailAt, errEmailChar, errEmailLength,
 		errEmailDomain, errEmailUnicode, errPhoneParse, errPhoneInvalid, errPnrLength, errPnrPlus, errPnrDate, errPnrFuture,
-		errOrgnrLength, errNameEmpty, errNameUnicode, errNameTooLong, errNameControls} {
+		errOrgnrLength, errOrgnrPerson, errNameEmpty, errNameUnicode, errNameTooLong, errNameControls} {
 		if errors.Is(err, e) {
 			return true
 		}

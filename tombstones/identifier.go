@@ -227,6 +227,7 @@ var (
 	errPnrCheck     = checkDigitErrors("personnummer")
 	errOrgnrLength  = errors.New("orgnr: needs 10 digits, optionally with '-' before the last four and an optional 16 prefix")
 	errOrgnrCheck   = checkDigitErrors("orgnr")
+	errOrgnrPerson  = errors.New("orgnr: the third and fourth digits are below 20, as in a personnummer: a sole trader's number is their personnummer, record it as one")
 	errNameEmpty    = errors.New("name: empty")
 	errNameUnicode  = errors.New("name: invalid UTF-8")
 	errNameTooLong  = errors.New("name: too long")

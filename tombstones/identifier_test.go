@@ -175,6 +175,7 @@ func TestNormalizeErrors(t *testing.T) {
 		{KindPersonnummer, "800101--1231", "personnummer: needs 10 or 12 digits"},
 		{KindOrgnr, "556677-8898", "orgnr: check digit should be 9"},
 		{KindOrgnr, "55667788", "orgnr: needs 10 digits"},
+		{KindOrgnr, "800101-1231", "orgnr: the third and fourth digits are below 20"},
 		{KindEmail, "anna.svensson.example.se", "email: needs exactly one '@'"},
 		{KindEmail, "anna@svensson@example.se", "email: needs exactly one '@'"},
 		{KindEmail, "anna svensson@example.se", "email: contains a space"},
@@ -340,7 +341,8 @@ func TestShapes(t *testing.T) {
 		}
 	}
 	org := map[string]bool{
-		"556036-0793": true, "5560360793": true, "165560360793": true, "16556036-0793": true, "800101-1231": true,
+		"556036-0793": true, "5560360793": true, "165560360793": true, "16556036-0793": true, "800101-1231": false,
+		"168001011231": false, "802001-1238": true,
 		"556036-0794": false, "175560360793": false, "16 556036-0793": false, "16-556036-0793": false,
 		"55603-60793": false, "55603607930": false, "1655603607930": false, "556036-079": false,
 	}

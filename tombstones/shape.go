@@ -41,10 +41,13 @@ func IsPersonnummerShape[T number](s T) bool {
 }
 
 // IsOrgnrShape reports whether s is spelled as an organisationsnummer:
-// NNNNNN-NNNC or NNNNNNNNNC, optionally after the prefix 16, with a valid
-// check digit C. s is one token, as for IsPersonnummerShape. Every value
-// Normalize accepts as KindOrgnr has this shape, and Normalize accepts
-// every value of this shape.
+// NNNNNN-NNNC or NNNNNNNNNC, optionally after the prefix 16, with 20 or
+// more in the third and fourth digits (the "month" that sets an
+// organisation apart from a person) and a valid check digit C. s is one
+// token, as for IsPersonnummerShape. Every value Normalize accepts as
+// KindOrgnr has this shape, and Normalize accepts every value of this
+// shape. A sole trader's number is the owner's personnummer and is
+// recorded as one, so that every spelling of it is found.
 func IsOrgnrShape[T number](s T) bool {
 	_, err := parseOrgnr(s)
 	return err == nil
@@ -136,6 +139,9 @@ func parseOrgnr[T number](s T) (d [10]byte, err error) {
 		copy(d[:], digits[2:12])
 	default:
 		return d, errOrgnrLength
+	}
+	if d[2] < '2' {
+		return d, errOrgnrPerson
 	}
 	if c := LuhnDigit(d[:9]); c != d[9] {
 		return d, errOrgnrCheck[c-'0']
