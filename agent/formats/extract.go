@@ -52,9 +52,13 @@ type extractor struct {
 	// and each matcher call costs a keyed hash. It is direct-mapped by a
 	// 64-bit hash of kind and candidate, allocated on first use. A
 	// verdict from the memo counts like one from the matcher: its ref
-	// goes to the record at hand.
-	memo *[memoSize]memoEntry
-	seed maphash.Seed
+	// goes to the record at hand. Entries name refs by their position in
+	// refTab (from 1), which keeps them small: the memo is read for every
+	// candidate.
+	memo   *[memoSize]memoEntry
+	refTab []string
+	refIdx map[string]uint32
+	seed   maphash.Seed
 	// prefixes are the custom kinds' literal pattern prefixes, and
 	// customKinds their kinds.
 	prefixes    []string
@@ -90,10 +94,14 @@ type extractor struct {
 const memoSize = 1 << 12
 
 type memoEntry struct {
-	h        uint64
-	ref      string
-	ok, used bool
+	h    uint64
+	ref  uint32 // refTab[ref-1] matched; 0: no match
+	used bool
 }
+
+// maxRefTab bounds refTab; a matcher whose refs are all different (one
+// that collects fingerprints) refills it from scratch.
+const maxRefTab = 1 << 12
 
 // BytesMatcher is optionally implemented by a Matcher that can look at a
 // candidate in place: the extractor's buffers are reused, so the matcher
@@ -198,12 +206,37 @@ func (x *extractor) match(kind Kind, cand []byte) bool {
 		} else {
 			ref, ok = x.m.Lookup(kind, string(cand))
 		}
-		*e = memoEntry{h: h, ref: ref, ok: ok, used: true}
+		var i uint32
+		if ok {
+			i = x.refIndex(ref)
+		}
+		*e = memoEntry{h: h, ref: i, used: true}
 	}
-	if e.ok {
-		x.addRef(e.ref)
+	if e.ref == 0 {
+		return false
 	}
-	return e.ok
+	x.addRef(x.refTab[e.ref-1])
+	return true
+}
+
+// refIndex returns ref's position in refTab, from 1, adding it if needed.
+func (x *extractor) refIndex(ref string) uint32 {
+	if i, ok := x.refIdx[ref]; ok {
+		return i
+	}
+	if x.refIdx == nil {
+		x.refIdx = make(map[string]uint32)
+	}
+	if len(x.refTab) == maxRefTab {
+		// Start over: no memo entry may point into the old table.
+		clear(x.refIdx)
+		x.refTab = x.refTab[:0]
+		*x.memo = [memoSize]memoEntry{}
+	}
+	x.refTab = append(x.refTab, ref)
+	i := uint32(len(x.refTab))
+	x.refIdx[ref] = i
+	return i
 }
 
 // minSegMax is the length at which a record's refs are first compacted.

@@ -3,6 +3,7 @@ package formats
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -117,6 +118,32 @@ func TestRefsNested(t *testing.T) {
 		}
 		if !slices.EqualFunc(got, c.want, slices.Equal) {
 			t.Errorf("%s (%s): record refs %v, want %v", c.name, res.Format, got, c.want)
+		}
+	}
+}
+
+// TestRefsManyDistinct: a collecting matcher gives every candidate its own
+// ref, more than the scanner's table of refs holds; every record still
+// names its own, in a first scan and in a second one that the memo
+// partly answers.
+func TestRefsManyDistinct(t *testing.T) {
+	var b strings.Builder
+	var want []string
+	for i := range 3 * maxRefTab {
+		a := fmt.Sprintf("kund%d@example.se", i%(2*maxRefTab+7))
+		fmt.Fprintf(&b, "rad %d: %s\n", i, a)
+		want = append(want, tag(KindEmail, a))
+	}
+	sc := NewScanner(&tagger{}, nil)
+	for pass := range 2 {
+		res := sc.Scan("x.log", []byte(b.String()))
+		if len(res.Records) != len(want) {
+			t.Fatalf("pass %d: %d records, want %d", pass, len(res.Records), len(want))
+		}
+		for i, r := range res.Records {
+			if !slices.Equal(r.Refs, want[i:i+1]) {
+				t.Fatalf("pass %d, record %d: refs %v, want %v", pass, i, r.Refs, want[i])
+			}
 		}
 	}
 }
