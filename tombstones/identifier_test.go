@@ -334,6 +334,7 @@ func TestShapes(t *testing.T) {
 		"800161-1238": true, "19800161-1238": true, "800101-1232": false, "19800101+1231": false, "800101--1231": false,
 		"80010-11231": false, "801301-1237": false, "800100-1239": false, "800132-1234": false, "+8001011231": false,
 		"800101 1231": false, "1231": false, "19800101-12311": false, " 800101-1231": false,
+		"800101-123a": false, "8001011-231": false, "1980010-11231": false, "19800101=1231": false, "80010112311": false,
 	}
 	for s, want := range pnr {
 		if got := IsPersonnummerShape(s); got != want {
@@ -345,6 +346,7 @@ func TestShapes(t *testing.T) {
 		"168001011231": false, "802001-1238": true,
 		"556036-0794": false, "175560360793": false, "16 556036-0793": false, "16-556036-0793": false,
 		"55603-60793": false, "55603607930": false, "1655603607930": false, "556036-079": false,
+		"1655603-60793": false, "556036+0793": false, "16556036+0793": false, "556036-07a3": false,
 	}
 	n := testNormalizer(t)
 	for s, want := range org {

@@ -15,19 +15,23 @@ type number interface{ ~string | ~[]byte }
 // the one before by 1, and so on, as personnummer and
 // organisationsnummer do. s must hold only the digits '0' to '9'.
 func LuhnDigit[T number](s T) byte {
-	sum := 0
-	for i := 0; i < len(s); i++ {
-		v := int(s[len(s)-1-i] - '0')
-		if i%2 == 0 {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
+	sum, w := 0, 1
+	for i := len(s) - 1; i >= 0; i-- {
+		sum += int(luhnValue[w][s[i]])
+		w ^= 1
 	}
 	return byte('0' + (10-sum%10)%10)
 }
+
+// luhnValue[w][c] is what digit c adds to a Luhn sum at weight w+1:
+// scanners check a check digit for every ten-digit number they see.
+var luhnValue = func() (t [2][256]uint8) {
+	for d := range uint8(10) {
+		t[0]['0'+d] = d
+		t[1]['0'+d] = 2*d - 9*(d/5)
+	}
+	return t
+}()
 
 // IsPersonnummerShape reports whether s is spelled as a personnummer or
 // samordningsnummer: YYMMDD[-+]NNNC, YYMMDDNNNC, YYYYMMDD[-]NNNC or
@@ -61,35 +65,35 @@ type pnrParts struct {
 }
 
 func parsePersonnummer[T number](s T) (p pnrParts, err error) {
-	var digits [12]byte
-	nd := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			if nd == len(digits) {
-				return p, errPnrLength
-			}
-			digits[nd] = c
-			nd++
-		case (c == '-' || c == '+') && p.sep == 0 && len(s)-i == 5:
-			p.sep = c
-		default:
+	// The length says where a separator may be and how many digits there
+	// are: 10 or 12, and '-' or '+' only before the last four.
+	n, nd := len(s), len(s)
+	switch n {
+	case 10, 12:
+	case 11, 13:
+		if p.sep = s[n-5]; p.sep != '-' && p.sep != '+' {
 			return p, errPnrLength
 		}
+		nd = n - 1
+	default:
+		return p, errPnrLength
 	}
-	switch nd {
-	case 10:
-		p.century = -1
-		copy(p.d[:], digits[:10])
-	case 12:
+	if !digitsAround(s, p.sep != 0) {
+		return p, errPnrLength
+	}
+	p.century = -1
+	if nd == 12 {
 		if p.sep == '+' {
 			return p, errPnrPlus
 		}
-		p.century = int(digits[0]-'0')*10 + int(digits[1]-'0')
-		copy(p.d[:], digits[2:12])
-	default:
-		return p, errPnrLength
+		p.century = int(s[0]-'0')*10 + int(s[1]-'0')
+	}
+	off := nd - 10 // the century's digits come first
+	if p.sep == 0 {
+		copy(p.d[:], s[off:])
+	} else {
+		copy(p.d[:6], s[off:n-5])
+		copy(p.d[6:], s[n-4:])
 	}
 	month, day := p.monthDay()
 	if month < 1 || month > 12 || day < 1 || day > 31 {
@@ -99,6 +103,18 @@ func parsePersonnummer[T number](s T) (p pnrParts, err error) {
 		return p, errPnrCheck[c-'0']
 	}
 	return p, nil
+}
+
+// digitsAround reports whether s is all ASCII digits, but for a separator
+// before the last four when sep is set.
+func digitsAround[T number](s T, sep bool) bool {
+	n := len(s)
+	for i := 0; i < n; i++ {
+		if s[i]-'0' > 9 && (!sep || i != n-5) {
+			return false
+		}
+	}
+	return true
 }
 
 // monthDay returns the birth month and day (the day less 60 for a
@@ -114,34 +130,37 @@ func (p *pnrParts) monthDay() (month, day int) {
 
 // parseOrgnr returns the ten digits of an organisationsnummer.
 func parseOrgnr[T number](s T) (d [10]byte, err error) {
-	var digits [12]byte
-	nd := 0
-	seenSep := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			if nd == len(digits) {
-				return d, errOrgnrLength
-			}
-			digits[nd] = c
-			nd++
-		case c == '-' && !seenSep && len(s)-i == 5:
-			seenSep = true
-		default:
+	// As for personnummer, the length says it all: ten digits, '-' only
+	// before the last four, and "16" first when there are twelve.
+	n, sep := len(s), false
+	switch n {
+	case 10, 12:
+	case 11, 13:
+		if s[n-5] != '-' {
 			return d, errOrgnrLength
 		}
-	}
-	switch {
-	case nd == 10:
-		copy(d[:], digits[:10])
-	case nd == 12 && digits[0] == '1' && digits[1] == '6':
-		copy(d[:], digits[2:12])
+		sep = true
 	default:
 		return d, errOrgnrLength
 	}
-	if d[2] < '2' {
+	if !digitsAround(s, sep) {
+		return d, errOrgnrLength
+	}
+	off := 0
+	if n >= 12 {
+		if s[0] != '1' || s[1] != '6' {
+			return d, errOrgnrLength
+		}
+		off = 2
+	}
+	if s[off+2] < '2' {
 		return d, errOrgnrPerson
+	}
+	if !sep {
+		copy(d[:], s[off:])
+	} else {
+		copy(d[:6], s[off:n-5])
+		copy(d[6:], s[n-4:])
 	}
 	if c := LuhnDigit(d[:9]); c != d[9] {
 		return d, errOrgnrCheck[c-'0']
