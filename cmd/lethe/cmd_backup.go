@@ -22,6 +22,7 @@ type backupOptions struct {
 	excludes    []string
 	ignoreInode bool
 	ignoreCtime bool
+	subjects    reapplyOptions
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -32,7 +33,14 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 		Long: `Back up files and directories into a new snapshot.
 
 Items that cannot be read are reported and left out; the snapshot is still
-saved and lethe exits with status 3, as restic does.`,
+saved and lethe exits with status 3, as restic does.
+
+Every active erasure is applied: the records of erased subjects are removed
+before they are stored, and files and folders wholly a subject's are left
+out, also when they are unchanged since the parent snapshot. When that
+happens the live source still holds erased subjects: the snapshot is saved,
+lethe says so and exits with status 4 (` + "`lethe scan --tombstones PATH`" + `
+shows where they are).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBackup(cmd.Context(), g, o, args)
@@ -47,6 +55,7 @@ saved and lethe exits with status 3, as restic does.`,
 	f.StringArrayVarP(&o.excludes, "exclude", "e", nil, "leave out items matching `pattern` (repeatable)")
 	f.BoolVar(&o.ignoreInode, "ignore-inode", false, "ignore inode changes when comparing with the parent")
 	f.BoolVar(&o.ignoreCtime, "ignore-ctime", false, "ignore ctime changes when comparing with the parent")
+	o.subjects.addFlags(cmd)
 	return cmd
 }
 
@@ -70,7 +79,24 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 	}
 	defer release()
 
+	ra, err := g.reapplier(ctx, &o.subjects, repo, targets)
+	if err != nil {
+		return err
+	}
 	p := g.newProgress("backup")
+	aopts := archiver.Options{
+		Progress: backupProgress{p},
+		Error: func(path string, err error) error {
+			g.warnf("error: %v\n", err)
+			return nil
+		},
+		IgnoreInode: o.ignoreInode,
+		IgnoreCtime: o.ignoreCtime,
+	}
+	if ra != nil {
+		aopts.Filter = ra.filter
+		aopts.MaskPath = ra.maskPath
+	}
 	start := time.Now()
 	res, err := jobs.Backup(ctx, repo, jobs.BackupOptions{
 		Targets:        targets,
@@ -81,23 +107,21 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 		Parent:         o.parent,
 		NoParent:       o.force,
 		ProgramVersion: "lethe " + version,
-		Archiver: archiver.Options{
-			Progress: backupProgress{p},
-			Error: func(path string, err error) error {
-				g.warnf("error: %v\n", err)
-				return nil
-			},
-			IgnoreInode: o.ignoreInode,
-			IgnoreCtime: o.ignoreCtime,
-		},
+		Archiver:       aopts,
 	})
 	p.stop()
 	if err != nil {
 		return err
 	}
 	sn, st := res.Snapshot, res.Stats
+	w := newWithheld(st.FilesRedacted, st.FilesDropped, st.DirsDropped, st.RecordsRemoved)
 	if g.json {
-		if err := printJSON(g.stdout, backupSummary(sn, st, time.Since(start))); err != nil {
+		sum := backupSummary(sn, st, time.Since(start))
+		if ra != nil {
+			sum["erasures_applied"] = ra.active
+			sum["kept_out"] = w
+		}
+		if err := printJSON(g.stdout, sum); err != nil {
 			return err
 		}
 	} else {
@@ -109,9 +133,18 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 		g.printf("Added to the repository: %s\n\n", fmtBytes(st.DataAdded))
 		g.printf("processed %d files, %s in %s\n", st.TotalFiles, fmtBytes(st.TotalBytes), fmtDuration(time.Since(start)))
 		g.printf("snapshot %s saved\n", sn.ID.Str())
+		if w.any() {
+			g.printf("kept %d records of erased subjects out of %d files and folders (%s)\n", w.Records, w.files(), w.formats())
+		}
+	}
+	if w.any() {
+		g.warnf("warning: the live source still holds records of erased subjects; `lethe scan --tombstones PATH` shows where\n")
 	}
 	if st.Incomplete() {
 		return &exitCodeError{code: exitIncomplete, err: fmt.Errorf("snapshot %s is incomplete: %d items could not be read", sn.ID.Str(), st.Errors)}
+	}
+	if w.any() {
+		return &exitCodeError{code: exitErasedKeptOut}
 	}
 	return nil
 }

@@ -18,11 +18,19 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 		includes []string
 		hosts    []string
 		sparse   bool
+		so       reapplyOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "restore SNAPSHOT --target DIR",
 		Short: "Restore a snapshot (ID, unique prefix or \"latest\") into a directory",
-		Args:  cobra.ExactArgs(1),
+		Long: `Restore a snapshot (ID, unique prefix or "latest") into a directory.
+
+Every active erasure is reapplied: the records of erased subjects are
+removed from the restored files, and files and folders that are wholly a
+subject's are not restored. The erasures come from the repository and the
+state directory, so this holds on a fresh machine too. There is no way to
+turn it off.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if target == "" {
@@ -37,28 +45,50 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ra, err := g.reapplier(ctx, &so, repo, sn.Paths)
+			if err != nil {
+				return err
+			}
 			p := g.newProgress("restore")
 			var nerr atomic.Uint64
-			r := restorer.New(repo, sn, restorer.Options{
+			opts := restorer.Options{
 				Include:  includes,
 				Progress: restoreProgress{p},
 				Sparse:   sparse,
 				Error: func(path string, err error) error {
 					nerr.Add(1)
-					g.warnf("error: %v\n", err)
+					g.warnf("error: %s: %v\n", path, err)
 					return nil
 				},
-			})
+			}
+			if ra != nil {
+				opts.Filter = ra.filter
+				opts.MaskPath = ra.maskPath
+			}
+			r := restorer.New(repo, sn, opts)
 			start := time.Now()
 			st, err := r.RestoreTo(ctx, target)
 			p.stop()
 			if err != nil {
 				return fmt.Errorf("restoring snapshot %s: %w", sn.ID.Str(), err)
 			}
+			w := newWithheld(st.FilesRedacted, st.FilesDropped, st.DirsDropped, st.RecordsRemoved)
 			if g.json {
-				return printJSON(g.stdout, map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "files_restored": st.Files, "dirs_restored": st.Dirs, "bytes_restored": st.Bytes, "errors": st.Errors, "total_duration": time.Since(start).Seconds()})
+				sum := map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "files_restored": st.Files, "dirs_restored": st.Dirs, "bytes_restored": st.Bytes, "errors": st.Errors, "total_duration": time.Since(start).Seconds()}
+				if ra != nil {
+					sum["erasures_applied"] = ra.active
+					sum["withheld"] = w
+				}
+				return printJSON(g.stdout, sum)
 			}
 			g.printf("restored snapshot %s to %s: %d files, %d dirs, %s in %s\n", sn.ID.Str(), target, st.Files, st.Dirs, fmtBytes(st.Bytes), fmtDuration(time.Since(start)))
+			if ra != nil {
+				if w.any() {
+					g.printf("withheld %d records of erased subjects in %d files and folders (%s)\n", w.Records, w.files(), w.formats())
+				} else {
+					g.printf("%d erasures reapplied: no record of an erased subject in what was restored\n", ra.active)
+				}
+			}
 			if n := max(nerr.Load(), st.Errors); n > 0 {
 				return fmt.Errorf("%d items could not be restored", n)
 			}
@@ -70,6 +100,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVarP(&includes, "include", "i", nil, "restore only this snapshot `path` and what is below it (repeatable)")
 	f.StringArrayVarP(&hosts, "host", "H", nil, "with \"latest\": only snapshots of this `host`")
 	f.BoolVar(&sparse, "sparse", false, "restore all-zero blocks as holes")
+	so.addFlags(cmd)
 	return cmd
 }
 

@@ -16,9 +16,8 @@ import (
 // scanOptions are the flags of scan and redact.
 type scanOptions struct {
 	subjectOptions
+	ruleOptions
 	useTombstones bool
-	nameColumns   []string
-	pathRules     []string
 }
 
 func (o *scanOptions) addFlags(cmd *cobra.Command) {
@@ -26,8 +25,7 @@ func (o *scanOptions) addFlags(cmd *cobra.Command) {
 	o.addSettingsFlags(cmd, true)
 	f := cmd.Flags()
 	f.BoolVar(&o.useTombstones, "tombstones", false, "match the recorded tombstones instead of identifier flags")
-	f.StringArrayVar(&o.nameColumns, "name-column", nil, "CSV `header` whose values are matched as names (repeatable)")
-	f.StringArrayVar(&o.pathRules, "path-rule", nil, "path `template` that makes a folder one subject's, e.g. kunder/{customer}/** (repeatable)")
+	o.ruleOptions.addFlags(cmd)
 }
 
 // matcher builds the matcher from the identifier flags or the tombstones.
@@ -66,33 +64,25 @@ func (o *scanOptions) matcher(ctx context.Context, g *globalOptions) (*tombstone
 // be read are counted in unreadable; files scanned by the fallback after
 // their parser failed are only reported.
 func (o *scanOptions) prepare(ctx context.Context, g *globalOptions, unreadable *atomic.Int64) (*tombstones.Matcher, *formats.Options, func(), error) {
-	var rules []formats.PathRule
-	for _, r := range o.pathRules {
-		pr, err := formats.ParsePathRule(r)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--path-rule %s: %w", r, err)
-		}
-		rules = append(rules, pr)
+	opts, err := o.formatsOptions()
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	m, done, err := o.matcher(ctx, g)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var red *formats.Redactor
-	opts := &formats.Options{
-		NameColumns: o.nameColumns,
-		PathRules:   rules,
-		Report: func(path string, format formats.Format, reason string) {
-			// A path may name the subject (a folder named after them):
-			// warnings must not.
-			path = red.MaskPath(path)
-			if format == "" {
-				unreadable.Add(1)
-				g.warnf("error: %s: %s\n", path, reason)
-				return
-			}
-			g.warnf("warning: %s: not valid %s, scanned as bytes: %s\n", path, format, reason)
-		},
+	opts.Report = func(path string, format formats.Format, reason string) {
+		// A path may name the subject (a folder named after them):
+		// warnings must not.
+		path = red.MaskPath(path)
+		if format == "" {
+			unreadable.Add(1)
+			g.warnf("error: %s: %s\n", path, reason)
+			return
+		}
+		g.warnf("warning: %s: not valid %s, scanned as bytes: %s\n", path, format, reason)
 	}
 	red = formats.NewRedactor(m, opts)
 	return m, opts, done, nil

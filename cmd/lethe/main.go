@@ -18,11 +18,13 @@ import (
 var version = "0.1.0-dev"
 
 // Exit codes follow restic's: 1 for a fatal error, 3 when a backup could
-// not read every source file.
+// not read every source file. 4 is lethe's own: a backup kept records of
+// erased subjects out, so the live source still holds them.
 const (
-	exitOK         = 0
-	exitError      = 1
-	exitIncomplete = 3
+	exitOK            = 0
+	exitError         = 1
+	exitIncomplete    = 3
+	exitErasedKeptOut = 4
 )
 
 // exitCodeError carries a specific exit code through cobra.
