@@ -32,7 +32,10 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 		Long: `demo generates the server of a small Swedish business (customer registers,
 mail, contacts, calendar, SQL dumps, logs, documents), backs it up three
 times over three days into a new local repository, lists the snapshots,
-restores the latest one and checks that it is byte-identical.`,
+restores the latest one and checks that it is byte-identical. Then a
+customer asks to be erased: the demo records the erasure, finds and redacts
+the customer's records in the live data, restores on a "fresh machine" with
+the customer's records withheld, and backs up again without them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDemo(cmd.Context(), g, dir, seed)
@@ -265,6 +268,26 @@ func demoErasure(ctx context.Context, g *globalOptions, ds *gen.Dataset, repo, p
 		return fmt.Errorf("the redacted copy still holds the customer (exit status %d)", code)
 	}
 	fmt.Fprintf(g.stdout, "the redacted copy in %s holds no record of the customer; every other byte is unchanged\n\n", redacted)
+
+	// The server crashes; a new machine has nothing but the repository and
+	// its password. The restore reapplies the erasure from the repository.
+	fresh := filepath.Join(filepath.Dir(state), "fresh-machine")
+	target := filepath.Join(fresh, "restore")
+	freshRules := append([]string{"--state-dir", filepath.Join(fresh, "state")}, rules[2:]...)
+	fmt.Fprintf(g.stdout, "the server crashes; a new machine restores the latest backup, which was taken before the erasure:\n")
+	if _, code := lethe(true, append([]string{"restore", "latest", "--target", target}, freshRules...)...); code != exitOK {
+		return fmt.Errorf("lethe restore on the fresh machine failed with exit status %d", code)
+	}
+	if err := compareTrees(redacted, filepath.Join(target, ds.Root)); err != nil {
+		return fmt.Errorf("the restore on the fresh machine is not the redacted copy: %w", err)
+	}
+	fmt.Fprintf(g.stdout, "the restore in %s equals the redacted copy: the customer's records were withheld\n\n", target)
+
+	fmt.Fprintf(g.stdout, "the next nightly backup keeps the customer out, and says that the live server still holds them:\n")
+	if _, code := lethe(true, append([]string{"backup", "--host", "demo-server", "--tag", "nightly"}, append(freshRules, ds.Root)...)...); code != exitErasedKeptOut {
+		return fmt.Errorf("lethe backup after the erasure: exit status %d, want %d", code, exitErasedKeptOut)
+	}
+	fmt.Fprintf(g.stdout, "(exit status %d: the snapshot is saved without the customer)\n\n", exitErasedKeptOut)
 	return nil
 }
 
