@@ -46,10 +46,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // subjectArgs are the flags that name subject s of the data set, with the
 // data set's rules.
 func subjectArgs(ds *gen.Dataset, s int) []string {
-	args := []string{"--kind", ds.CustomKind + "=" + ds.CustomPattern, "--path-rule", ds.PathRule}
-	for _, c := range ds.NameColumns {
-		args = append(args, "--name-column", c)
-	}
+	args := ruleArgs(ds)
 	for _, id := range ds.Subjects[s].IDs(ds.CustomKind) {
 		args = append(args, "--id", id)
 	}
