@@ -66,6 +66,7 @@ and makes erasure requests hold in every backup copy.`,
 		newErasuresCommand(g),
 		newScanCommand(g),
 		newRedactCommand(g),
+		newConfigCommand(g),
 	)
 	return root
 }
