@@ -24,38 +24,38 @@ import (
 func (d *decoder) config(root *yaml.Node, c *Config) {
 	top, _ := d.mapping(root, "", "state-dir", "subject-key-file", "business", "sources",
 		"repositories", "schedules", "retention", "holds", "identifiers", "erasure", "api", "metrics")
-	field := func(name string) (field, bool) { return sub(top, name, root, "") }
+	get := func(name string) (field, bool) { return sub(top, name, root, "") }
 
 	c.StateDir = DefaultStateDir
-	if f, ok := field("state-dir"); ok {
+	if f, ok := get("state-dir"); ok {
 		if s, ok := d.absPath(f); ok {
 			c.StateDir = s
 		}
 	}
-	if f, ok := field("subject-key-file"); ok {
+	if f, ok := get("subject-key-file"); ok {
 		if s, ok := d.credentialPath(f); ok {
 			c.SubjectKeyFile = s
 		}
 	}
-	f, _ := field("business")
+	f, _ := get("business")
 	d.business(f, &c.Business)
-	f, _ = field("sources")
+	f, _ = get("sources")
 	c.Sources = d.sources(f)
-	f, _ = field("repositories")
+	f, _ = get("repositories")
 	c.Repositories = d.repositories(f)
-	f, _ = field("schedules")
+	f, _ = get("schedules")
 	c.Schedules = d.schedules(f)
-	f, _ = field("retention")
+	f, _ = get("retention")
 	c.Retention = d.retention(f)
-	f, _ = field("holds")
+	f, _ = get("holds")
 	c.Holds = d.holds(f)
-	f, _ = field("identifiers")
+	f, _ = get("identifiers")
 	c.Identifiers = d.identifiers(f)
-	f, _ = field("erasure")
+	f, _ = get("erasure")
 	c.Deadline = d.erasure(f)
-	f, _ = field("api")
+	f, _ = get("api")
 	c.API = d.api(f)
-	f, _ = field("metrics")
+	f, _ = get("metrics")
 	c.MetricsAddress = d.metrics(f)
 }
 
