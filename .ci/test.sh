@@ -58,7 +58,10 @@ if cmp -s configs/lethe.service "$unit_dir/lethe.service"; then
 fi
 # verify exits 0 on a key it does not know, so a mistyped directive
 # fails here by what it prints about the unit.
-verify_out=$(systemd-analyze verify "$unit_dir/lethe.service" 2>&1)
+verify_out=$(systemd-analyze verify "$unit_dir/lethe.service" 2>&1) || {
+	echo "$verify_out" >&2
+	exit 1
+}
 if grep -q 'lethe\.service' <<<"$verify_out"; then
 	echo "$verify_out" >&2
 	exit 1
