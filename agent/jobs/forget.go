@@ -103,12 +103,19 @@ func Forget(ctx context.Context, repo ForgetRepo, opts ForgetOptions) (ForgetRes
 }
 
 // forgetIDs resolves every name before it removes anything, so a mistyped
-// one leaves all snapshots in place.
+// one leaves all snapshots in place. A named snapshot that cannot be
+// loaded is removed too and listed with only its ID set.
 func forgetIDs(ctx context.Context, repo ForgetRepo, names []string, dryRun bool, res *ForgetResult) error {
 	var snaps []*repository.Snapshot
 	seen := repository.IDSet{}
 	for _, s := range names {
 		sn, err := repo.FindSnapshot(ctx, s)
+		var damaged *repository.SnapshotLoadError
+		if errors.As(err, &damaged) {
+			// Named explicitly, a snapshot file that cannot be loaded
+			// can still be forgotten: it is the way to remove one.
+			sn, err = &repository.Snapshot{ID: damaged.ID}, nil
+		}
 		if err != nil {
 			return err
 		}

@@ -105,9 +105,18 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (st PruneStat
 	if err := r.LoadIndex(ctx); err != nil {
 		return st, err
 	}
-	snaps, err := r.Snapshots(ctx)
+	// A snapshot that cannot be loaded stops prune, as in restic: its
+	// data would otherwise be deleted while it might still be repaired.
+	snaps, damaged, err := r.loadSnapshots(ctx)
 	if err != nil {
 		return st, err
+	}
+	if len(damaged) > 0 {
+		errs := make([]error, len(damaged))
+		for i, e := range damaged {
+			errs[i] = e
+		}
+		return st, fmt.Errorf("refusing to prune: %w", errors.Join(errs...))
 	}
 	used, err := r.UsedBlobs(ctx, snaps)
 	if err != nil {

@@ -40,6 +40,11 @@ type Options struct {
 	// KDF sets the scrypt parameters of key files this handle adds
 	// (AddKey, ChangePassword); nil uses DefaultKDF.
 	KDF *KDFParams
+	// Warn is told of damage that reads skip instead of failing: a
+	// snapshot or index file that cannot be loaded, a pack whose header
+	// cannot be read. It is called from the goroutine of the read that
+	// skipped. nil drops warnings.
+	Warn func(error)
 }
 
 // DefaultPackSize is the pack size restic aims for.
@@ -242,6 +247,13 @@ func Open(ctx context.Context, be backends.Backend, password string, opts Option
 		return nil, errors.New("config has no chunker polynomial")
 	}
 	return r, nil
+}
+
+// warn reports damage a read skipped.
+func (r *Repository) warn(err error) {
+	if r.opts.Warn != nil {
+		r.opts.Warn(err)
+	}
 }
 
 // Backend returns the backend the repository lives in.

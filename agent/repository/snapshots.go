@@ -17,15 +17,22 @@ import (
 // snapshot.
 var ErrSnapshotNotFound = errors.New("no matching snapshot")
 
-// LoadSnapshot loads a snapshot file and sets its ID.
+// LoadSnapshot loads a snapshot file and sets its ID. A file that exists
+// but cannot be loaded gives a *SnapshotLoadError.
 func (r *Repository) LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error) {
 	buf, err := r.LoadUnpacked(ctx, backends.SnapshotFile, id)
 	if err != nil {
-		return nil, err
+		if backends.IsNotExist(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &SnapshotLoadError{ID: id, Err: err}
 	}
 	sn := &Snapshot{}
 	if err := json.Unmarshal(buf, sn); err != nil {
-		return nil, fmt.Errorf("decoding snapshot %s: %w", id.Str(), err)
+		return nil, &SnapshotLoadError{ID: id, Err: fmt.Errorf("decoding: %w", err)}
+	}
+	if sn.Tree == nil {
+		return nil, &SnapshotLoadError{ID: id, Err: errors.New("has no tree")}
 	}
 	sn.ID = id
 	return sn, nil
@@ -48,30 +55,74 @@ func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) (ID, error)
 	return id, nil
 }
 
-// Snapshots loads every snapshot, sorted by time (oldest first).
+// SnapshotLoadError is the error of a snapshot file that exists but
+// cannot be loaded (corrupt, empty, truncated or not a snapshot).
+type SnapshotLoadError struct {
+	ID  ID
+	Err error
+}
+
+func (e *SnapshotLoadError) Error() string {
+	return fmt.Sprintf("snapshot %s cannot be loaded: %v", e.ID.Str(), e.Err)
+}
+func (e *SnapshotLoadError) Unwrap() error { return e.Err }
+
+// Snapshots loads every snapshot, sorted by time (oldest first). As in
+// restic, a snapshot file that cannot be loaded is skipped and reported
+// to Options.Warn as a *SnapshotLoadError, so one damaged file does not
+// stop listing, "latest", parent selection or forget.
 func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
+	snaps, damaged, err := r.loadSnapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range damaged {
+		r.warn(e)
+	}
+	return snaps, nil
+}
+
+// loadSnapshots loads every snapshot file and returns, apart from the
+// loaded ones sorted by time, the errors of those that cannot be loaded.
+// err is for failures of listing or of ctx.
+func (r *Repository) loadSnapshots(ctx context.Context) (snaps []*Snapshot, damaged []*SnapshotLoadError, err error) {
 	var ids IDs
 	if err := r.List(ctx, backends.SnapshotFile, func(id ID, _ int64) error {
 		ids = append(ids, id)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("listing snapshots: %w", err)
+		return nil, nil, fmt.Errorf("listing snapshots: %w", err)
 	}
-	snaps := make([]*Snapshot, len(ids))
+	all := make([]*Snapshot, len(ids))
+	errs := make([]error, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(2, r.be.Connections()))
 	for i, id := range ids {
 		g.Go(func() error {
-			sn, err := r.LoadSnapshot(gctx, id)
-			snaps[i] = sn
-			return err
+			all[i], errs[i] = r.LoadSnapshot(gctx, id)
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	for i, sn := range all {
+		switch {
+		case errs[i] == nil:
+			snaps = append(snaps, sn)
+		case backends.IsNotExist(errs[i]):
+			// Removed since listing (a concurrent forget).
+		default:
+			var le *SnapshotLoadError
+			if !errors.As(errs[i], &le) {
+				le = &SnapshotLoadError{ID: ids[i], Err: errs[i]}
+			}
+			damaged = append(damaged, le)
+		}
 	}
 	sortSnapshots(snaps)
-	return snaps, nil
+	return snaps, damaged, nil
 }
 
 func sortSnapshots(snaps []*Snapshot) {

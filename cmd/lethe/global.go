@@ -116,6 +116,8 @@ func (g *globalOptions) repoSpec() (jobs.Repo, error) {
 		Location: g.repo,
 		Options:  g.options,
 		Password: func() (string, error) { return g.readPassword("enter password for repository: ") },
+		// Damage a read skips is reported, as restic does.
+		Repository: repository.Options{Warn: func(err error) { g.warnf("warning: %v\n", err) }},
 	}, nil
 }
 
