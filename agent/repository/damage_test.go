@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"lethe/agent/repository/restictest"
 	"lethe/backends"
 	"lethe/backends/local"
-	"lethe/agent/repository/restictest"
 )
 
 // damageKinds are the ways a file in the repository gets damaged.
