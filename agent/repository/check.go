@@ -69,6 +69,7 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 				return nil, ctx.Err()
 			}
 			fail("index "+id.String(), err)
+			idx.damaged.Insert(id)
 			continue
 		}
 		idx.files.Insert(id)
@@ -86,8 +87,23 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 			idx.addLocked(p)
 		}
 	}
+	// With an index file lost, the packs it listed are found from their
+	// headers, so the snapshots' data is checked and not all reported
+	// missing; those packs stay warnings until the index is repaired.
+	recovered := IDSet{}
+	if len(idx.damaged) > 0 {
+		added, bad, err := r.indexUnlistedPacks(ctx, idx)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range added {
+			recovered.Insert(id)
+		}
+		res.Errors = append(res.Errors, bad...)
+	}
 	r.idx.mu.Lock()
 	r.idx.packs, r.idx.packIdx, r.idx.blobs, r.idx.dups, r.idx.files = idx.packs, idx.packIdx, idx.blobs, idx.dups, idx.files
+	r.idx.damaged, r.idx.recovered = idx.damaged, recovered
 	for _, p := range r.idx.unsaved {
 		r.idx.addLocked(p)
 	}
@@ -113,7 +129,7 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 		}
 	}
 	for _, id := range sortedKeys(existing) {
-		if _, ok := contents[id]; !ok {
+		if _, ok := contents[id]; !ok || recovered.Has(id) {
 			res.Warnings = append(res.Warnings, &CheckError{Object: "pack " + id.String(), Err: fmt.Errorf("not referenced in any index")})
 		}
 	}

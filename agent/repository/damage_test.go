@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -155,4 +156,216 @@ func TestDamagedSnapshotSkipped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listIDs returns the IDs of every object of type t.
+func listIDs(t *testing.T, r *Repository, ft backends.FileType) IDSet {
+	t.Helper()
+	s := IDSet{}
+	if err := r.List(context.Background(), ft, func(id ID, _ int64) error {
+		s.Insert(id)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newSince returns the IDs in after that are not in before.
+func newSince(before, after IDSet) IDs {
+	var l IDs
+	for id := range after {
+		if !before.Has(id) {
+			l = append(l, id)
+		}
+	}
+	return l
+}
+
+// snapshotData loads the content of a fileSnapshot's file.
+func snapshotData(t *testing.T, r *Repository, sn *Snapshot) ([]byte, error) {
+	t.Helper()
+	ctx := context.Background()
+	tree, err := r.LoadTree(ctx, *sn.Tree)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	for _, c := range tree.Nodes[0].Content {
+		b, err := r.LoadBlob(ctx, DataBlob, c, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+func mustCheckClean(t *testing.T, r *Repository, dir string) {
+	t.Helper()
+	res, err := r.Check(context.Background(), CheckOptions{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() {
+		t.Fatalf("check after repair: %v", res.Errors)
+	}
+	restictest.Check(t, dir)
+}
+
+func TestDamagedIndexRepaired(t *testing.T) {
+	for kind, damage := range damageKinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			r, dir := newTestRepo(t, Options{})
+			base := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+			var snaps []*Snapshot
+			var want [][]byte
+			var badIndex ID
+			for i := range 3 {
+				chunks := [][]byte{randomData(uint64(10*i+1), 3000, false), randomData(uint64(10*i+2), 5000, true)}
+				before := listIDs(t, r, backends.IndexFile)
+				snaps = append(snaps, fileSnapshot(t, r, "f", chunks, base.Add(time.Duration(i)*time.Hour), "host"))
+				want = append(want, append(append([]byte(nil), chunks[0]...), chunks[1]...))
+				if i == 1 {
+					l := newSince(before, listIDs(t, r, backends.IndexFile))
+					if len(l) != 1 {
+						t.Fatalf("%d new index files", len(l))
+					}
+					badIndex = l[0]
+				}
+			}
+			damage(t, objectPath(dir, backends.IndexFile, badIndex))
+
+			r, w := openWarnRepo(t, dir)
+			if err := r.LoadIndex(ctx); err != nil {
+				t.Fatalf("LoadIndex: %v", err)
+			}
+			if !strings.Contains(w.String(), badIndex.Str()) {
+				t.Errorf("warnings %q do not name the damaged index %s", w, badIndex.Str())
+			}
+			for i, sn := range snaps {
+				if got, err := snapshotData(t, r, sn); err != nil || !bytes.Equal(got, want[i]) {
+					t.Fatalf("snapshot %d with a damaged index: %v", i, err)
+				}
+			}
+			if _, err := r.Prune(ctx, PruneOptions{}); err == nil {
+				t.Errorf("Prune ran with a damaged index")
+			}
+			res, err := r.Check(ctx, CheckOptions{ReadData: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "index "+badIndex.String()) {
+				t.Errorf("Check errors %v, want one naming index %s", res.Errors, badIndex.Str())
+			}
+
+			st, err := r.RepairIndex(ctx, RepairIndexOptions{})
+			if err != nil {
+				t.Fatalf("RepairIndex: %v", err)
+			}
+			if st.PacksRead != 2 || len(st.UnreadablePacks) != 0 || len(st.MissingPacks) != 0 {
+				t.Errorf("RepairIndex stats %+v, want the 2 packs of the lost index read", st)
+			}
+			if listIDs(t, r, backends.IndexFile).Has(badIndex) {
+				t.Errorf("damaged index file still there")
+			}
+			r = openTestRepo(t, dir)
+			mustCheckClean(t, r, dir)
+			for i, sn := range snaps {
+				if got, err := snapshotData(t, r, sn); err != nil || !bytes.Equal(got, want[i]) {
+					t.Fatalf("snapshot %d after repair: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+func TestMissingPackRepaired(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t, Options{})
+	base := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	var snaps []*Snapshot
+	var want [][]byte
+	var lost IDs
+	for i := range 3 {
+		chunks := [][]byte{randomData(uint64(10*i+1), 3000, false), randomData(uint64(10*i+2), 5000, true)}
+		before := listIDs(t, r, backends.PackFile)
+		snaps = append(snaps, fileSnapshot(t, r, "f", chunks, base.Add(time.Duration(i)*time.Hour), "host"))
+		want = append(want, append(append([]byte(nil), chunks[0]...), chunks[1]...))
+		if i == 1 {
+			lost = newSince(before, listIDs(t, r, backends.PackFile))
+		}
+	}
+	// Lose the data pack of the second snapshot.
+	var dataPack ID
+	for _, id := range lost {
+		blobs, err := r.ListPack(ctx, id, packSize(t, dir, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blobs[0].Type == DataBlob {
+			dataPack = id
+		}
+	}
+	if err := os.Remove(objectPath(dir, backends.PackFile, dataPack)); err != nil {
+		t.Fatal(err)
+	}
+
+	r, _ = openWarnRepo(t, dir)
+	if err := r.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Check(ctx, CheckOptions{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "pack "+dataPack.String()) {
+		t.Fatalf("Check errors %v, want one naming pack %s", res.Errors, dataPack.Str())
+	}
+	st, err := r.RepairIndex(ctx, RepairIndexOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.MissingPacks) != 1 || st.MissingPacks[0] != dataPack {
+		t.Errorf("RepairIndex missing packs %v, want %s", st.MissingPacks, dataPack.Str())
+	}
+	var changes []string
+	rep, err := r.RepairSnapshots(ctx, RepairSnapshotsOptions{Report: func(sn *Snapshot, c string) {
+		changes = append(changes, sn.ID.Str()+": "+c)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok := rep.Repaired[snaps[1].ID]
+	if len(rep.Repaired) != 1 || !ok || n == nil {
+		t.Fatalf("repaired %v, want only snapshot %s", rep.Repaired, snaps[1].ID.Str())
+	}
+	if *n.Original != snaps[1].ID || !n.HasTag(RepairedTag) || !n.Time.Equal(snaps[1].Time) {
+		t.Errorf("repaired snapshot %+v does not point to its original or lost its fields", n)
+	}
+	if len(changes) != 1 || !strings.Contains(changes[0], `file "/f": removed missing content`) {
+		t.Errorf("changes reported: %q", changes)
+	}
+	// The damaged original stays (restic keeps it without --forget);
+	// forget it, as an operator would, before checking.
+	if err := r.RemoveUnpacked(ctx, backends.SnapshotFile, snaps[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	r = openTestRepo(t, dir)
+	mustCheckClean(t, r, dir)
+	for _, i := range []int{0, 2} {
+		if got, err := snapshotData(t, r, snaps[i]); err != nil || !bytes.Equal(got, want[i]) {
+			t.Fatalf("undamaged snapshot %d after repair: %v", i, err)
+		}
+	}
+}
+
+func packSize(t *testing.T, dir string, id ID) int64 {
+	t.Helper()
+	fi, err := os.Stat(objectPath(dir, backends.PackFile, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

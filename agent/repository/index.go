@@ -36,6 +36,9 @@ type index struct {
 	dups map[BlobHandle][]indexEntry
 	// files are the index files the entries were loaded from.
 	files IDSet
+	// damaged are the index files that could not be loaded; recovered
+	// are the packs then indexed from their headers.
+	damaged, recovered IDSet
 	// unsaved lists packs written but not yet in an index file.
 	unsaved []indexPack
 	// pending holds blobs in open or uploading packs.
@@ -48,11 +51,13 @@ func newIndex() *index { return newIndexSized(0) }
 // up to half larger than one sized up front, and growing copies it.
 func newIndexSized(n int) *index {
 	return &index{
-		packIdx: map[ID]uint32{},
-		blobs:   newBlobTable(n),
-		dups:    map[BlobHandle][]indexEntry{},
-		files:   IDSet{},
-		pending: BlobSet{},
+		packIdx:   map[ID]uint32{},
+		blobs:     newBlobTable(n),
+		dups:      map[BlobHandle][]indexEntry{},
+		files:     IDSet{},
+		damaged:   IDSet{},
+		recovered: IDSet{},
+		pending:   BlobSet{},
 	}
 }
 
@@ -248,7 +253,11 @@ func toIndexPack(id ID, blobs []PackedBlob) indexPack {
 }
 
 // LoadIndex reads every index file into memory, replacing what was
-// loaded before (blobs written by this handle are kept).
+// loaded before (blobs written by this handle are kept). An index file
+// that cannot be loaded is reported to Options.Warn and skipped; then the
+// packs no loaded index file lists are found by reading their headers,
+// as restic's repair index does, so their blobs stay readable. Those
+// packs are known to this handle only until the index is repaired.
 func (r *Repository) LoadIndex(ctx context.Context) error {
 	var ids IDs
 	if err := r.List(ctx, backends.IndexFile, func(id ID, _ int64) error {
@@ -258,20 +267,29 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 		return fmt.Errorf("listing index files: %w", err)
 	}
 	files := make([]*indexJSON, len(ids))
+	errs := make([]error, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(2, r.be.Connections()))
 	for i, id := range ids {
 		g.Go(func() error {
-			x, err := r.loadIndexFile(gctx, id)
-			files[i] = x
-			return err
+			files[i], errs[i] = r.loadIndexFile(gctx, id)
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
 		return err
 	}
+	damaged := IDSet{}
 	n := 0
-	for _, f := range files {
+	for i, f := range files {
+		if errs[i] != nil {
+			if !backends.IsNotExist(errs[i]) { // else removed since listing
+				r.warn(errs[i])
+				damaged.Insert(ids[i])
+			}
+			continue
+		}
 		for _, p := range f.Packs {
 			n += len(p.Blobs)
 		}
@@ -280,18 +298,37 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	// successor holds everything still valid.
 	superseded := IDSet{}
 	for _, f := range files {
+		if f == nil {
+			continue
+		}
 		for _, id := range f.Supersedes {
 			superseded.Insert(id)
 		}
 	}
 	fresh := newIndexSized(n + r.idx.blobs.len()/8)
 	for i, f := range files {
+		if f == nil {
+			continue
+		}
 		fresh.files.Insert(ids[i])
 		if superseded.Has(ids[i]) {
 			continue
 		}
 		for _, p := range f.Packs {
 			fresh.addLocked(p)
+		}
+	}
+	fresh.damaged = damaged
+	if len(damaged) > 0 {
+		added, bad, err := r.indexUnlistedPacks(ctx, fresh)
+		if err != nil {
+			return err
+		}
+		for _, id := range added {
+			fresh.recovered.Insert(id)
+		}
+		for _, e := range bad {
+			r.warn(e)
 		}
 	}
 	r.idx.mu.Lock()
@@ -302,7 +339,69 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	fresh.unsaved = r.idx.unsaved
 	fresh.pending = r.idx.pending
 	r.idx.packs, r.idx.packIdx, r.idx.blobs, r.idx.dups, r.idx.files = fresh.packs, fresh.packIdx, fresh.blobs, fresh.dups, fresh.files
+	r.idx.damaged, r.idx.recovered = fresh.damaged, fresh.recovered
 	return nil
+}
+
+// DamagedIndexFiles returns the index files the last LoadIndex could not
+// load.
+func (r *Repository) DamagedIndexFiles() IDs {
+	r.idx.mu.RLock()
+	defer r.idx.mu.RUnlock()
+	return r.idx.damaged.Sorted()
+}
+
+// indexUnlistedPacks adds to idx, which is not yet shared, the blobs of
+// every pack that idx does not list, read from the packs' headers. It
+// returns the IDs of the packs added and an error per header that cannot
+// be read; err is for failures of listing or of ctx.
+func (r *Repository) indexUnlistedPacks(ctx context.Context, idx *index) (added IDs, bad []error, err error) {
+	listed := IDSet{}
+	idx.blobs.each(func(_ BlobHandle, e indexEntry) bool {
+		listed.Insert(idx.packs[e.pack])
+		return true
+	})
+	for _, l := range idx.dups {
+		for _, e := range l {
+			listed.Insert(idx.packs[e.pack])
+		}
+	}
+	type unlisted struct {
+		id    ID
+		size  int64
+		blobs []PackedBlob
+		err   error
+	}
+	var packs []*unlisted
+	if err := r.List(ctx, backends.PackFile, func(id ID, size int64) error {
+		if !listed.Has(id) {
+			packs = append(packs, &unlisted{id: id, size: size})
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("listing packs: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, r.be.Connections()))
+	for _, p := range packs {
+		g.Go(func() error {
+			p.blobs, p.err = r.ListPack(gctx, p.id, p.size)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, p := range packs {
+		if p.err != nil {
+			bad = append(bad, fmt.Errorf("pack %s is in no readable index and its header cannot be read: %w", p.id, p.err))
+			continue
+		}
+		idx.addLocked(toIndexPack(p.id, p.blobs))
+		added = append(added, p.id)
+	}
+	return added, bad, nil
 }
 
 func (r *Repository) loadIndexFile(ctx context.Context, id ID) (*indexJSON, error) {

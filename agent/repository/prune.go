@@ -105,6 +105,11 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (st PruneStat
 	if err := r.LoadIndex(ctx); err != nil {
 		return st, err
 	}
+	// A pack listed only in a damaged index file and whose header is
+	// damaged too would look unreferenced and be deleted.
+	if bad := r.DamagedIndexFiles(); len(bad) > 0 {
+		return st, fmt.Errorf("refusing to prune: %d index files cannot be loaded (%v); repair the index first", len(bad), bad)
+	}
 	// A snapshot that cannot be loaded stops prune, as in restic: its
 	// data would otherwise be deleted while it might still be repaired.
 	snaps, damaged, err := r.loadSnapshots(ctx)

@@ -37,6 +37,12 @@ type RewriteFunc func(path string, node *Node) (*Node, error)
 // valid for one RewriteFunc and one repository, so a TreeRewriter is made
 // for one job. It is not safe for concurrent use.
 type TreeRewriter struct {
+	// FailedTree, if set, is called for a tree that cannot be loaded,
+	// with its path and ID and the error; the ID it returns takes the
+	// tree's place (ID{} for the root: the snapshot has no content
+	// left). nil makes such a tree end the rewrite with its error.
+	FailedTree func(path string, id ID, err error) (ID, error)
+
 	repo BlobLoadSaver
 	fn   RewriteFunc
 	done map[rewriteKey]ID
@@ -113,7 +119,15 @@ func (rw *TreeRewriter) rewrite(ctx context.Context, dir string, id ID) (ID, err
 	}
 	tree, buf, err := loadTree(ctx, rw.repo, id, nil)
 	if err != nil {
-		return ID{}, err
+		if rw.FailedTree == nil || ctx.Err() != nil {
+			return ID{}, err
+		}
+		newID, err := rw.FailedTree(dir, id, err)
+		if err != nil {
+			return ID{}, err
+		}
+		rw.done[key] = newID
+		return newID, nil
 	}
 	sortNodes(tree)
 	changed := false
