@@ -369,3 +369,37 @@ func packSize(t *testing.T, dir string, id ID) int64 {
 	}
 	return fi.Size()
 }
+
+// TestPruneCountsUnindexedPacks: the packs of an interrupted backup, which
+// no index lists, are deleted by prune and counted in what it removed.
+func TestPruneCountsUnindexedPacks(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t, Options{})
+	threeSnapshots(t, r)
+	// An interrupted backup: a pack uploaded, its index never written.
+	before := listIDs(t, r, backends.PackFile)
+	if _, _, _, err := r.SaveBlob(ctx, DataBlob, randomData(99, 20000, false), ID{}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.flushPacks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	orphans := newSince(before, listIDs(t, r, backends.PackFile))
+	if len(orphans) != 1 {
+		t.Fatalf("%d new packs", len(orphans))
+	}
+	size := packSize(t, dir, orphans[0])
+
+	r = openTestRepo(t, dir)
+	st, err := r.Prune(ctx, PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PacksUnindexed != 1 || st.RemovedBytes != size || len(st.RemovedPacks) != 1 || st.RemovedPacks[0] != orphans[0] {
+		t.Errorf("prune stats %+v, want the unindexed pack of %d bytes removed and counted", st, size)
+	}
+	if listIDs(t, r, backends.PackFile).Has(orphans[0]) {
+		t.Errorf("unindexed pack still there")
+	}
+	mustCheckClean(t, r, dir)
+}

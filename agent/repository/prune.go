@@ -38,6 +38,10 @@ type PruneStats struct {
 	PacksKept, PacksRepacked, PacksRemoved  int
 	PacksUnindexed, NewPacks, NewIndexFiles int
 	RemovedIndexFiles                       int
+	// UnindexedBytes is the size of the packs no index lists (left by
+	// an interrupted backup); they are deleted and RemovedBytes counts
+	// them too.
+	UnindexedBytes int64
 	// RemovedPacks lists every pack file deleted (repacked, unused and
 	// unindexed ones), e.g. for purging caches.
 	RemovedPacks IDs
@@ -226,11 +230,14 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (st PruneStat
 		}
 	}
 	var unindexed IDs
-	for id := range existing {
+	for id, size := range existing {
 		if _, ok := contents[id]; !ok {
 			unindexed = append(unindexed, id)
+			st.UnindexedBytes += size
 		}
 	}
+	sort.Slice(unindexed, func(i, j int) bool { return string(unindexed[i][:]) < string(unindexed[j][:]) })
+	st.RemovedBytes += st.UnindexedBytes
 	st.PacksKept, st.PacksRepacked, st.PacksRemoved, st.PacksUnindexed = len(keep), len(repack), len(remove), len(unindexed)
 	for _, p := range repack {
 		st.RepackedBlobs += p.nUsed

@@ -46,7 +46,8 @@ func printPruneStats(g *globalOptions, st repository.PruneStats, dryRun bool) er
 		return printJSON(g.stdout, map[string]any{"message_type": "summary", "dry_run": dryRun,
 			"used_blobs": st.UsedBlobs, "unused_blobs": st.UnusedBlobs, "repacked_blobs": st.RepackedBlobs,
 			"used_bytes": st.UsedBytes, "unused_bytes": st.UnusedBytes, "removed_bytes": st.RemovedBytes,
-			"packs_kept": st.PacksKept, "packs_repacked": st.PacksRepacked, "packs_removed": st.PacksRemoved})
+			"packs_kept": st.PacksKept, "packs_repacked": st.PacksRepacked, "packs_removed": st.PacksRemoved,
+			"packs_unindexed": st.PacksUnindexed, "unindexed_bytes": st.UnindexedBytes})
 	}
 	verb := "removed"
 	if dryRun {
@@ -54,7 +55,11 @@ func printPruneStats(g *globalOptions, st repository.PruneStats, dryRun bool) er
 	}
 	g.printf("used:    %d blobs, %s\n", st.UsedBlobs, fmtBytes(uint64(st.UsedBytes)))
 	g.printf("unused:  %d blobs, %s\n", st.UnusedBlobs, fmtBytes(uint64(st.UnusedBytes)))
-	g.printf("packs:   %d kept, %d repacked, %d %s\n", st.PacksKept, st.PacksRepacked, st.PacksRemoved, verb)
+	g.printf("packs:   %d kept, %d repacked, %d %s\n", st.PacksKept, st.PacksRepacked, st.PacksRemoved+st.PacksUnindexed, verb)
+	if st.PacksUnindexed > 0 {
+		// Left by an interrupted backup: no snapshot can refer to them.
+		g.printf("         of them %d in no index, %s\n", st.PacksUnindexed, fmtBytes(uint64(st.UnindexedBytes)))
+	}
 	g.printf("%s %s, wrote %d new packs and %d index files\n", verb, fmtBytes(uint64(st.RemovedBytes)), st.NewPacks, st.NewIndexFiles)
 	return nil
 }
