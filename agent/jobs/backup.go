@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -50,6 +51,9 @@ type BackupResult struct {
 	// Parent is the snapshot unchanged files were taken from; nil for
 	// none.
 	Parent *repository.Snapshot
+	// ParentErr is why the chosen parent was not used: its trees are
+	// damaged. Every file was read instead.
+	ParentErr error
 	// Stats counts what was backed up. When Stats.Incomplete(), items
 	// could not be read and the snapshot lacks them.
 	Stats archiver.Stats
@@ -99,14 +103,25 @@ func Backup(ctx context.Context, repo BackupRepo, opts BackupOptions) (BackupRes
 		}
 	}
 	arch := archiver.New(repo, opts.Archiver)
-	res.Snapshot, res.Stats, err = arch.Snapshot(ctx, targets, archiver.SnapshotOptions{
-		Time:           ts,
-		Hostname:       host,
-		Tags:           opts.Tags,
-		Parent:         res.Parent,
-		Excludes:       opts.Excludes,
-		ProgramVersion: opts.ProgramVersion,
-	})
+	snapshot := func(parent *repository.Snapshot) (*repository.Snapshot, archiver.Stats, error) {
+		return arch.Snapshot(ctx, targets, archiver.SnapshotOptions{
+			Time:           ts,
+			Hostname:       host,
+			Tags:           opts.Tags,
+			Parent:         parent,
+			Excludes:       opts.Excludes,
+			ProgramVersion: opts.ProgramVersion,
+		})
+	}
+	res.Snapshot, res.Stats, err = snapshot(res.Parent)
+	if err != nil && res.Parent != nil && errors.Is(err, repository.ErrDamaged) {
+		// A tree of the parent is damaged. Reading every file instead
+		// stores that tree again (the repository now knows its stored
+		// copy is damaged), so the new snapshot does not build on it.
+		res.ParentErr = err
+		res.Parent = nil
+		res.Snapshot, res.Stats, err = snapshot(nil)
+	}
 	if err != nil {
 		return res, fmt.Errorf("backup failed, no snapshot was saved: %w", err)
 	}

@@ -403,3 +403,48 @@ func TestPruneCountsUnindexedPacks(t *testing.T) {
 	}
 	mustCheckClean(t, r, dir)
 }
+
+// TestDamagedBlobStoredAgain: once a blob's stored copy is found damaged,
+// saving the blob stores it again instead of building on the damaged copy.
+func TestDamagedBlobStoredAgain(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t, Options{})
+	data := randomData(7, 4000, false)
+	before := listIDs(t, r, backends.PackFile)
+	id, _, _, err := r.SaveBlob(ctx, DataBlob, data, ID{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	packs := newSince(before, listIDs(t, r, backends.PackFile))
+	pb, _ := r.LookupBlob(BlobHandle{ID: id, Type: DataBlob})
+	path := objectPath(dir, backends.PackFile, packs[0])
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf[pb.Offset+pb.Length/2] ^= 0xff
+	writeFile(t, path, buf)
+
+	r = openTestRepo(t, dir)
+	if _, err := r.LoadBlob(ctx, DataBlob, id, nil); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), packs[0].String()) {
+		t.Fatalf("loading the damaged blob: %v, want ErrDamaged naming pack %s", err, packs[0].Str())
+	}
+	if _, known, _, err := r.SaveBlob(ctx, DataBlob, data, ID{}, false); err != nil || known {
+		t.Fatalf("SaveBlob of a damaged blob: known %v, %v; want it stored again", known, err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r = openTestRepo(t, dir)
+	got, err := r.LoadBlob(ctx, DataBlob, id, nil)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("loading the blob stored again: %v", err)
+	}
+	// A blob not found damaged is not stored twice.
+	if _, known, _, err := r.SaveBlob(ctx, DataBlob, data, ID{}, false); err != nil || !known {
+		t.Errorf("SaveBlob of an intact blob: known %v, %v", known, err)
+	}
+}

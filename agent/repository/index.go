@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -43,6 +44,10 @@ type index struct {
 	unsaved []indexPack
 	// pending holds blobs in open or uploading packs.
 	pending BlobSet
+	// broken holds copies of blobs that failed to load with damage (not
+	// a transient error): a blob whose every copy is broken is stored
+	// again, and broken copies are tried last.
+	broken map[PackedBlob]struct{}
 }
 
 func newIndex() *index { return newIndexSized(0) }
@@ -58,6 +63,7 @@ func newIndexSized(n int) *index {
 		damaged:   IDSet{},
 		recovered: IDSet{},
 		pending:   BlobSet{},
+		broken:    map[PackedBlob]struct{}{},
 	}
 }
 
@@ -123,16 +129,58 @@ func (x *index) lookupAll(h BlobHandle) []PackedBlob {
 	for _, d := range x.dups[h] {
 		l = append(l, x.packed(h, d))
 	}
+	if len(x.broken) > 0 {
+		slices.SortStableFunc(l, func(a, b PackedBlob) int {
+			_, ab := x.broken[a]
+			_, bb := x.broken[b]
+			switch {
+			case ab == bb:
+				return 0
+			case bb:
+				return -1
+			}
+			return 1
+		})
+	}
 	return l
 }
 
+// markBroken records that a copy of a blob is damaged.
+func (x *index) markBroken(pb PackedBlob) {
+	x.mu.Lock()
+	x.broken[pb] = struct{}{}
+	x.mu.Unlock()
+}
+
+// allBrokenLocked reports whether h is indexed and every copy of it is
+// known damaged.
+func (x *index) allBrokenLocked(h BlobHandle) bool {
+	if len(x.broken) == 0 {
+		return false
+	}
+	e, ok := x.blobs.get(h)
+	if !ok {
+		return false
+	}
+	if _, b := x.broken[x.packed(h, e)]; !b {
+		return false
+	}
+	for _, d := range x.dups[h] {
+		if _, b := x.broken[x.packed(h, d)]; !b {
+			return false
+		}
+	}
+	return true
+}
+
 // reserve marks h as being saved. It reports false when h is already
-// indexed or pending, so two concurrent saves store a blob only once.
+// indexed (in a copy not known damaged) or pending, so two concurrent
+// saves store a blob only once.
 func (x *index) reserve(h BlobHandle, force bool) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if !force {
-		if _, ok := x.blobs.get(h); ok {
+		if _, ok := x.blobs.get(h); ok && !x.allBrokenLocked(h) {
 			return false
 		}
 		if x.pending.Has(h) {
@@ -338,6 +386,7 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	}
 	fresh.unsaved = r.idx.unsaved
 	fresh.pending = r.idx.pending
+	fresh.broken = r.idx.broken
 	r.idx.packs, r.idx.packIdx, r.idx.blobs, r.idx.dups, r.idx.files = fresh.packs, fresh.packIdx, fresh.blobs, fresh.dups, fresh.files
 	r.idx.damaged, r.idx.recovered = fresh.damaged, fresh.recovered
 	return nil

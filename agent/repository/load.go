@@ -34,6 +34,7 @@ func (r *Repository) LoadBlob(ctx context.Context, t BlobType, id ID, buf []byte
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		r.noteDamage(pb, err)
 		errs = append(errs, fmt.Errorf("loading %s blob %s from pack %s: %w", t, id, pb.PackID, err))
 	}
 	return nil, errors.Join(errs...)
@@ -54,9 +55,37 @@ func (r *Repository) loadPacked(ctx context.Context, pb PackedBlob, buf []byte) 
 		return err
 	})
 	if err != nil {
+		if backends.IsNotExist(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, damaged{err}
+		}
 		return nil, err
 	}
-	return r.decodeBlob(pb, ct, buf)
+	out, err := r.decodeBlob(pb, ct, buf)
+	if err != nil {
+		return nil, damaged{err}
+	}
+	return out, nil
+}
+
+// ErrDamaged is matched (errors.Is) by the error of a blob whose stored
+// copy is damaged: it does not decode, or its pack is missing or too
+// short. A failure to read, such as a network error, does not match.
+var ErrDamaged = errors.New("damaged")
+
+// damaged marks an error as damage; see ErrDamaged.
+type damaged struct{ err error }
+
+func (e damaged) Error() string        { return e.err.Error() }
+func (e damaged) Unwrap() error        { return e.err }
+func (e damaged) Is(target error) bool { return target == ErrDamaged }
+
+// noteDamage remembers a copy that failed to load with damage, so that
+// the blob is stored again when saved (see index.reserve).
+func (r *Repository) noteDamage(pb PackedBlob, err error) {
+	var d damaged
+	if errors.As(err, &d) {
+		r.idx.markBroken(pb)
+	}
 }
 
 // decodeBlob decrypts (in place), decompresses and verifies a blob's
@@ -167,6 +196,9 @@ func (r *Repository) loadRun(ctx context.Context, h backends.Handle, run []Packe
 	}
 	deliver := func(pb PackedBlob, plain []byte, err error) error {
 		if err != nil {
+			if ctx.Err() == nil {
+				r.noteDamage(pb, err)
+			}
 			err = fmt.Errorf("loading %s blob %s from pack %s: %w", pb.Type, pb.ID, pb.PackID, err)
 		}
 		last.pb, last.plain, last.err = pb, plain, err
@@ -214,6 +246,9 @@ func (r *Repository) loadRun(ctx context.Context, h backends.Handle, run []Packe
 			if err == nil && pb.UncompressedLength != 0 {
 				*pp = plain
 			}
+			if err != nil {
+				err = damaged{err}
+			}
 			if err := deliver(pb, plain, err); err != nil {
 				return err
 			}
@@ -231,6 +266,9 @@ func (r *Repository) loadRun(ctx context.Context, h backends.Handle, run []Packe
 		return err
 	}
 	// The request failed: every blob not yet handed over gets its error.
+	if backends.IsNotExist(loadErr) || errors.Is(loadErr, io.ErrUnexpectedEOF) || errors.Is(loadErr, io.EOF) {
+		loadErr = damaged{loadErr}
+	}
 	for _, pb := range run[done:] {
 		if err := deliver(pb, nil, loadErr); err != nil {
 			return err.(fnError).err
