@@ -448,3 +448,69 @@ func TestDamagedBlobStoredAgain(t *testing.T) {
 		t.Errorf("SaveBlob of an intact blob: known %v, %v", known, err)
 	}
 }
+
+func TestDamagedPackRepaired(t *testing.T) {
+	for kind, damage := range damageKinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			r, dir := newTestRepo(t, Options{})
+			base := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+			var snaps []*Snapshot
+			var want [][]byte
+			var dataPack ID
+			for i := range 3 {
+				chunks := [][]byte{randomData(uint64(10*i+1), 3000, false), randomData(uint64(10*i+2), 5000, true)}
+				before := listIDs(t, r, backends.PackFile)
+				snaps = append(snaps, fileSnapshot(t, r, "f", chunks, base.Add(time.Duration(i)*time.Hour), "host"))
+				want = append(want, append(append([]byte(nil), chunks[0]...), chunks[1]...))
+				if i != 1 {
+					continue
+				}
+				for _, id := range newSince(before, listIDs(t, r, backends.PackFile)) {
+					if blobs, err := r.ListPack(ctx, id, packSize(t, dir, id)); err == nil && blobs[0].Type == DataBlob {
+						dataPack = id
+					}
+				}
+			}
+			damage(t, objectPath(dir, backends.PackFile, dataPack))
+
+			r = openTestRepo(t, dir)
+			res, err := r.Check(ctx, CheckOptions{ReadData: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.OK() {
+				t.Fatalf("Check found no damage")
+			}
+			for _, e := range res.Errors {
+				if !strings.Contains(e.Error(), "pack "+dataPack.String()) {
+					t.Errorf("Check error %v does not name pack %s", e, dataPack.Str())
+				}
+			}
+			st, err := r.RepairPacks(ctx, IDs{dataPack})
+			if err != nil {
+				t.Fatalf("RepairPacks: %v", err)
+			}
+			if st.Lost == 0 || st.Salvaged+st.Lost != 2 {
+				t.Errorf("RepairPacks stats %+v, want the pack's 2 blobs salvaged or lost", st)
+			}
+			if listIDs(t, r, backends.PackFile).Has(dataPack) {
+				t.Errorf("damaged pack still there")
+			}
+			if _, err := r.RepairSnapshots(ctx, RepairSnapshotsOptions{Forget: true}); err != nil {
+				t.Fatal(err)
+			}
+			r = openTestRepo(t, dir)
+			mustCheckClean(t, r, dir)
+			for _, i := range []int{0, 2} {
+				if got, err := snapshotData(t, r, snaps[i]); err != nil || !bytes.Equal(got, want[i]) {
+					t.Fatalf("undamaged snapshot %d after repair: %v", i, err)
+				}
+			}
+			left, err := r.Snapshots(ctx)
+			if err != nil || len(left) != 3 {
+				t.Fatalf("%d snapshots left, %v", len(left), err)
+			}
+		})
+	}
+}

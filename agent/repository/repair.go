@@ -247,3 +247,140 @@ func (r *Repository) RepairSnapshots(ctx context.Context, opts RepairSnapshotsOp
 	}
 	return res, nil
 }
+
+// RepairPacksStats say what RepairPacks did.
+type RepairPacksStats struct {
+	// Salvaged counts the blobs copied into new packs; Lost those that
+	// could not be read and have no intact copy elsewhere.
+	Salvaged, Lost int
+	// LostBlobs lists the lost blobs.
+	LostBlobs []BlobHandle
+}
+
+// RepairPacks salvages the readable blobs of the damaged packs ids, as
+// restic's repair packs does: each blob that decodes and has no copy in
+// another pack is copied into a new pack, the new index (superseding all
+// old index files) no longer lists the damaged packs, and they are
+// removed. Snapshots that referenced a lost blob are then repaired with
+// RepairSnapshots. It takes an exclusive lock unless the handle already
+// holds one.
+func (r *Repository) RepairPacks(ctx context.Context, ids IDs) (st RepairPacksStats, err error) {
+	ctx, unlock, err := r.lockExclusive(ctx)
+	if err != nil {
+		return st, err
+	}
+	defer func() { err = unlock(err) }()
+	if err := r.Flush(ctx); err != nil {
+		return st, err
+	}
+	if err := r.LoadIndex(ctx); err != nil {
+		return st, err
+	}
+	if bad := r.DamagedIndexFiles(); len(bad) > 0 {
+		return st, fmt.Errorf("%d index files cannot be loaded (%v); repair the index first", len(bad), bad)
+	}
+	sizes := map[ID]int64{}
+	if err := r.List(ctx, backends.PackFile, func(id ID, size int64) error {
+		sizes[id] = size
+		return nil
+	}); err != nil {
+		return st, fmt.Errorf("listing packs: %w", err)
+	}
+	drop := IDSet{}
+	for _, id := range ids {
+		drop.Insert(id)
+	}
+	contents := r.idx.packContents()
+	// A blob with a copy in a pack that stays needs no salvage.
+	elsewhere := BlobSet{}
+	for id, blobs := range contents {
+		if drop.Has(id) {
+			continue
+		}
+		for _, b := range blobs {
+			elsewhere.Insert(b.BlobHandle)
+		}
+	}
+	for _, id := range ids {
+		blobs := contents[id]
+		if size, ok := sizes[id]; ok && len(blobs) == 0 {
+			// Not indexed: the header is all there is to go by.
+			if blobs, err = r.ListPack(ctx, id, size); err != nil {
+				return st, fmt.Errorf("salvaging pack %s: it is not in the index and %w", id, err)
+			}
+		}
+		var buf []byte
+		if size, ok := sizes[id]; ok {
+			h := backends.Handle{Type: backends.PackFile, Name: id.String()}
+			if buf, err = loadRange(ctx, r.be, h, size, 0); err != nil {
+				return st, fmt.Errorf("salvaging pack %s: %w", id, err)
+			}
+		}
+		for _, b := range blobs {
+			if elsewhere.Has(b.BlobHandle) {
+				continue
+			}
+			var ct []byte
+			if uint64(b.Offset)+uint64(b.Length) <= uint64(len(buf)) {
+				ct = buf[b.Offset : b.Offset+b.Length]
+			}
+			// Decode a copy: decryption works in place and the raw
+			// bytes are what gets copied.
+			if ct == nil {
+				st.Lost++
+				st.LostBlobs = append(st.LostBlobs, b.BlobHandle)
+				continue
+			}
+			if _, err := r.decodeBlob(b, append([]byte(nil), ct...), nil); err != nil {
+				st.Lost++
+				st.LostBlobs = append(st.LostBlobs, b.BlobHandle)
+				continue
+			}
+			if err := r.saveRaw(ctx, b.BlobHandle, append([]byte(nil), ct...), b.UncompressedLength); err != nil {
+				return st, fmt.Errorf("salvaging pack %s: %w", id, err)
+			}
+			elsewhere.Insert(b.BlobHandle)
+			st.Salvaged++
+		}
+	}
+	if err := r.flushPacks(ctx); err != nil {
+		return st, err
+	}
+	// The new index: every pack but the damaged ones, and the new packs.
+	r.idx.mu.Lock()
+	newPacks := r.idx.unsaved
+	old := r.idx.files.Sorted()
+	r.idx.mu.Unlock()
+	full := make([]indexPack, 0, len(contents)+len(newPacks))
+	for _, id := range sortedKeys(contents) {
+		if !drop.Has(id) {
+			full = append(full, toIndexPack(id, contents[id]))
+		}
+	}
+	full = append(full, newPacks...)
+	if _, err := r.saveIndex(ctx, full, old); err != nil {
+		return st, err
+	}
+	r.idx.mu.Lock()
+	r.idx.unsaved = r.idx.unsaved[len(newPacks):]
+	r.idx.mu.Unlock()
+	var errs []error
+	for _, id := range old {
+		if err := r.RemoveUnpacked(ctx, backends.IndexFile, id); err != nil && !backends.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// The damaged packs stay until no index file lists them.
+		return st, errors.Join(errs...)
+	}
+	for _, id := range ids {
+		if err := r.RemoveUnpacked(ctx, backends.PackFile, id); err != nil && !backends.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	if err := r.LoadIndex(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return st, errors.Join(errs...)
+}
