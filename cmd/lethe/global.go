@@ -34,7 +34,15 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "lethe",
 		Short: "Encrypted, deduplicated backups that remember what they were told to forget",
 		Long: `lethe takes encrypted, deduplicated backups in restic's repository format
-and makes erasure requests hold in every backup copy.`,
+and makes erasure requests hold in every backup copy.
+
+Environment:
+  LETHE_REPOSITORY     repository location (instead of --repo)
+  LETHE_PASSWORD       the repository password
+  LETHE_PASSWORD_FILE  a file holding the repository password (instead of --password-file)
+  LETHE_STATE_DIR      local state directory (instead of --state-dir; default /var/lib/lethe)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+                       credentials of an S3 repository`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -57,6 +65,7 @@ and makes erasure requests hold in every backup copy.`,
 		newForgetCommand(g),
 		newPruneCommand(g),
 		newCheckCommand(g),
+		newRepairCommand(g),
 		newUnlockCommand(g),
 		newKeyCommand(g),
 		newCatCommand(g),
