@@ -37,6 +37,19 @@ type CheckResult struct {
 	// Warnings are harmless leftovers, such as packs no index refers to
 	// (an interrupted backup); prune removes them.
 	Warnings []error
+
+	// What repairs the damage, as restic's check suggests it:
+	// BrokenPacks are damaged packs (RepairPacks, then RepairSnapshots);
+	// SuggestRepairIndex is set for index files that cannot be loaded,
+	// packs they list that are missing and packs only found by their
+	// headers; SuggestRepairSnapshots for trees that reference missing
+	// data; UnloadableSnapshots cannot be repaired, only forgotten;
+	// SuggestPrune for packs no index lists.
+	BrokenPacks            IDs
+	SuggestRepairIndex     bool
+	SuggestRepairSnapshots bool
+	UnloadableSnapshots    IDs
+	SuggestPrune           bool
 }
 
 // OK reports whether no errors were found.
@@ -70,6 +83,7 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 			}
 			fail("index "+id.String(), err)
 			idx.damaged.Insert(id)
+			res.SuggestRepairIndex = true
 			continue
 		}
 		idx.files.Insert(id)
@@ -110,6 +124,7 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 	r.idx.mu.Unlock()
 
 	// Packs: indexed ones must exist with the right size.
+	broken := IDSet{}
 	existing := map[ID]int64{}
 	if err := r.List(ctx, backends.PackFile, func(id ID, size int64) error {
 		existing[id] = size
@@ -122,15 +137,22 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 		size, ok := existing[id]
 		if !ok {
 			fail("pack "+id.String(), fmt.Errorf("referenced in index but missing"))
+			res.SuggestRepairIndex = true
 			continue
 		}
 		if want := PackSize(contents[id]); want != size {
 			fail("pack "+id.String(), fmt.Errorf("size %d, index implies %d", size, want))
+			broken.Insert(id)
 		}
 	}
 	for _, id := range sortedKeys(existing) {
 		if _, ok := contents[id]; !ok || recovered.Has(id) {
 			res.Warnings = append(res.Warnings, &CheckError{Object: "pack " + id.String(), Err: fmt.Errorf("not referenced in any index")})
+			if recovered.Has(id) || len(idx.damaged) > 0 {
+				res.SuggestRepairIndex = true
+			} else {
+				res.SuggestPrune = true
+			}
 		}
 	}
 
@@ -181,6 +203,7 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 				return nil, ctx.Err()
 			}
 			fail("snapshot "+sid.String(), err)
+			res.UnloadableSnapshots = append(res.UnloadableSnapshots, sid)
 			continue
 		}
 		if sn.Tree == nil {
@@ -191,8 +214,12 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 			continue
 		}
 		seen.Insert(*sn.Tree)
+		before := len(res.Errors)
 		if err := Walk(ctx, r, *sn.Tree, checkNode); err != nil {
 			return nil, err
+		}
+		if len(res.Errors) > before {
+			res.SuggestRepairSnapshots = true
 		}
 	}
 
@@ -213,6 +240,9 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 				for _, err := range errs {
 					fail("pack "+id.String(), err)
 				}
+				if len(errs) > 0 {
+					broken.Insert(id)
+				}
 				done++
 				if opts.Progress != nil {
 					opts.Progress(done, len(ids))
@@ -225,6 +255,10 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 		}
 		// Workers finish in any order; report problems in pack order.
 		sort.SliceStable(res.Errors, func(i, j int) bool { return res.Errors[i].Error() < res.Errors[j].Error() })
+	}
+	res.BrokenPacks = broken.Sorted()
+	if len(res.BrokenPacks) > 0 {
+		res.SuggestRepairSnapshots = true
 	}
 	return res, nil
 }
