@@ -170,7 +170,7 @@ func forgetJSON(groups []repository.ForgetGroup) []map[string]any {
 	for _, gr := range groups {
 		reasons := make([]map[string]any, 0, len(gr.Reasons))
 		for _, r := range gr.Reasons {
-			reasons = append(reasons, map[string]any{"snapshot": r.Snapshot.ID.String(), "matches": r.Matches})
+			reasons = append(reasons, map[string]any{"snapshot": snapshotJSON{Snapshot: r.Snapshot, ID: r.Snapshot.ID.String(), ShortID: r.Snapshot.ID.Str()}, "matches": r.Matches})
 		}
 		out = append(out, map[string]any{"host": gr.Key.Hostname, "paths": gr.Key.Paths, "tags": gr.Key.Tags,
 			"keep": list(gr.Keep), "remove": list(gr.Remove), "reasons": reasons})

@@ -57,7 +57,11 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if g.json {
-				return printJSON(g.stdout, keys)
+				out := make([]keyJSON, 0, len(keys))
+				for _, k := range keys {
+					out = append(out, keyJSON{Current: k.Current, ID: k.ID.Str(), UserName: k.Username, HostName: k.Hostname, Created: k.Created.Local().Format(time.DateTime)})
+				}
+				return printJSON(g.stdout, out)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, " ID\tUser\tHost\tCreated")
@@ -147,4 +151,13 @@ func findKey(ctx context.Context, repo *repository.Repository, s string) (reposi
 		return found[0], nil
 	}
 	return repository.ID{}, fmt.Errorf("key prefix %q is ambiguous", s)
+}
+
+// keyJSON is a key as `restic key list --json` prints it.
+type keyJSON struct {
+	Current  bool   `json:"current"`
+	ID       string `json:"id"`
+	UserName string `json:"userName"`
+	HostName string `json:"hostName"`
+	Created  string `json:"created"`
 }
