@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -50,6 +51,8 @@ type CheckResult struct {
 	SuggestRepairSnapshots bool
 	UnloadableSnapshots    IDs
 	SuggestPrune           bool
+	// SuggestUnlock is set for damaged lock files (RemoveStaleLocks).
+	SuggestUnlock bool
 }
 
 // OK reports whether no errors were found.
@@ -154,6 +157,17 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 				res.SuggestPrune = true
 			}
 		}
+	}
+
+	// Lock files that are damaged are ignored by locking; name them.
+	if err := r.List(ctx, backends.LockFile, func(id ID, _ int64) error {
+		if _, err := r.loadLock(ctx, id); errors.Is(err, ErrDamaged) {
+			res.Warnings = append(res.Warnings, &CheckError{Object: "lock " + id.String(), Err: fmt.Errorf("damaged, ignored by locking (unlock removes it): %w", err)})
+			res.SuggestUnlock = true
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("listing locks: %w", err)
 	}
 
 	// Snapshots and the trees they reference.

@@ -134,7 +134,7 @@ func (r *Repository) loadLock(ctx context.Context, id ID) (*lockJSON, error) {
 	}
 	l := &lockJSON{}
 	if err := json.Unmarshal(buf, l); err != nil {
-		return nil, fmt.Errorf("decoding lock %s: %w", id.Str(), err)
+		return nil, damaged{fmt.Errorf("decoding lock %s: %w", id.Str(), err)}
 	}
 	return l, nil
 }
@@ -154,8 +154,14 @@ func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own ID) err
 		if backends.IsNotExist(err) {
 			return nil
 		}
+		if errors.Is(err, ErrDamaged) {
+			// Read but not a lock (no holder writes such a file); restic
+			// ignores it too. unlock removes it.
+			r.warn(fmt.Errorf("ignoring lock file %s: %w", id.Str(), err))
+			return nil
+		}
 		if err != nil {
-			// An unreadable lock still says someone may be working.
+			// A lock that cannot be read still says someone may be working.
 			conflict = fmt.Errorf("%w: lock %s cannot be read: %v", ErrLocked, id.Str(), err)
 			return nil
 		}
@@ -384,8 +390,8 @@ func (r *Repository) holdsExclusiveLock() bool {
 	return r.exclusiveHeld > 0
 }
 
-// RemoveStaleLocks deletes locks whose holder is gone and returns how
-// many it removed.
+// RemoveStaleLocks deletes locks whose holder is gone and lock files that
+// are damaged, and returns how many it removed.
 func (r *Repository) RemoveStaleLocks(ctx context.Context) (int, error) {
 	return r.removeLocks(ctx, true)
 }
@@ -412,8 +418,9 @@ func (r *Repository) removeLocks(ctx context.Context, onlyStale bool) (int, erro
 			if backends.IsNotExist(err) {
 				continue
 			}
-			// Unreadable locks are left alone; RemoveAllLocks clears them.
-			if err != nil || !l.stale(now, hostname) {
+			// A damaged lock file is no lock and goes; one that cannot be
+			// read is left alone (RemoveAllLocks clears it).
+			if err != nil && !errors.Is(err, ErrDamaged) || err == nil && !l.stale(now, hostname) {
 				continue
 			}
 		}

@@ -341,16 +341,20 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backends.FileType, id I
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", h, err)
 	}
+	// Past this point the file was read: what fails is damage.
 	if t != backends.ConfigFile && Hash(buf) != id {
-		return nil, fmt.Errorf("loading %s: content does not match its ID (corrupt file)", h)
+		return nil, damaged{fmt.Errorf("loading %s: content does not match its ID (corrupt file)", h)}
+	}
+	if len(buf) < overhead {
+		return nil, damaged{fmt.Errorf("loading %s: too short (%d bytes)", h, len(buf))}
 	}
 	plain, err := r.key.Open(buf[ivSize:ivSize], buf)
 	if err != nil {
-		return nil, fmt.Errorf("decrypting %s: %w", h, err)
+		return nil, damaged{fmt.Errorf("decrypting %s: %w", h, err)}
 	}
 	if t != backends.ConfigFile && r.cfg.Version >= 2 {
 		if plain, err = r.decompressUnpacked(plain); err != nil {
-			return nil, fmt.Errorf("loading %s: %w", h, err)
+			return nil, damaged{fmt.Errorf("loading %s: %w", h, err)}
 		}
 	}
 	return plain, nil

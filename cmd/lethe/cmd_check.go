@@ -71,6 +71,9 @@ func printCheck(g *globalOptions, res *repository.CheckResult) {
 	if res.SuggestRepairSnapshots {
 		g.warnf("snapshots reference damaged or missing data: after the steps above, run `lethe repair snapshots`\n")
 	}
+	if res.SuggestUnlock {
+		g.warnf("damaged lock files are ignored: run `lethe unlock` to remove them\n")
+	}
 	for _, id := range res.UnloadableSnapshots {
 		g.warnf("snapshot %s cannot be loaded: remove it with `lethe forget %s`\n", id.Str(), id.Str())
 	}
@@ -94,6 +97,7 @@ type checkSummary struct {
 	SuggestPrune           bool     `json:"suggest_prune"`
 	SuggestRepairSnapshots bool     `json:"suggest_repair_snapshots"`
 	UnloadableSnapshots    []string `json:"unloadable_snapshots"`
+	SuggestUnlock          bool     `json:"suggest_unlock"`
 }
 
 func printCheckJSON(g *globalOptions, res *repository.CheckResult) error {
@@ -115,6 +119,7 @@ func printCheckJSON(g *globalOptions, res *repository.CheckResult) error {
 		SuggestPrune:           res.SuggestPrune,
 		SuggestRepairSnapshots: res.SuggestRepairSnapshots,
 		UnloadableSnapshots:    []string{},
+		SuggestUnlock:          res.SuggestUnlock,
 	}
 	for _, id := range res.BrokenPacks {
 		sum.BrokenPacks = append(sum.BrokenPacks, id.String())
