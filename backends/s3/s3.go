@@ -71,6 +71,9 @@ const (
 	versioningOn // Enabled or Suspended: old versions may exist
 )
 
+// errNoCredentials is the error of a credential chain that found none.
+var errNoCredentials = errors.New("s3: no S3 credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use an AWS profile or instance role)")
+
 // Open connects to an existing bucket. It does not check for a
 // repository in it.
 func Open(ctx context.Context, loc Location, opts Options) (*Backend, error) {
@@ -155,6 +158,18 @@ func newBackend(ctx context.Context, loc Location, opts Options) (*Backend, erro
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3: loading the AWS configuration: %w", err)
+	}
+	// Without this, a machine with no credentials gets the last error of
+	// the credential chain, the EC2 metadata service's, on the first
+	// request. The credentials are cached for the requests.
+	if cfg.Credentials == nil {
+		return nil, errNoCredentials
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errNoCredentials
 	}
 
 	host := strings.ToLower(loc.Endpoint)
