@@ -93,6 +93,10 @@ func (l Location) String() string {
 	return l.Dir
 }
 
+// ErrNoRepository is wrapped by Open's error for a local location that
+// holds no repository (the directory or its config file is missing).
+var ErrNoRepository = errors.New("not a repository")
+
 // Open opens the backend of an existing repository. A local directory
 // without a config file is refused as not a repository; an S3 location
 // is only connected to, and opening the repository finds out whether one
@@ -107,12 +111,16 @@ func (l Location) Open(ctx context.Context) (backends.Backend, error) {
 		return be, nil
 	case Local:
 		be, err := local.Open(l.Dir)
+		if backends.IsNotExist(err) {
+			return nil, fmt.Errorf("%s is %w: the directory does not exist", l.Dir, ErrNoRepository)
+		}
 		if err != nil {
 			return nil, err
 		}
 		if _, err := be.Stat(ctx, backends.Handle{Type: backends.ConfigFile}); err != nil {
+			_ = be.Close()
 			if backends.IsNotExist(err) {
-				return nil, fmt.Errorf("%s is not a repository: no config file", l.Dir)
+				return nil, fmt.Errorf("%s is %w: no config file", l.Dir, ErrNoRepository)
 			}
 			return nil, err
 		}

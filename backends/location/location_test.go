@@ -2,6 +2,7 @@ package location
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +102,15 @@ func TestOpenLocal(t *testing.T) {
 	_, err = mustParse(t, "local:"+plain).Open(ctx)
 	if want := plain + " is not a repository: no config file"; err == nil || err.Error() != want {
 		t.Errorf("opening a directory without config: %v, want %q", err, want)
+	}
+
+	if !errors.Is(err, ErrNoRepository) {
+		t.Errorf("opening a directory without config: %v does not wrap ErrNoRepository", err)
+	}
+	absent := filepath.Join(base, "absent")
+	_, err = mustParse(t, absent).Open(ctx)
+	if want := absent + " is not a repository: the directory does not exist"; err == nil || err.Error() != want || !errors.Is(err, ErrNoRepository) {
+		t.Errorf("opening a directory that does not exist: %v, want %q", err, want)
 	}
 
 	file := filepath.Join(base, "file")

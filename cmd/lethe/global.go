@@ -12,6 +12,7 @@ import (
 
 	"lethe/agent/jobs"
 	"lethe/agent/repository"
+	"lethe/backends/location"
 )
 
 // globalOptions are the flags every command shares. They mean what
@@ -137,7 +138,17 @@ func (g *globalOptions) openRepository(ctx context.Context) (*repository.Reposit
 	if err != nil {
 		return nil, err
 	}
-	return jobs.Open(ctx, r)
+	repo, err := jobs.Open(ctx, r)
+	return repo, suggestInit(err)
+}
+
+// suggestInit adds to an error that says there is no repository how to
+// make one.
+func suggestInit(err error) error {
+	if errors.Is(err, location.ErrNoRepository) {
+		return fmt.Errorf("%w (create a repository there with `lethe init`)", err)
+	}
+	return err
 }
 
 // access is what a command does to the repository, which decides its
@@ -169,7 +180,8 @@ func (g *globalOptions) lockedRepository(ctx context.Context, a access, loadInde
 	case a == reading && g.noLock:
 		mode = jobs.NoLock
 	}
-	return jobs.OpenLocked(ctx, r, mode, loadIndex)
+	repo, jobCtx, release, err := jobs.OpenLocked(ctx, r, mode, loadIndex)
+	return repo, jobCtx, release, suggestInit(err)
 }
 
 // withRepository makes a command's RunE that opens the repository, locks

@@ -375,3 +375,14 @@ func TestDamagedLock(t *testing.T) {
 	}
 	d.clean(t, 0, 1, 2)
 }
+
+func TestNoRepositorySuggestsInit(t *testing.T) {
+	setupEnv(t)
+	base := t.TempDir()
+	for _, repo := range []string{filepath.Join(base, "nothing"), base} {
+		_, errOut, code := lethe(t, "-r", repo, "snapshots")
+		if code != exitError || !strings.Contains(errOut, "is not a repository") || !strings.Contains(errOut, "`lethe init`") {
+			t.Errorf("snapshots of %s: exit %d, stderr %q: want a hint to run lethe init", filepath.Base(repo), code, errOut)
+		}
+	}
+}
