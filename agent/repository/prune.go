@@ -116,7 +116,7 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (st PruneStat
 	}
 	// A snapshot that cannot be loaded stops prune, as in restic: its
 	// data would otherwise be deleted while it might still be repaired.
-	snaps, damaged, err := r.loadSnapshots(ctx)
+	snaps, damaged, err := r.LoadAllSnapshots(ctx)
 	if err != nil {
 		return st, err
 	}

@@ -161,7 +161,7 @@ func (r *Repository) RepairSnapshots(ctx context.Context, opts RepairSnapshotsOp
 		return res, err
 	}
 	defer func() { err = unlock(err) }()
-	snaps, damaged, err := r.loadSnapshots(ctx)
+	snaps, damaged, err := r.LoadAllSnapshots(ctx)
 	if err != nil {
 		return res, err
 	}

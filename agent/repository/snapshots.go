@@ -72,7 +72,7 @@ func (e *SnapshotLoadError) Unwrap() error { return e.Err }
 // to Options.Warn as a *SnapshotLoadError, so one damaged file does not
 // stop listing, "latest", parent selection or forget.
 func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
-	snaps, damaged, err := r.loadSnapshots(ctx)
+	snaps, damaged, err := r.LoadAllSnapshots(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -82,10 +82,11 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 	return snaps, nil
 }
 
-// loadSnapshots loads every snapshot file and returns, apart from the
-// loaded ones sorted by time, the errors of those that cannot be loaded.
-// err is for failures of listing or of ctx.
-func (r *Repository) loadSnapshots(ctx context.Context) (snaps []*Snapshot, damaged []*SnapshotLoadError, err error) {
+// LoadAllSnapshots loads every snapshot file and returns, apart from the
+// loaded ones sorted by time, the errors of those that cannot be loaded,
+// for jobs that must not skip one (prune, erasure). err is for failures
+// of listing or of ctx.
+func (r *Repository) LoadAllSnapshots(ctx context.Context) (snaps []*Snapshot, damaged []*SnapshotLoadError, err error) {
 	var ids IDs
 	if err := r.List(ctx, backends.SnapshotFile, func(id ID, _ int64) error {
 		ids = append(ids, id)
