@@ -41,3 +41,9 @@ const (
 	// Filter passes the file's content through the redactor.
 	Filter
 )
+
+// Version names what the scanners find. It goes up whenever a change makes
+// them find identifiers they did not find before (a new format, a new
+// spelling), so that what was recorded about a file's content by an older
+// scanner (the subject index) is not trusted to be complete.
+const Version = 1
