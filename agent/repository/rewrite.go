@@ -109,6 +109,19 @@ func (rw *TreeRewriter) RewriteSnapshot(ctx context.Context, sn *Snapshot) (*Sna
 	return &n, true, nil
 }
 
+// Replaced returns the trees this rewriter replaced by new ones so far:
+// the old tree of every rewritten directory, whose blob no rewritten
+// snapshot references any more.
+func (rw *TreeRewriter) Replaced() IDSet {
+	out := IDSet{}
+	for k, newID := range rw.done {
+		if newID != k.id {
+			out.Insert(k.id)
+		}
+	}
+	return out
+}
+
 func (rw *TreeRewriter) rewrite(ctx context.Context, dir string, id ID) (ID, error) {
 	key := rewriteKey{id: id, path: dir}
 	if newID, ok := rw.done[key]; ok {

@@ -82,7 +82,8 @@ func TestRewriteRemoveFile(t *testing.T) {
 	root := saveTestDir(t, r, rewriteFixture)
 	cr := newCountingRepo(r)
 	var seen []string
-	newRoot, changed, err := NewTreeRewriter(cr, removePaths(&seen, "/docs/b.txt")).RewriteTree(ctx, "/", root)
+	rw := NewTreeRewriter(cr, removePaths(&seen, "/docs/b.txt"))
+	newRoot, changed, err := rw.RewriteTree(ctx, "/", root)
 	if err != nil || !changed || newRoot == root {
 		t.Fatalf("rewrite: %s %v %v", newRoot.Str(), changed, err)
 	}
@@ -91,6 +92,9 @@ func TestRewriteRemoveFile(t *testing.T) {
 	}
 	before, after := walkNodes(t, r, root), walkNodes(t, r, newRoot)
 	assertKept(t, before, after, []string{"/docs/b.txt"}, "/docs")
+	if got, want := rw.Replaced().Sorted(), (IDSet{root: {}, *before["/docs"].Subtree: {}}).Sorted(); !slices.Equal(got, want) {
+		t.Errorf("Replaced() = %v, want the old root and /docs %v", got, want)
+	}
 	if cr.saves[TreeBlob] != 2 || cr.saves[DataBlob] != 0 {
 		t.Errorf("saved %d trees and %d data blobs, want 2 trees (/docs and the root) only", cr.saves[TreeBlob], cr.saves[DataBlob])
 	}
