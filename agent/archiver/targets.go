@@ -85,6 +85,11 @@ func splitPath(p string) []string {
 	return strings.FieldsFunc(p, func(r rune) bool { return r == '/' })
 }
 
+// MatchPatterns reports whether path matches one of the patterns, in the
+// syntax of excludes (see excluded), for others that select paths the way
+// excludes do (erasure holds).
+func MatchPatterns(patterns []string, path string) bool { return excluded(patterns, path) }
+
 // excluded reports whether path matches one of the patterns. Patterns use
 // filepath.Match syntax per path component plus "**" for any number of
 // components; a pattern starting with "/" is anchored at the root, others

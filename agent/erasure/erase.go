@@ -1,0 +1,657 @@
+package erasure
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/restic/chunker"
+
+	"lethe/agent/formats"
+	"lethe/agent/repository"
+	"lethe/backends"
+)
+
+// Modes of an erasure (tombstones.Mode's values).
+const (
+	ModeRewrite = "rewrite"
+	ModeExpire  = "expire"
+)
+
+// Options describe one erasure in one repository.
+type Options struct {
+	// Tombstone is the request being carried out; its ID names the
+	// journal.
+	Tombstone string
+	// Mode is ModeRewrite (default) or ModeExpire.
+	Mode string
+	// Redactor finds and removes the subject's records: its matcher holds
+	// only this tombstone's fingerprints, so what it removes is what the
+	// request erases.
+	Redactor PathMasker
+	// Screen, if set, rules out files that cannot hold the subject (the
+	// subject index); nil reads every file.
+	Screen Screen
+	// Holds keep matching records.
+	Holds []Hold
+	// Deep verifies by scanning every file of every snapshot instead of
+	// the rewritten files only.
+	Deep bool
+	// Prune tunes the prune that follows the rewrite; the packs holding
+	// erased blobs are repacked whatever it says.
+	Prune repository.PruneOptions
+	// Window is how long a snapshot is kept (expire mode: the last copy
+	// holding the subject ages out Window after it was taken). Default 7
+	// days.
+	Window time.Duration
+	// Mirror, if set, gets a copy of every journal step (the state
+	// directory's copy).
+	Mirror func(Step) error
+	// Now returns the current time (time.Now if nil).
+	Now func() time.Time
+	// Event, if set, is told what the erasure is doing.
+	Event func(Event)
+}
+
+// PathMasker is a Redactor that can also mask path components naming a
+// subject, for messages; *formats.Redactor is one.
+type PathMasker interface {
+	Redactor
+	MaskPath(p string) string
+}
+
+// Event reports progress: Step is the step kind being worked on,
+// Snapshot the snapshot (for rewrites), Done and Total count snapshots.
+type Event struct {
+	Step        string
+	Snapshot    repository.ID
+	Done, Total int
+}
+
+// Removal counts what an erasure removed.
+type Removal struct {
+	FilesRedacted int                    `json:"files_redacted"`
+	FilesDropped  int                    `json:"files_removed"`
+	DirsDropped   int                    `json:"dirs_removed"`
+	Records       map[formats.Format]int `json:"records,omitempty"`
+	// Bytes is how much less file content the rewritten snapshots hold.
+	Bytes int64 `json:"bytes"`
+}
+
+// RecordsTotal is the sum of Records.
+func (r Removal) RecordsTotal() int {
+	n := 0
+	for _, c := range r.Records {
+		n += c
+	}
+	return n
+}
+
+func (r *Removal) add(o Removal) {
+	r.FilesRedacted += o.FilesRedacted
+	r.FilesDropped += o.FilesDropped
+	r.DirsDropped += o.DirsDropped
+	r.Bytes += o.Bytes
+	for f, n := range o.Records {
+		if r.Records == nil {
+			r.Records = map[formats.Format]int{}
+		}
+		r.Records[f] += n
+	}
+}
+
+func (r *Removal) empty() bool {
+	return r.FilesRedacted == 0 && r.FilesDropped == 0 && r.DirsDropped == 0
+}
+
+// SnapshotOutcome is what became of one snapshot.
+type SnapshotOutcome struct {
+	Old     repository.ID  `json:"old"`
+	New     *repository.ID `json:"new,omitempty"`
+	Time    time.Time      `json:"time"`
+	Gone    bool           `json:"gone,omitempty"`
+	Removed Removal        `json:"removed"`
+	Held    []HeldRecords  `json:"held,omitempty"`
+}
+
+// Result is the outcome of an erasure in one repository.
+type Result struct {
+	Tombstone string                 `json:"tombstone"`
+	Mode      string                 `json:"mode"`
+	Started   time.Time              `json:"started"`
+	Completed time.Time              `json:"completed"`
+	Snapshots []SnapshotOutcome      `json:"snapshots"`
+	Removed   Removal                `json:"removed"`
+	Held      []HeldRecords          `json:"held,omitempty"`
+	Prune     *repository.PruneStats `json:"prune,omitempty"`
+	Verify    *Verification          `json:"verify,omitempty"`
+	// ExpiresAt is, in expire mode, when the last snapshot holding the
+	// subject leaves the retention window.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// FoundNowhere is set when no snapshot held anything of the subject.
+	FoundNowhere bool `json:"found_nowhere"`
+}
+
+// Repo is what an erasure needs of a repository; *repository.Repository
+// is one. It must hold an exclusive lock and have its index loaded.
+type Repo interface {
+	repository.BlobLoadSaver
+	journalStore
+	Config() repository.Config
+	LoadAllSnapshots(ctx context.Context) ([]*repository.Snapshot, []*repository.SnapshotLoadError, error)
+	LoadSnapshot(ctx context.Context, id repository.ID) (*repository.Snapshot, error)
+	SaveSnapshot(ctx context.Context, sn *repository.Snapshot) (repository.ID, error)
+	RemoveUnpacked(ctx context.Context, t backends.FileType, id repository.ID) error
+	Flush(ctx context.Context) error
+	Prune(ctx context.Context, opts repository.PruneOptions) (repository.PruneStats, error)
+	UsedBlobs(ctx context.Context, snaps []*repository.Snapshot) (repository.BlobSet, error)
+	LookupAll(h repository.BlobHandle) []repository.PackedBlob
+}
+
+// Run carries out (or resumes) an erasure in one repository: plan,
+// rewrite every snapshot holding the subject, erasure-grade prune, verify,
+// each step journaled (see JournalPrefix). Resuming after a crash at any
+// point finishes the job: a replacement snapshot is saved before the
+// snapshot it replaces is removed, and one saved but not yet journaled is
+// found again instead of being saved twice. A finished erasure returns
+// its journaled result.
+func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
+	if opts.Mode == "" {
+		opts.Mode = ModeRewrite
+	}
+	if opts.Mode != ModeRewrite && opts.Mode != ModeExpire {
+		return nil, fmt.Errorf("erasure mode %q: want %s or %s", opts.Mode, ModeRewrite, ModeExpire)
+	}
+	if opts.Window == 0 {
+		opts.Window = 7 * 24 * time.Hour
+	}
+	j, err := LoadJournal(ctx, repo, opts.Tombstone)
+	if err != nil {
+		return nil, err
+	}
+	if d := j.last(StepDone); d != nil && d.Done != nil {
+		return d.Done, nil
+	}
+	e := &eraser{repo: repo, opts: opts, j: j, filters: map[string]*Filter{}}
+	if err := e.plan(ctx); err != nil {
+		return nil, err
+	}
+	if opts.Mode == ModeExpire {
+		return e.expire(ctx)
+	}
+	if err := e.rewriteAll(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.prune(ctx); err != nil {
+		return nil, err
+	}
+	v, err := e.verify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !v.OK {
+		return nil, fmt.Errorf("verifying the erasure: %d problems found (%s); the erasure stays pending", v.Problems, v.Note)
+	}
+	return e.finish(ctx, v, nil)
+}
+
+type eraser struct {
+	repo    Repo
+	opts    Options
+	j       *Journal
+	filters map[string]*Filter // by snapshot paths
+	// rewritten are the paths of the files redacted in this run, per new
+	// snapshot, for verification.
+	rewritten map[repository.ID][]string
+}
+
+func (e *eraser) now() time.Time {
+	if e.opts.Now != nil {
+		return e.opts.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *eraser) event(step string, sn repository.ID, done, total int) {
+	if e.opts.Event != nil {
+		e.opts.Event(Event{Step: step, Snapshot: sn, Done: done, Total: total})
+	}
+}
+
+func (e *eraser) append(ctx context.Context, s Step) error {
+	s.Time = e.now()
+	return e.j.append(ctx, e.repo, e.opts.Mirror, s)
+}
+
+// filter returns the seam filter for a snapshot's paths.
+func (e *eraser) filter(paths []string) *Filter {
+	key := fmt.Sprintf("%q", paths)
+	f, ok := e.filters[key]
+	if !ok {
+		f = NewFilter(e.opts.Redactor, paths, e.opts.Screen)
+		e.filters[key] = f
+	}
+	return f
+}
+
+// plan journals the snapshots to examine: all of them. A snapshot that
+// cannot be loaded stops the erasure, as it would stop prune: it might
+// hold the subject.
+func (e *eraser) plan(ctx context.Context) error {
+	if e.j.last(StepPlan) != nil {
+		return nil
+	}
+	snaps, damaged, err := e.repo.LoadAllSnapshots(ctx)
+	if err != nil {
+		return fmt.Errorf("planning the erasure: %w", err)
+	}
+	if len(damaged) > 0 {
+		return fmt.Errorf("planning the erasure: %d snapshots cannot be loaded (first: %v); repair them first (lethe repair snapshots)", len(damaged), damaged[0])
+	}
+	ids := make(repository.IDs, len(snaps))
+	for i, sn := range snaps {
+		ids[i] = sn.ID
+	}
+	return e.append(ctx, Step{Kind: StepPlan, Plan: &PlanStep{Mode: e.opts.Mode, Snapshots: ids}})
+}
+
+// rewriteAll rewrites every planned snapshot not yet journaled and
+// removes the replaced ones.
+func (e *eraser) rewriteAll(ctx context.Context) error {
+	planned := e.j.last(StepPlan).Plan.Snapshots
+	e.rewritten = map[repository.ID][]string{}
+	var snaps []*repository.Snapshot // loaded lazily, for finding saved replacements
+	for i, old := range planned {
+		e.event(StepRewritten, old, i, len(planned))
+		done, removed := e.j.snapshotSteps()
+		if st, ok := done[old]; ok {
+			if st.New != nil && !removed.Has(old) {
+				if err := e.removeOld(ctx, old); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		sn, err := e.repo.LoadSnapshot(ctx, old)
+		if err != nil {
+			if isNotExist(err) {
+				if err := e.append(ctx, Step{Kind: StepUnaffected, Snapshot: &SnapshotStep{Old: old, Gone: true}}); err != nil {
+					return err
+				}
+				continue
+			}
+			return fmt.Errorf("loading snapshot %s: %w", old.Str(), err)
+		}
+		res, err := e.rewriteSnapshot(ctx, sn, true)
+		if err != nil {
+			return err
+		}
+		if res.sn == nil {
+			if err := e.append(ctx, Step{Kind: StepUnaffected, Snapshot: &SnapshotStep{Old: old, Time: sn.Time, Held: res.held}}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := e.repo.Flush(ctx); err != nil {
+			return fmt.Errorf("saving the rewrite of snapshot %s: %w", old.Str(), err)
+		}
+		if snaps == nil {
+			if snaps, _, err = e.repo.LoadAllSnapshots(ctx); err != nil {
+				return err
+			}
+		}
+		newID, err := e.saveReplacement(ctx, res.sn, snaps)
+		if err != nil {
+			return err
+		}
+		e.rewritten[newID] = res.paths
+		step := &SnapshotStep{Old: old, New: &newID, Time: sn.Time, Removed: res.removed, Held: res.held, Erased: res.erased}
+		if err := e.append(ctx, Step{Kind: StepRewritten, Snapshot: step}); err != nil {
+			return err
+		}
+		if err := e.removeOld(ctx, old); err != nil {
+			return err
+		}
+	}
+	e.event(StepRewritten, repository.ID{}, len(planned), len(planned))
+	return nil
+}
+
+// saveReplacement saves sn, unless an earlier run already saved the same
+// replacement and crashed before journaling it: then that one is used.
+func (e *eraser) saveReplacement(ctx context.Context, sn *repository.Snapshot, existing []*repository.Snapshot) (repository.ID, error) {
+	for _, o := range existing {
+		if o.Original != nil && *o.Original == *sn.Original && o.Tree != nil && *o.Tree == *sn.Tree && o.Time.Equal(sn.Time) && o.Hostname == sn.Hostname {
+			return o.ID, nil
+		}
+	}
+	id, err := e.repo.SaveSnapshot(ctx, sn)
+	if err != nil {
+		return repository.ID{}, fmt.Errorf("saving the rewritten snapshot: %w", err)
+	}
+	return id, nil
+}
+
+func (e *eraser) removeOld(ctx context.Context, old repository.ID) error {
+	err := e.repo.RemoveUnpacked(ctx, backends.SnapshotFile, old)
+	if err != nil && !isNotExist(err) {
+		return fmt.Errorf("removing the replaced snapshot %s: %w", old.Str(), err)
+	}
+	return e.append(ctx, Step{Kind: StepRemoved, Snapshot: &SnapshotStep{Old: old}})
+}
+
+// snapshotRewrite is the rewrite of one snapshot.
+type snapshotRewrite struct {
+	sn      *repository.Snapshot // the replacement; nil when nothing changed
+	removed Removal
+	held    []HeldRecords
+	erased  []repository.BlobHandle
+	paths   []string // files redacted (not dropped), for verification
+}
+
+// rewriteSnapshot rewrites sn through the seams: items named after the
+// subject are dropped, files that may hold the subject are redacted
+// record by record, held records are kept. With save unset nothing is
+// written: it only finds out what a rewrite would remove (expire mode).
+func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, save bool) (*snapshotRewrite, error) {
+	f := e.filter(sn.Paths)
+	out := &snapshotRewrite{}
+	erased := repository.BlobSet{}
+	holds := map[int]*HeldRecords{}
+	now := e.now()
+	pol := e.repo.Config().ChunkerPolynomial
+	var ch *chunker.Chunker
+	var buf []byte
+
+	hold := func(rel string, fnd formats.Findings) bool {
+		i := held(e.opts.Holds, rel, fnd.Format, sn.Time, now)
+		if i < 0 {
+			return false
+		}
+		h := holds[i]
+		if h == nil {
+			hd := e.opts.Holds[i]
+			h = &HeldRecords{Hold: hd.Name, Basis: hd.Basis, Until: hd.Until(sn.Time)}
+			holds[i] = h
+		}
+		h.Files++
+		h.Records += max(fnd.Removed, 1)
+		return true
+	}
+	fn := func(p string, node *repository.Node) (*repository.Node, error) {
+		d, fnd, err := f.Decide(ctx, p, node)
+		if err != nil {
+			return nil, err
+		}
+		switch d {
+		case formats.Keep:
+			return node, nil
+		case formats.Drop:
+			if hold(f.rel(p), fnd) {
+				return node, nil
+			}
+			if err := e.collectErased(ctx, node, erased, &out.removed); err != nil {
+				return nil, err
+			}
+			out.removed.add(Removal{Records: map[formats.Format]int{fnd.Format: max(fnd.Removed, 1)}})
+			return nil, nil
+		}
+		rc, fnd, err := f.FilterContent(ctx, p, node, func() (io.ReadCloser, error) {
+			return newContentReader(ctx, e.repo, node.Content), nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", e.opts.Redactor.MaskPath(p), err)
+		}
+		if !fnd.Dropped && fnd.Removed == 0 {
+			if rc != nil {
+				rc.Close()
+			}
+			return node, nil
+		}
+		if hold(f.rel(p), fnd) {
+			if rc != nil {
+				rc.Close()
+			}
+			return node, nil
+		}
+		out.removed.add(Removal{Records: map[formats.Format]int{fnd.Format: fnd.Removed}})
+		if fnd.Dropped {
+			if err := e.collectErased(ctx, node, erased, &out.removed); err != nil {
+				return nil, err
+			}
+			return nil, nil
+		}
+		defer rc.Close()
+		n := *node
+		n.Content = nil
+		n.Size = 0
+		if save {
+			if ch == nil {
+				ch = chunker.New(nil, pol)
+				buf = make([]byte, chunker.MaxSize)
+			}
+			ch.Reset(rc, pol)
+			for {
+				c, err := ch.Next(buf)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return nil, fmt.Errorf("redacting %s: %w", e.opts.Redactor.MaskPath(p), err)
+				}
+				id, _, _, err := e.repo.SaveBlob(ctx, repository.DataBlob, c.Data, repository.ID{}, false)
+				if err != nil {
+					return nil, fmt.Errorf("saving the redacted %s: %w", e.opts.Redactor.MaskPath(p), err)
+				}
+				n.Content = append(n.Content, id)
+				n.Size += uint64(c.Length)
+			}
+		} else {
+			size, err := io.Copy(io.Discard, rc)
+			if err != nil {
+				return nil, err
+			}
+			n.Size = uint64(size)
+		}
+		kept := repository.IDSet{}
+		for _, id := range n.Content {
+			kept.Insert(id)
+		}
+		for _, id := range node.Content {
+			if !kept.Has(id) {
+				erased.Insert(repository.BlobHandle{ID: id, Type: repository.DataBlob})
+			}
+		}
+		out.removed.FilesRedacted++
+		out.removed.Bytes += int64(node.Size) - int64(n.Size)
+		out.paths = append(out.paths, p)
+		return &n, nil
+	}
+	var saver repository.BlobLoadSaver = e.repo
+	if !save {
+		saver = noSave{e.repo}
+	}
+	rw := repository.NewTreeRewriter(saver, fn)
+	newSn, changed, err := rw.RewriteSnapshot(ctx, sn)
+	if err != nil {
+		return nil, err
+	}
+	for i := range e.opts.Holds {
+		if h := holds[i]; h != nil {
+			out.held = append(out.held, *h)
+		}
+	}
+	if !changed {
+		return out, nil
+	}
+	for id := range rw.Replaced() {
+		erased.Insert(repository.BlobHandle{ID: id, Type: repository.TreeBlob})
+	}
+	for h := range erased {
+		out.erased = append(out.erased, h)
+	}
+	sortHandles(out.erased)
+	out.sn = newSn
+	return out, nil
+}
+
+// collectErased adds a dropped item's blobs to erased: a file's content,
+// a folder's trees and everything below it.
+func (e *eraser) collectErased(ctx context.Context, node *repository.Node, erased repository.BlobSet, r *Removal) error {
+	if node.Type != repository.NodeDir {
+		for _, id := range node.Content {
+			erased.Insert(repository.BlobHandle{ID: id, Type: repository.DataBlob})
+		}
+		r.FilesDropped++
+		r.Bytes += int64(node.Size)
+		return nil
+	}
+	r.DirsDropped++
+	if node.Subtree == nil {
+		return nil
+	}
+	erased.Insert(repository.BlobHandle{ID: *node.Subtree, Type: repository.TreeBlob})
+	return repository.Walk(ctx, e.repo, *node.Subtree, func(_ repository.ID, _ string, n *repository.Node, err error) error {
+		if err != nil {
+			return err
+		}
+		if n.Type == repository.NodeDir && n.Subtree != nil {
+			erased.Insert(repository.BlobHandle{ID: *n.Subtree, Type: repository.TreeBlob})
+		}
+		for _, id := range n.Content {
+			erased.Insert(repository.BlobHandle{ID: id, Type: repository.DataBlob})
+		}
+		if n.Type == repository.NodeFile {
+			r.FilesDropped++
+			r.Bytes += int64(n.Size)
+		}
+		return nil
+	})
+}
+
+// noSave is a repository that saves nothing, for finding out what a
+// rewrite would change.
+type noSave struct{ repository.BlobLoader }
+
+func (noSave) SaveBlob(_ context.Context, _ repository.BlobType, data []byte, id repository.ID, _ bool) (repository.ID, bool, int, error) {
+	if id.IsNull() {
+		id = repository.Hash(data)
+	}
+	return id, false, 0, nil
+}
+
+// prune runs the erasure-grade prune: every pack holding an erased blob is
+// rewritten without it (or deleted), whatever MaxUnused says.
+func (e *eraser) prune(ctx context.Context) error {
+	if e.j.last(StepPrune) != nil {
+		return nil
+	}
+	e.event(StepPrune, repository.ID{}, 0, 1)
+	opts := e.opts.Prune
+	opts.RepackBlobs = repository.BlobSet{}
+	for h := range e.erasedBlobs() {
+		opts.RepackBlobs.Insert(h)
+	}
+	st, err := e.repo.Prune(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("pruning after the rewrite: %w", err)
+	}
+	e.event(StepPrune, repository.ID{}, 1, 1)
+	return e.append(ctx, Step{Kind: StepPrune, Prune: &PruneStep{Stats: st}})
+}
+
+// erasedBlobs is the union of the blobs every rewrite left unreferenced.
+func (e *eraser) erasedBlobs() repository.BlobSet {
+	out := repository.BlobSet{}
+	done, _ := e.j.snapshotSteps()
+	for _, st := range done {
+		for _, h := range st.Erased {
+			out.Insert(h)
+		}
+	}
+	return out
+}
+
+// expire finds the snapshots holding the subject without changing them
+// and journals when the last of them ages out.
+func (e *eraser) expire(ctx context.Context) (*Result, error) {
+	planned := e.j.last(StepPlan).Plan.Snapshots
+	st := &ExpireStep{}
+	var latest time.Time
+	for i, old := range planned {
+		e.event(StepExpire, old, i, len(planned))
+		sn, err := e.repo.LoadSnapshot(ctx, old)
+		if err != nil {
+			if isNotExist(err) {
+				continue
+			}
+			return nil, fmt.Errorf("loading snapshot %s: %w", old.Str(), err)
+		}
+		res, err := e.rewriteSnapshot(ctx, sn, false)
+		if err != nil {
+			return nil, err
+		}
+		if res.sn == nil {
+			continue
+		}
+		st.Affected = append(st.Affected, old)
+		if sn.Time.After(latest) {
+			latest = sn.Time
+		}
+	}
+	if latest.IsZero() {
+		latest = e.now().Add(-e.opts.Window)
+	}
+	st.Until = latest.Add(e.opts.Window).UTC()
+	if e.j.last(StepExpire) == nil {
+		if err := e.append(ctx, Step{Kind: StepExpire, Expire: st}); err != nil {
+			return nil, err
+		}
+	}
+	v := &Verification{Kind: VerifyNone, OK: true, Time: e.now(), Note: "snapshots stay sealed; every restore reapplies the erasure"}
+	return e.finish(ctx, v, &st.Until)
+}
+
+// finish journals the result.
+func (e *eraser) finish(ctx context.Context, v *Verification, expires *time.Time) (*Result, error) {
+	res := &Result{Tombstone: e.opts.Tombstone, Mode: e.opts.Mode, Started: e.j.Steps[0].Time, Completed: e.now(), Verify: v, ExpiresAt: expires}
+	if p := e.j.last(StepPrune); p != nil {
+		stats := p.Prune.Stats
+		res.Prune = &stats
+	}
+	held := map[string]*HeldRecords{}
+	var order []string
+	for _, s := range e.j.Steps {
+		if s.Kind != StepRewritten && s.Kind != StepUnaffected {
+			continue
+		}
+		st := s.Snapshot
+		res.Snapshots = append(res.Snapshots, SnapshotOutcome{Old: st.Old, New: st.New, Time: st.Time, Gone: st.Gone, Removed: st.Removed, Held: st.Held})
+		res.Removed.add(st.Removed)
+		for _, h := range st.Held {
+			k := h.Hold + "\x00" + h.Basis
+			if held[k] == nil {
+				held[k] = &HeldRecords{Hold: h.Hold, Basis: h.Basis}
+				order = append(order, k)
+			}
+			held[k].Files += h.Files
+			held[k].Records += h.Records
+			if h.Until.After(held[k].Until) {
+				held[k].Until = h.Until
+			}
+		}
+	}
+	for _, k := range order {
+		res.Held = append(res.Held, *held[k])
+	}
+	if ex := e.j.last(StepExpire); ex != nil {
+		res.FoundNowhere = len(ex.Expire.Affected) == 0 && len(res.Held) == 0
+	} else {
+		res.FoundNowhere = res.Removed.empty() && len(res.Held) == 0
+	}
+	if err := e.append(ctx, Step{Kind: StepDone, Done: res}); err != nil {
+		return nil, err
+	}
+	return res, nil
+}

@@ -1,0 +1,215 @@
+package erasure
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"lethe/agent/formats"
+	"lethe/agent/repository"
+)
+
+// Kinds of verification.
+const (
+	// VerifyIndex rescans the files the rewrite changed (and, after a
+	// resumed run, every file of the rewritten snapshots the screen does
+	// not rule out) and checks that no erased blob is still stored.
+	VerifyIndex = "index"
+	// VerifyDeep scans every file of every snapshot.
+	VerifyDeep = "deep"
+	// VerifyNone: expire mode changes no snapshot.
+	VerifyNone = "none"
+)
+
+// Verification is what verifying an erasure found.
+type Verification struct {
+	Kind             string    `json:"kind"`
+	Time             time.Time `json:"time"`
+	SnapshotsChecked int       `json:"snapshots_checked"`
+	FilesChecked     int       `json:"files_checked"`
+	BlobsChecked     int       `json:"blobs_checked"`
+	// Problems counts files still holding the subject and erased blobs
+	// still stored; OK is set when there are none.
+	Problems int    `json:"problems"`
+	OK       bool   `json:"ok"`
+	Note     string `json:"note,omitempty"`
+}
+
+// verify checks the rewritten repository and journals the result.
+func (e *eraser) verify(ctx context.Context) (*Verification, error) {
+	if v := e.j.last(StepVerify); v != nil && v.Verify.OK && (v.Verify.Kind == VerifyDeep || !e.opts.Deep) {
+		return v.Verify, nil
+	}
+	e.event(StepVerify, repository.ID{}, 0, 1)
+	v := &Verification{Kind: VerifyIndex}
+	if e.opts.Deep {
+		v.Kind = VerifyDeep
+	}
+	snaps, damaged, err := e.repo.LoadAllSnapshots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verifying the erasure: %w", err)
+	}
+	if len(damaged) > 0 {
+		return nil, fmt.Errorf("verifying the erasure: %d snapshots cannot be loaded", len(damaged))
+	}
+	newIDs := repository.IDSet{}
+	done, _ := e.j.snapshotSteps()
+	for _, st := range done {
+		if st.New != nil {
+			newIDs.Insert(*st.New)
+		}
+	}
+	var notes []string
+	for _, sn := range snaps {
+		if !e.opts.Deep && !newIDs.Has(sn.ID) {
+			continue
+		}
+		var only map[string]bool
+		if paths, ok := e.rewritten[sn.ID]; ok && !e.opts.Deep {
+			only = map[string]bool{}
+			for _, p := range paths {
+				only[p] = true
+			}
+		}
+		files, bad, err := e.verifySnapshot(ctx, sn, only, e.opts.Deep)
+		if err != nil {
+			return nil, err
+		}
+		v.SnapshotsChecked++
+		v.FilesChecked += files
+		v.Problems += len(bad)
+		for _, p := range bad {
+			notes = append(notes, fmt.Sprintf("snapshot %s: %s", sn.ID.Str(), p))
+		}
+	}
+	used, err := e.repo.UsedBlobs(ctx, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("verifying the erasure: %w", err)
+	}
+	stored := 0
+	for h := range e.erasedBlobs() {
+		v.BlobsChecked++
+		if !used.Has(h) && len(e.repo.LookupAll(h)) > 0 {
+			stored++
+		}
+	}
+	if stored > 0 {
+		v.Problems += stored
+		notes = append(notes, fmt.Sprintf("%d erased blobs still stored", stored))
+	}
+	v.OK = v.Problems == 0
+	if len(notes) > 0 {
+		sort.Strings(notes)
+		if len(notes) > 5 {
+			notes = append(notes[:5], fmt.Sprintf("and %d more", len(notes)-5))
+		}
+		v.Note = fmt.Sprint(notes)
+	}
+	v.Time = e.now()
+	if err := e.append(ctx, Step{Kind: StepVerify, Verify: v}); err != nil {
+		return nil, err
+	}
+	e.event(StepVerify, repository.ID{}, 1, 1)
+	return v, nil
+}
+
+// verifySnapshot scans sn's files (only those in only, when set, besides
+// the names every item is checked by) and returns how many it read and
+// the masked paths of those still holding the subject outside a hold.
+func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, only map[string]bool, deep bool) (int, []string, error) {
+	if sn.Tree == nil {
+		return 0, nil, nil
+	}
+	f := e.filter(sn.Paths)
+	if deep {
+		f = NewFilter(e.opts.Redactor, sn.Paths, nil)
+	}
+	now := e.now()
+	files := 0
+	var bad []string
+	err := repository.Walk(ctx, e.repo, *sn.Tree, func(_ repository.ID, p string, node *repository.Node, err error) error {
+		if err != nil {
+			return err
+		}
+		d, fnd, err := f.Decide(ctx, p, node)
+		if err != nil {
+			return err
+		}
+		switch d {
+		case formats.Keep:
+			return nil
+		case formats.Drop:
+			if held(e.opts.Holds, f.rel(p), fnd.Format, sn.Time, now) < 0 {
+				bad = append(bad, e.opts.Redactor.MaskPath(p))
+			}
+			if node.Type == repository.NodeDir {
+				return repository.ErrSkipDir
+			}
+			return nil
+		}
+		if only != nil && !only[p] {
+			return nil
+		}
+		files++
+		rc, fnd, err := f.FilterContent(ctx, p, node, func() (io.ReadCloser, error) {
+			return newContentReader(ctx, e.repo, node.Content), nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", e.opts.Redactor.MaskPath(p), err)
+		}
+		if rc != nil {
+			rc.Close()
+		}
+		if (fnd.Removed > 0 || fnd.Dropped) && held(e.opts.Holds, f.rel(p), fnd.Format, sn.Time, now) < 0 {
+			bad = append(bad, e.opts.Redactor.MaskPath(p))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("verifying snapshot %s: %w", sn.ID.Str(), err)
+	}
+	return files, bad, nil
+}
+
+// contentReader reads a file's content blob by blob.
+type contentReader struct {
+	ctx  context.Context
+	repo repository.BlobLoader
+	ids  repository.IDs
+	buf  []byte
+	cur  *bytes.Reader
+}
+
+func newContentReader(ctx context.Context, repo repository.BlobLoader, ids repository.IDs) *contentReader {
+	return &contentReader{ctx: ctx, repo: repo, ids: ids}
+}
+
+func (c *contentReader) Read(p []byte) (int, error) {
+	for c.cur == nil || c.cur.Len() == 0 {
+		if len(c.ids) == 0 {
+			return 0, io.EOF
+		}
+		var err error
+		c.buf, err = c.repo.LoadBlob(c.ctx, repository.DataBlob, c.ids[0], c.buf[:0])
+		if err != nil {
+			return 0, fmt.Errorf("loading blob %s: %w", c.ids[0].Str(), err)
+		}
+		c.ids = c.ids[1:]
+		c.cur = bytes.NewReader(c.buf)
+	}
+	return c.cur.Read(p)
+}
+
+func (c *contentReader) Close() error { return nil }
+
+func sortHandles(hs []repository.BlobHandle) {
+	sort.Slice(hs, func(i, j int) bool {
+		if hs[i].Type != hs[j].Type {
+			return hs[i].Type < hs[j].Type
+		}
+		return bytes.Compare(hs[i].ID[:], hs[j].ID[:]) < 0
+	})
+}
