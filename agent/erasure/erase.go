@@ -33,11 +33,10 @@ type Options struct {
 	// Screen, if set, rules out files that cannot hold the subject (the
 	// subject index); nil reads every file.
 	Screen Screen
-	// Holds keep matching records.
-	Holds []Hold
-	// Deep verifies by scanning every file of every snapshot instead of
-	// the rewritten files only.
-	Deep bool
+	// Rules are journaled with the plan; Holds and Deep are taken from
+	// them. A resumed erasure must be given the rules it was planned with
+	// (Journal.Rules).
+	Rules Rules
 	// Prune tunes the prune that follows the rewrite; the packs holding
 	// erased blobs are repacked whatever it says.
 	Prune repository.PruneOptions
@@ -173,6 +172,9 @@ func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 	if d := j.last(StepDone); d != nil && d.Done != nil {
 		return d.Done, nil
 	}
+	if r, ok := j.Rules(); ok {
+		opts.Rules = r
+	}
 	e := &eraser{repo: repo, opts: opts, j: j, filters: map[string]*Filter{}}
 	if err := e.plan(ctx); err != nil {
 		return nil, err
@@ -253,7 +255,7 @@ func (e *eraser) plan(ctx context.Context) error {
 	for i, sn := range snaps {
 		ids[i] = sn.ID
 	}
-	return e.append(ctx, Step{Kind: StepPlan, Plan: &PlanStep{Mode: e.opts.Mode, Snapshots: ids}})
+	return e.append(ctx, Step{Kind: StepPlan, Plan: &PlanStep{Mode: e.opts.Mode, Snapshots: ids, Rules: e.opts.Rules}})
 }
 
 // rewriteAll rewrites every planned snapshot not yet journaled and
@@ -365,13 +367,13 @@ func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, s
 	var buf []byte
 
 	hold := func(rel string, fnd formats.Findings) bool {
-		i := held(e.opts.Holds, rel, fnd.Format, sn.Time, now)
+		i := held(e.opts.Rules.Holds, rel, fnd.Format, sn.Time, now)
 		if i < 0 {
 			return false
 		}
 		h := holds[i]
 		if h == nil {
-			hd := e.opts.Holds[i]
+			hd := e.opts.Rules.Holds[i]
 			h = &HeldRecords{Hold: hd.Name, Basis: hd.Basis, Until: hd.Until(sn.Time)}
 			holds[i] = h
 		}
@@ -477,7 +479,7 @@ func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, s
 	if err != nil {
 		return nil, err
 	}
-	for i := range e.opts.Holds {
+	for i := range e.opts.Rules.Holds {
 		if h := holds[i]; h != nil {
 			out.held = append(out.held, *h)
 		}

@@ -132,7 +132,7 @@ func annaRedactor(t *testing.T) *formats.Redactor {
 var invoiceHold = Hold{Name: "bokföring", Paths: []string{"bokforing/**"}, Basis: "Bokföringslagen 7 kap. 2 §", Years: 7}
 
 func eraseOpts(t *testing.T) Options {
-	return Options{Tombstone: tombID, Redactor: annaRedactor(t), Holds: []Hold{invoiceHold}, Prune: repository.PruneOptions{}}
+	return Options{Tombstone: tombID, Redactor: annaRedactor(t), Rules: Rules{Holds: []Hold{invoiceHold}}, Prune: repository.PruneOptions{}}
 }
 
 type resticSnapshot struct {
@@ -269,7 +269,7 @@ func TestEraseRewrite(t *testing.T) {
 	}
 	// Deep verification of the rewritten repository finds nothing.
 	e := &eraser{repo: env.open(t), opts: eraseOpts(t), j: &Journal{Tombstone: tombID}, filters: map[string]*Filter{}}
-	e.opts.Deep = true
+	e.opts.Rules.Deep = true
 	v, err := e.verify(context.Background())
 	if err != nil || !v.OK || v.FilesChecked != 3*5 {
 		t.Errorf("deep verify: %+v %v", v, err)

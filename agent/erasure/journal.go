@@ -58,6 +58,31 @@ type Step struct {
 type PlanStep struct {
 	Mode      string         `json:"mode"`
 	Snapshots repository.IDs `json:"snapshots"`
+	// Rules are what decided which records are the subject's; a resumed
+	// erasure uses the same.
+	Rules Rules `json:"rules"`
+}
+
+// Rules are the settings that decide which records are a subject's and
+// which are held. They hold no identifier.
+type Rules struct {
+	// Region is the phone region of numbers without a country code.
+	Region string `json:"region,omitempty"`
+	// Kinds are custom identifier kinds as NAME=REGEXP.
+	Kinds       []string `json:"kinds,omitempty"`
+	NameColumns []string `json:"name_columns,omitempty"`
+	PathRules   []string `json:"path_rules,omitempty"`
+	Holds       []Hold   `json:"holds,omitempty"`
+	Deep        bool     `json:"deep,omitempty"`
+}
+
+// Rules returns the rules the erasure was planned with, or false when it
+// has not been planned.
+func (j *Journal) Rules() (Rules, bool) {
+	if p := j.last(StepPlan); p != nil {
+		return p.Plan.Rules, true
+	}
+	return Rules{}, false
 }
 
 // SnapshotStep is what happened to one snapshot.

@@ -40,12 +40,12 @@ type Verification struct {
 
 // verify checks the rewritten repository and journals the result.
 func (e *eraser) verify(ctx context.Context) (*Verification, error) {
-	if v := e.j.last(StepVerify); v != nil && v.Verify.OK && (v.Verify.Kind == VerifyDeep || !e.opts.Deep) {
+	if v := e.j.last(StepVerify); v != nil && v.Verify.OK && (v.Verify.Kind == VerifyDeep || !e.opts.Rules.Deep) {
 		return v.Verify, nil
 	}
 	e.event(StepVerify, repository.ID{}, 0, 1)
 	v := &Verification{Kind: VerifyIndex}
-	if e.opts.Deep {
+	if e.opts.Rules.Deep {
 		v.Kind = VerifyDeep
 	}
 	snaps, damaged, err := e.repo.LoadAllSnapshots(ctx)
@@ -64,17 +64,17 @@ func (e *eraser) verify(ctx context.Context) (*Verification, error) {
 	}
 	var notes []string
 	for _, sn := range snaps {
-		if !e.opts.Deep && !newIDs.Has(sn.ID) {
+		if !e.opts.Rules.Deep && !newIDs.Has(sn.ID) {
 			continue
 		}
 		var only map[string]bool
-		if paths, ok := e.rewritten[sn.ID]; ok && !e.opts.Deep {
+		if paths, ok := e.rewritten[sn.ID]; ok && !e.opts.Rules.Deep {
 			only = map[string]bool{}
 			for _, p := range paths {
 				only[p] = true
 			}
 		}
-		files, bad, err := e.verifySnapshot(ctx, sn, only, e.opts.Deep)
+		files, bad, err := e.verifySnapshot(ctx, sn, only, e.opts.Rules.Deep)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +142,7 @@ func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, on
 		case formats.Keep:
 			return nil
 		case formats.Drop:
-			if held(e.opts.Holds, f.rel(p), fnd.Format, sn.Time, now) < 0 {
+			if held(e.opts.Rules.Holds, f.rel(p), fnd.Format, sn.Time, now) < 0 {
 				bad = append(bad, e.opts.Redactor.MaskPath(p))
 			}
 			if node.Type == repository.NodeDir {
@@ -163,7 +163,7 @@ func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, on
 		if rc != nil {
 			rc.Close()
 		}
-		if (fnd.Removed > 0 || fnd.Dropped) && held(e.opts.Holds, f.rel(p), fnd.Format, sn.Time, now) < 0 {
+		if (fnd.Removed > 0 || fnd.Dropped) && held(e.opts.Rules.Holds, f.rel(p), fnd.Format, sn.Time, now) < 0 {
 			bad = append(bad, e.opts.Redactor.MaskPath(p))
 		}
 		return nil

@@ -77,10 +77,12 @@ func writeTree(t *testing.T, dir string) {
 }
 
 type snapshotList []struct {
-	ID       string   `json:"id"`
-	Hostname string   `json:"hostname"`
-	Paths    []string `json:"paths"`
-	Tags     []string `json:"tags"`
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	Hostname string    `json:"hostname"`
+	Paths    []string  `json:"paths"`
+	Tags     []string  `json:"tags"`
+	Original string    `json:"original"`
 }
 
 func snapshots(t *testing.T, repo string) snapshotList {

@@ -236,8 +236,8 @@ func demoErasure(ctx context.Context, g *globalOptions, ds *gen.Dataset, repo, p
 		code := run(ctx, append([]string{"-r", repo, "--password-file", pwFile}, args...), w, g.stderr)
 		return out.String(), code
 	}
-	fmt.Fprintf(g.stdout, "a customer asks to be erased, also from the backup:\n")
-	if _, code := lethe(true, append(append([]string{"erase", "--reason", "17(1)(a)", "--reference", "DEMO-1"}, rules[:4]...), ids...)...); code != exitOK {
+	fmt.Fprintf(g.stdout, "a customer asks to be erased, also from the backup; lethe records the request and rewrites every snapshot without the customer's records:\n")
+	if _, code := lethe(true, append(append([]string{"erase", "--reason", "17(1)(a)", "--reference", "DEMO-1"}, rules...), ids...)...); code != exitOK {
 		return fmt.Errorf("lethe erase failed with exit status %d", code)
 	}
 	fmt.Fprintln(g.stdout)
@@ -274,7 +274,7 @@ func demoErasure(ctx context.Context, g *globalOptions, ds *gen.Dataset, repo, p
 	fresh := filepath.Join(filepath.Dir(state), "fresh-machine")
 	target := filepath.Join(fresh, "restore")
 	freshRules := append([]string{"--state-dir", filepath.Join(fresh, "state")}, rules[2:]...)
-	fmt.Fprintf(g.stdout, "the server crashes; a new machine restores the latest backup, which was taken before the erasure:\n")
+	fmt.Fprintf(g.stdout, "the server crashes; a new machine restores the latest backup:\n")
 	if _, code := lethe(true, append([]string{"restore", "latest", "--target", target}, freshRules...)...); code != exitOK {
 		return fmt.Errorf("lethe restore on the fresh machine failed with exit status %d", code)
 	}

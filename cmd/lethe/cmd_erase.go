@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"lethe/agent/erasure"
 	"lethe/tombstones"
 )
 
@@ -15,14 +17,29 @@ func newEraseCommand(g *globalOptions) *cobra.Command {
 		reason    string
 		reference string
 		mode      string
+		ro        eraseRunOptions
+		record    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "erase --reason REASON [identifier flags]",
 		Short: "Record an erasure request (a tombstone) for a subject",
-		Long: `Record an erasure request: the subject's identifiers are normalized and
-kept only as keyed fingerprints in the state directory and in the
-repository, and the tombstone's ID is printed. Every later restore and
-backup keeps the subject's records out.
+		Long: `Record an erasure request and carry it out: the subject's identifiers
+are normalized and kept only as keyed fingerprints in the state directory
+and in the repository (the tombstone), and every later restore and backup
+keeps the subject's records out. Then, with a repository, the erasure runs
+there in the tombstone's mode:
+
+  rewrite (default): every snapshot holding the subject is rewritten
+    without the subject's records (files redacted record by record, files
+    and folders named after the subject removed), the old snapshots are
+    removed, every pack holding erased data is rewritten or deleted, and
+    the result is verified. Held records (--hold-*) are kept and reported.
+  expire: snapshots stay as they are; restores withhold the subject until
+    the last copy ages out of the retention window.
+
+Each step is journaled in the repository: after a crash, ` + "`lethe erasures resume`" + `
+(or the next command that locks the repository exclusively) finishes it.
+--record-only records the tombstone and leaves the erasure pending.
 
 REASON is a GDPR Art. 17(1) ground (a to f, e.g. "17(1)(b)") or free text.`,
 		Args: cobra.NoArgs,
@@ -38,29 +55,52 @@ REASON is a GDPR Art. 17(1) ground (a to f, e.g. "17(1)(b)") or free text.`,
 			if err != nil {
 				return err
 			}
+			rules, err := ro.rules(&o)
+			if err != nil {
+				return err
+			}
 			svc, done, err := g.tombstoneService(ctx, &o)
 			if err != nil {
 				return err
 			}
-			defer done()
 			ids, err := o.ids.Identifiers(svc.Normalizer)
 			if err != nil {
+				done()
 				return err
 			}
 			if g.repo == "" {
 				g.warnf("warning: no repository given: the erasure is recorded in the state directory only\n")
 			}
 			t, err := svc.Record(ctx, tombstones.Request{Identifiers: ids, Reason: reason, Reference: reference, Mode: m})
+			done()
+			if err != nil {
+				return err
+			}
+			if g.repo == "" || record {
+				if g.json {
+					return printJSON(g.stdout, t)
+				}
+				fmt.Fprintln(g.stdout, t.ID)
+				return nil
+			}
+			if !g.json {
+				fmt.Fprintf(g.stdout, "recorded erasure %s\n", t.ID)
+			}
+			rep, err := g.carryOut(ctx, o.stateDir, []string{t.ID}, rules)
 			if err != nil {
 				return err
 			}
 			if g.json {
-				return printJSON(g.stdout, t)
+				return printJSON(g.stdout, struct {
+					Tombstone tombstones.Tombstone `json:"tombstone"`
+					Erasures  []erasureReport      `json:"erasures"`
+				}{t, rep})
 			}
-			fmt.Fprintln(g.stdout, t.ID)
 			return nil
 		},
 	}
+	ro.addFlags(cmd)
+	cmd.Flags().BoolVar(&record, "record-only", false, "record the tombstone and leave the erasure pending")
 	o.addIdentifierFlags(cmd)
 	o.addSettingsFlags(cmd, true)
 	cmd.Flags().StringVar(&reason, "reason", "", "legal ground or free-text `reason` of the request")
@@ -89,6 +129,9 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := withJournals(cmd.Context(), svc, ts); err != nil {
+				return err
+			}
 			if g.json {
 				return printJSON(g.stdout, ts)
 			}
@@ -112,6 +155,11 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			one := []tombstones.Tombstone{t}
+			if err := withJournals(cmd.Context(), svc, one); err != nil {
+				return err
+			}
+			t = one[0]
 			if g.json {
 				return printJSON(g.stdout, t)
 			}
@@ -194,6 +242,70 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 	}
 	co.addIdentifierFlags(check)
 	co.addSettingsFlags(check, true)
-	cmd.AddCommand(list, show, revoke, check)
+
+	var (
+		rso subjectOptions
+		rsr eraseRunOptions
+	)
+	resume := &cobra.Command{
+		Use:   "resume [ID...]",
+		Short: "Carry out pending erasures in the repository (all, or those named)",
+		Long: `Carry out every erasure that is not complete in the repository: those
+never started there (recorded without a repository, or with --record-only)
+and those a crash or an error left half done, which resume where they
+stopped with the rules they were started with.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rules, err := rsr.rules(&rso)
+			if err != nil {
+				return err
+			}
+			rep, err := g.carryOut(cmd.Context(), rso.stateDir, args, rules)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(g.stdout, rep)
+			}
+			if len(rep) == 0 {
+				fmt.Fprintln(g.stdout, "no pending erasures")
+			}
+			return nil
+		},
+	}
+	rso.addSettingsFlags(resume, true)
+	rsr.addFlags(resume)
+	cmd.AddCommand(list, show, revoke, check, resume)
 	return cmd
+}
+
+// carryOut runs the erasures ids (nil: every pending one) in the
+// repository under an exclusive lock and prints each outcome.
+func (g *globalOptions) carryOut(ctx context.Context, stateDir string, ids []string, rules erasure.Rules) ([]erasureReport, error) {
+	repo, ctx, release, err := g.lockedRepository(ctx, removing, true)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	e, err := g.newEraser(ctx, repo, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		if ids, err = e.pending(ctx, false); err != nil {
+			return nil, err
+		}
+	}
+	loc := repo.Backend().Location()
+	var out []erasureReport
+	for _, id := range ids {
+		res, err := e.run(ctx, id, rules)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, erasureReport{Repository: loc, Result: res})
+		if !g.json {
+			writeErasureResult(g.stdout, loc, res)
+		}
+	}
+	return out, nil
 }

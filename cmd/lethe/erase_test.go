@@ -19,7 +19,7 @@ func TestEraseRecordedAndFoundOnFreshMachine(t *testing.T) {
 	mustLethe(t, "-r", repo, "init")
 
 	var outputs bytes.Buffer
-	out := mustLethe(t, "-r", repo, "erase", "--state-dir", stateA,
+	out := mustLethe(t, "-r", repo, "erase", "--record-only", "--state-dir", stateA,
 		"--email", "Anna.Svensson@Example.SE", "--phone", "070-123 45 67", "--personnummer", "19800101-1231",
 		"--reason", "17(1)(a)", "--reference", "T-1001")
 	outputs.WriteString(out)

@@ -181,7 +181,13 @@ func (g *globalOptions) lockedRepository(ctx context.Context, a access, loadInde
 		mode = jobs.NoLock
 	}
 	repo, jobCtx, release, err := jobs.OpenLocked(ctx, r, mode, loadIndex)
-	return repo, jobCtx, release, suggestInit(err)
+	if err != nil {
+		return nil, nil, nil, suggestInit(err)
+	}
+	if mode == jobs.Exclusive {
+		g.resumeStarted(jobCtx, repo)
+	}
+	return repo, jobCtx, release, nil
 }
 
 // withRepository makes a command's RunE that opens the repository, locks

@@ -72,7 +72,7 @@ func TestErasureReappliedOnRestoreAndBackup(t *testing.T) {
 
 	run(0, "-r", repo, "init")
 	run(0, args("-r", repo, "backup", "--time", "2026-11-01 02:00:00", rules, root)...)
-	erase := args("-r", repo, "erase", "--reason", "17(1)(a)", "--kind", ds.CustomKind+"="+ds.CustomPattern)
+	erase := args("-r", repo, "erase", "--record-only", "--reason", "17(1)(a)", "--kind", ds.CustomKind+"="+ds.CustomPattern)
 	for _, id := range ds.Subjects[subject].IDs(ds.CustomKind) {
 		erase = append(erase, "--id", id)
 	}
@@ -147,7 +147,7 @@ func TestRestoreRefusesUnreadableTombstone(t *testing.T) {
 	writeTree(t, src)
 	mustLethe(t, "-r", repo, "init")
 	mustLethe(t, "-r", repo, "backup", src)
-	mustLethe(t, "-r", repo, "erase", "--email", "anna@example.se", "--reason", "17(1)(a)")
+	mustLethe(t, "-r", repo, "erase", "--record-only", "--email", "anna@example.se", "--reason", "17(1)(a)")
 	var objs []string
 	filepath.WalkDir(filepath.Join(repo, "lethe", "tombstones"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lethe/agent/config"
+	"lethe/agent/erasure"
+	"lethe/agent/formats"
+	"lethe/agent/repository"
+	"lethe/tombstones"
+)
+
+// holdOptions are the flags that define one hold for an erasure.
+type holdOptions struct {
+	paths   []string
+	formats []string
+	basis   string
+	period  string
+}
+
+func (o *holdOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.paths, "hold-path", nil, "keep the subject's records in files matching `pattern` (exclude syntax, relative to the snapshot's paths; repeatable)")
+	f.StringArrayVar(&o.formats, "hold-format", nil, "keep the subject's records in files of `format` (csv, mbox, ...; repeatable)")
+	f.StringVar(&o.basis, "hold-basis", "", "the legal `basis` of the hold, e.g. \"Bokföringslagen 7 kap. 2 §\"")
+	f.StringVar(&o.period, "hold-for", "", "how long the hold lasts from each snapshot's time, e.g. 7y, 18m, 30d")
+}
+
+// holds returns the hold the flags define, if any.
+func (o *holdOptions) holds() ([]erasure.Hold, error) {
+	if len(o.paths) == 0 && len(o.formats) == 0 && o.basis == "" && o.period == "" {
+		return nil, nil
+	}
+	if o.basis == "" || o.period == "" {
+		return nil, errors.New("a hold needs --hold-basis and --hold-for (and --hold-path or --hold-format to say what it keeps)")
+	}
+	if len(o.paths) == 0 && len(o.formats) == 0 {
+		return nil, errors.New("a hold needs --hold-path or --hold-format: a hold of everything would erase nothing")
+	}
+	p, err := config.ParsePeriod(o.period)
+	if err != nil {
+		return nil, fmt.Errorf("--hold-for: %w", err)
+	}
+	h := erasure.Hold{Paths: o.paths, Basis: o.basis, Years: p.Years, Months: p.Months, Days: p.Days}
+	for _, f := range o.formats {
+		h.Formats = append(h.Formats, formats.Format(strings.ToLower(f)))
+	}
+	return []erasure.Hold{h}, nil
+}
+
+// eraseRunOptions are the flags of the commands that carry out erasures.
+type eraseRunOptions struct {
+	ruleOptions
+	hold holdOptions
+	deep bool
+}
+
+func (o *eraseRunOptions) addFlags(cmd *cobra.Command) {
+	o.ruleOptions.addFlags(cmd)
+	o.hold.addFlags(cmd)
+	cmd.Flags().BoolVar(&o.deep, "deep", false, "verify by scanning every file of every snapshot, not only the rewritten ones")
+}
+
+// rules returns the erasure rules the flags give.
+func (o *eraseRunOptions) rules(so *subjectOptions) (erasure.Rules, error) {
+	holds, err := o.hold.holds()
+	if err != nil {
+		return erasure.Rules{}, err
+	}
+	if _, err := o.formatsOptions(); err != nil {
+		return erasure.Rules{}, err
+	}
+	return erasure.Rules{
+		Region: so.region, Kinds: so.customKinds,
+		NameColumns: o.nameColumns, PathRules: o.pathRules,
+		Holds: holds, Deep: o.deep,
+	}, nil
+}
+
+// eraser carries out erasures in one exclusively locked repository.
+type eraser struct {
+	g     *globalOptions
+	repo  *repository.Repository
+	state *tombstones.State
+	set   *tombstones.Set
+	key   *tombstones.SubjectKey
+}
+
+// newEraser loads the tombstones and the subject key of the repository
+// (merged with the state directory's).
+func (g *globalOptions) newEraser(ctx context.Context, repo *repository.Repository, stateDir string) (*eraser, error) {
+	st, err := tombstones.OpenState(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening state directory: %w", err)
+	}
+	n, err := tombstones.NewNormalizer("SE", nil)
+	if err != nil {
+		return nil, err
+	}
+	svc := &tombstones.Service{State: st, Normalizer: n, Repos: []tombstones.Repo{{Name: repo.Backend().Location(), Store: repo}}}
+	set, key, _, err := svc.Sync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the erasures: %w", err)
+	}
+	return &eraser{g: g, repo: repo, state: st, set: set, key: key}, nil
+}
+
+// run carries out (or resumes) the erasure of tombstone id with rules
+// (those journaled win over rules when the erasure was started before).
+func (e *eraser) run(ctx context.Context, id string, rules erasure.Rules) (*erasure.Result, error) {
+	t, ok := e.set.Get(id)
+	if !ok {
+		return nil, fmt.Errorf("erasure %s: no such tombstone", id)
+	}
+	if t.Revoked() {
+		return nil, fmt.Errorf("erasure %s: revoked", id)
+	}
+	j, err := erasure.LoadJournal(ctx, e.repo, id)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := j.Rules(); ok {
+		rules = r
+	}
+	so := subjectOptions{region: rules.Region, customKinds: rules.Kinds}
+	if so.region == "" {
+		so.region = "SE"
+	}
+	n, err := so.normalizer()
+	if err != nil {
+		return nil, fmt.Errorf("erasure %s: %w", id, err)
+	}
+	one := tombstones.NewSet()
+	if err := one.AddTombstone(t); err != nil {
+		return nil, err
+	}
+	m, err := tombstones.NewMatcher(n, e.key, one)
+	if err != nil {
+		return nil, fmt.Errorf("erasure %s: %w", id, err)
+	}
+	ro := ruleOptions{nameColumns: rules.NameColumns, pathRules: rules.PathRules}
+	fopts, err := ro.formatsOptions()
+	if err != nil {
+		return nil, err
+	}
+	loc := e.repo.Backend().Location()
+	cfgID := e.repo.Config().ID
+	mirror := erasure.FileMirror(filepath.Join(e.state.Dir(), "erasures", id+"-"+cfgID[:min(12, len(cfgID))]+".jsonl"))
+	progress := e.g.newProgress("erasing: snapshots")
+	res, err := erasure.Run(ctx, e.repo, erasure.Options{
+		Tombstone: id,
+		Mode:      string(t.Mode),
+		Redactor:  formats.NewRedactor(m, fopts),
+		Rules:     rules,
+		Mirror:    mirror,
+		Event: func(ev erasure.Event) {
+			if ev.Step == erasure.StepRewritten {
+				progress.count(ev.Done, ev.Total)
+			}
+		},
+	})
+	progress.stop()
+	if err != nil {
+		_ = e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: loc, State: tombstones.ProgressFailed, Updated: time.Now().UTC(), Note: "retry with lethe erasures resume"})
+		return nil, fmt.Errorf("erasure %s in %s: %w", id, loc, err)
+	}
+	note := "verified"
+	if res.ExpiresAt != nil {
+		note = "expiring until " + res.ExpiresAt.Format(time.DateOnly)
+	}
+	if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: loc, State: tombstones.ProgressComplete, Updated: res.Completed, Note: note}); err != nil {
+		e.g.warnf("warning: recording progress in the state directory: %v\n", err)
+	}
+	return res, nil
+}
+
+// pending returns the active tombstones whose erasure is not complete in
+// the repository; with started set, only those already under way.
+func (e *eraser) pending(ctx context.Context, started bool) ([]string, error) {
+	var out []string
+	for _, t := range e.set.Active() {
+		j, err := erasure.LoadJournal(ctx, e.repo, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		if j.Complete() || (started && len(j.Steps) == 0) {
+			continue
+		}
+		out = append(out, t.ID)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// resumeStarted finishes the erasures a crash or an error left half done
+// in a repository the command holds exclusively, as every command taking
+// the exclusive lock does. It only warns when that fails: the command's
+// own work goes on, and the erasure stays pending.
+func (g *globalOptions) resumeStarted(ctx context.Context, repo *repository.Repository) {
+	ids, err := erasure.ListJournals(ctx, repo)
+	if err != nil || len(ids) == 0 {
+		return
+	}
+	var open []string
+	for _, id := range ids {
+		j, err := erasure.LoadJournal(ctx, repo, id)
+		if err == nil && !j.Complete() {
+			open = append(open, id)
+		}
+	}
+	if len(open) == 0 {
+		return
+	}
+	if err := repo.LoadIndex(ctx); err != nil {
+		g.warnf("warning: %d erasures are unfinished and cannot be resumed now: %v\n", len(open), err)
+		return
+	}
+	e, err := g.newEraser(ctx, repo, tombstones.StateDirFromEnv())
+	if err != nil {
+		g.warnf("warning: %d erasures are unfinished and cannot be resumed now: %v\n", len(open), err)
+		return
+	}
+	for _, id := range open {
+		g.warnf("resuming the unfinished erasure %s\n", id)
+		if _, err := e.run(ctx, id, erasure.Rules{}); err != nil {
+			g.warnf("warning: %v (it stays pending; `lethe erasures resume` retries)\n", err)
+		}
+	}
+}
+
+// erasureReport is the JSON form of an erasure's outcome in a repository.
+type erasureReport struct {
+	Repository string          `json:"repository"`
+	Result     *erasure.Result `json:"result"`
+}
+
+// writeErasureResult prints an erasure's outcome in plain words.
+func writeErasureResult(w io.Writer, loc string, r *erasure.Result) {
+	rewritten := 0
+	for _, s := range r.Snapshots {
+		if s.New != nil {
+			rewritten++
+		}
+	}
+	fmt.Fprintf(w, "erasure %s in %s (%s):\n", r.Tombstone, loc, r.Mode)
+	switch {
+	case r.FoundNowhere:
+		fmt.Fprintf(w, "  found nowhere: %d snapshots examined, none holds the subject\n", len(r.Snapshots))
+	case r.ExpiresAt != nil:
+		fmt.Fprintf(w, "  snapshots stay sealed; every restore withholds the subject; the last copy ages out on %s\n", r.ExpiresAt.Format(time.DateOnly))
+	default:
+		rm := r.Removed
+		fmt.Fprintf(w, "  %d of %d snapshots rewritten\n", rewritten, len(r.Snapshots))
+		fmt.Fprintf(w, "  removed %d records (%s); %d files redacted, %d files and %d folders removed, %s less content\n",
+			rm.RecordsTotal(), formatCounts(rm.Records), rm.FilesRedacted, rm.FilesDropped, rm.DirsDropped, fmtBytes(uint64(max(rm.Bytes, 0))))
+	}
+	for _, h := range r.Held {
+		fmt.Fprintf(w, "  held: %d records in %d files on the basis of %s, until %s\n", h.Records, h.Files, h.Basis, h.Until.Format(time.DateOnly))
+	}
+	if p := r.Prune; p != nil {
+		fmt.Fprintf(w, "  pruned: %d packs repacked, %d removed, %s freed\n", p.PacksRepacked, p.PacksRemoved, fmtBytes(uint64(p.RemovedBytes)))
+	}
+	if v := r.Verify; v != nil && v.Kind != erasure.VerifyNone {
+		verdict := "nothing of the subject left"
+		if !v.OK {
+			verdict = fmt.Sprintf("%d problems", v.Problems)
+		}
+		fmt.Fprintf(w, "  verified (%s): %d files in %d snapshots rescanned, %d erased blobs checked: %s\n", v.Kind, v.FilesChecked, v.SnapshotsChecked, v.BlobsChecked, verdict)
+	}
+}
+
+// formatCounts writes per-format counts as "csv 3, mbox 1".
+func formatCounts(m map[formats.Format]int) string {
+	keys := make([]string, 0, len(m))
+	for f := range m {
+		keys = append(keys, string(f))
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[formats.Format(k)])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// withJournals sets each tombstone's progress in the service's
+// repositories from their erasure journals, which are the truth there
+// (also on a machine whose state directory never saw the erasure).
+func withJournals(ctx context.Context, svc *tombstones.Service, ts []tombstones.Tombstone) error {
+	now := time.Now().UTC()
+	for _, r := range svc.Repos {
+		for i := range ts {
+			j, err := erasure.LoadJournal(ctx, r.Store, ts[i].ID)
+			if err != nil {
+				return err
+			}
+			st := j.Status(now)
+			p := tombstones.Progress{Tombstone: ts[i].ID, Repository: r.Name, Note: string(st.State)}
+			switch st.State {
+			case erasure.StatePending:
+				p.State = tombstones.ProgressPending
+			case erasure.StateVerified:
+				p.State = tombstones.ProgressComplete
+			case erasure.StateFailed:
+				p.State = tombstones.ProgressFailed
+			default:
+				p.State = tombstones.ProgressRunning
+			}
+			if st.Until != nil {
+				p.Note += " until " + st.Until.Format(time.DateOnly)
+			}
+			if n := len(j.Steps); n > 0 {
+				p.Updated = j.Steps[n-1].Time
+			}
+			if ts[i].Progress == nil {
+				ts[i].Progress = map[string]tombstones.Progress{}
+			}
+			ts[i].Progress[r.Name] = p
+		}
+	}
+	return nil
+}
