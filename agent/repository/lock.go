@@ -165,6 +165,15 @@ func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own ID) err
 			conflict = fmt.Errorf("%w: lock %s cannot be read: %v", ErrLocked, id.Str(), err)
 			return nil
 		}
+		if l.Hostname == hostname && !processExists(l.PID) && l.PID != os.Getpid() {
+			// Left by a process of this host that died (killed, or the
+			// machine lost power): nobody can hold it, and restic would
+			// refuse the repository until it is gone.
+			if err := r.RemoveUnpacked(ctx, backends.LockFile, id); err != nil && !backends.IsNotExist(err) {
+				r.warn(fmt.Errorf("removing the lock %s of a process that is gone: %w", id.Str(), err))
+			}
+			return nil
+		}
 		if !exclusive && !l.Exclusive {
 			return nil
 		}
@@ -186,7 +195,7 @@ func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own ID) err
 
 // Lock takes a shared or exclusive lock. An exclusive lock conflicts with
 // every other lock, a shared one with exclusive locks; stale locks are
-// ignored.
+// ignored, and those of a process of this host that is gone are removed.
 func (r *Repository) Lock(ctx context.Context, exclusive bool) (*Lock, error) {
 	if err := r.checkLocks(ctx, exclusive, ID{}); err != nil {
 		return nil, err

@@ -391,3 +391,39 @@ func TestPruneStopsWhenLockLost(t *testing.T) {
 		t.Fatalf("prune changed packs (%d, was %d) or left %d lock files", packs(), before, countLocks(t, r))
 	}
 }
+
+// TestDeadLocalLockRemoved: a lock left by a process of this host that is
+// gone (a SIGKILL) is removed by the next lock, so restic, which refuses
+// any lock it finds, can use the repository afterwards.
+func TestDeadLocalLockRemoved(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t, Options{})
+	hostname, _ := os.Hostname()
+	buf, _ := json.Marshal(lockJSON{Time: time.Now(), Exclusive: true, Hostname: hostname, PID: 1 << 30})
+	if _, err := r.SaveUnpacked(ctx, backends.LockFile, buf); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere, _ := json.Marshal(lockJSON{Time: time.Now().Add(-time.Hour), Exclusive: true, Hostname: hostname + "-elsewhere", PID: 1 << 30})
+	otherID, err := r.SaveUnpacked(ctx, backends.LockFile, elsewhere)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.Lock(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Another host's stale lock is left to unlock: its holder may only be
+	// unreachable.
+	var left IDs
+	r.List(ctx, backends.LockFile, func(id ID, _ int64) error { left = append(left, id); return nil })
+	if len(left) != 1 || left[0] != otherID {
+		t.Fatalf("locks left: %v, want only the other host's %s", left, otherID.Str())
+	}
+	if err := r.RemoveUnpacked(ctx, backends.LockFile, otherID); err != nil {
+		t.Fatal(err)
+	}
+	restictest.Check(t, dir)
+}
