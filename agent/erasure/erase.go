@@ -2,6 +2,7 @@ package erasure
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"time"
@@ -175,7 +176,7 @@ func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 	if r, ok := j.Rules(); ok {
 		opts.Rules = r
 	}
-	e := &eraser{repo: repo, opts: opts, j: j, filters: map[string]*Filter{}}
+	e := &eraser{repo: repo, opts: opts, j: j, filters: map[string]*Filter{}, files: map[repository.ID]*fileOutcome{}}
 	if err := e.plan(ctx); err != nil {
 		return nil, err
 	}
@@ -206,6 +207,10 @@ type eraser struct {
 	// rewritten are the paths of the files redacted in this run, per new
 	// snapshot, for verification.
 	rewritten map[repository.ID][]string
+	// files remembers what redacting a file (by path and content) gave.
+	files    map[repository.ID]*fileOutcome
+	chunker  *chunker.Chunker
+	chunkBuf []byte
 }
 
 func (e *eraser) now() time.Time {
@@ -362,9 +367,6 @@ func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, s
 	erased := repository.BlobSet{}
 	holds := map[int]*HeldRecords{}
 	now := e.now()
-	pol := e.repo.Config().ChunkerPolynomial
-	var ch *chunker.Chunker
-	var buf []byte
 
 	hold := func(rel string, fnd formats.Findings) bool {
 		i := held(e.opts.Rules.Holds, rel, fnd.Format, sn.Time, now)
@@ -399,22 +401,15 @@ func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, s
 			out.removed.add(Removal{Records: map[formats.Format]int{fnd.Format: max(fnd.Removed, 1)}})
 			return nil, nil
 		}
-		rc, fnd, err := f.FilterContent(ctx, p, node, func() (io.ReadCloser, error) {
-			return newContentReader(ctx, e.repo, node.Content), nil
-		})
+		fo, err := e.redactFile(ctx, f, p, node, save)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", e.opts.Redactor.MaskPath(p), err)
+			return nil, err
 		}
+		fnd = fo.fnd
 		if !fnd.Dropped && fnd.Removed == 0 {
-			if rc != nil {
-				rc.Close()
-			}
 			return node, nil
 		}
 		if hold(f.rel(p), fnd) {
-			if rc != nil {
-				rc.Close()
-			}
 			return node, nil
 		}
 		out.removed.add(Removal{Records: map[formats.Format]int{fnd.Format: fnd.Removed}})
@@ -424,38 +419,8 @@ func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, s
 			}
 			return nil, nil
 		}
-		defer rc.Close()
 		n := *node
-		n.Content = nil
-		n.Size = 0
-		if save {
-			if ch == nil {
-				ch = chunker.New(nil, pol)
-				buf = make([]byte, chunker.MaxSize)
-			}
-			ch.Reset(rc, pol)
-			for {
-				c, err := ch.Next(buf)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return nil, fmt.Errorf("redacting %s: %w", e.opts.Redactor.MaskPath(p), err)
-				}
-				id, _, _, err := e.repo.SaveBlob(ctx, repository.DataBlob, c.Data, repository.ID{}, false)
-				if err != nil {
-					return nil, fmt.Errorf("saving the redacted %s: %w", e.opts.Redactor.MaskPath(p), err)
-				}
-				n.Content = append(n.Content, id)
-				n.Size += uint64(c.Length)
-			}
-		} else {
-			size, err := io.Copy(io.Discard, rc)
-			if err != nil {
-				return nil, err
-			}
-			n.Size = uint64(size)
-		}
+		n.Content, n.Size = fo.content, fo.size
 		kept := repository.IDSet{}
 		for _, id := range n.Content {
 			kept.Insert(id)
@@ -496,6 +461,78 @@ func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, s
 	sortHandles(out.erased)
 	out.sn = newSn
 	return out, nil
+}
+
+// fileOutcome is what redacting one file's content gave.
+type fileOutcome struct {
+	fnd     formats.Findings
+	content repository.IDs // the redacted content, when records were removed
+	size    uint64
+}
+
+// redactFile redacts a file's content and, with save, stores the result.
+// Outcomes are remembered by path and content: the same file in the
+// next snapshot costs nothing.
+func (e *eraser) redactFile(ctx context.Context, f *Filter, p string, node *repository.Node, save bool) (*fileOutcome, error) {
+	key := contentKey(p, node.Content)
+	if fo, ok := e.files[key]; ok {
+		return fo, nil
+	}
+	rc, fnd, err := f.FilterContent(ctx, p, node, func() (io.ReadCloser, error) {
+		return newContentReader(ctx, e.repo, node.Content), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", e.opts.Redactor.MaskPath(p), err)
+	}
+	fo := &fileOutcome{fnd: fnd}
+	if rc != nil {
+		defer rc.Close()
+	}
+	if !fnd.Dropped && fnd.Removed > 0 {
+		if save {
+			if e.chunker == nil {
+				pol := e.repo.Config().ChunkerPolynomial
+				e.chunker, e.chunkBuf = chunker.New(nil, pol), make([]byte, chunker.MaxSize)
+			}
+			e.chunker.Reset(rc, e.repo.Config().ChunkerPolynomial)
+			for {
+				c, err := e.chunker.Next(e.chunkBuf)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return nil, fmt.Errorf("redacting %s: %w", e.opts.Redactor.MaskPath(p), err)
+				}
+				id, _, _, err := e.repo.SaveBlob(ctx, repository.DataBlob, c.Data, repository.ID{}, false)
+				if err != nil {
+					return nil, fmt.Errorf("saving the redacted %s: %w", e.opts.Redactor.MaskPath(p), err)
+				}
+				fo.content = append(fo.content, id)
+				fo.size += uint64(c.Length)
+			}
+		} else {
+			n, err := io.Copy(io.Discard, rc)
+			if err != nil {
+				return nil, fmt.Errorf("redacting %s: %w", e.opts.Redactor.MaskPath(p), err)
+			}
+			fo.size = uint64(n)
+		}
+	}
+	e.files[key] = fo
+	return fo, nil
+}
+
+// contentKey names a file by path and content.
+func contentKey(p string, content repository.IDs) repository.ID {
+	h := sha256.New()
+	h.Write([]byte(p))
+	h.Write([]byte{0})
+	for _, id := range content {
+		h.Write(id[:])
+	}
+	var k repository.ID
+	h.Sum(k[:0])
+	return k
 }
 
 // collectErased adds a dropped item's blobs to erased: a file's content,
