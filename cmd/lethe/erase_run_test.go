@@ -35,26 +35,53 @@ type erasureFixture struct {
 	ds                     *gen.Dataset
 	rules, ids             []string
 	before                 snapshotList
+	// restic runs the real restic on the repository.
+	restic func(t *testing.T, args ...string) string
 }
 
-func newErasureFixture(t *testing.T) *erasureFixture {
+// fixtureOptions say where the fixture's repository is and who writes it.
+type fixtureOptions struct {
+	repo     string // empty: a local one
+	byRestic bool   // restic initialises it and takes the backups
+	restic   func(t *testing.T, args ...string) string
+}
+
+func newErasureFixture(t *testing.T, opts ...fixtureOptions) *erasureFixture {
 	t.Helper()
-	setupEnv(t)
-	f := &erasureFixture{base: t.TempDir()}
+	if len(opts) == 0 {
+		setupEnv(t)
+		opts = append(opts, fixtureOptions{})
+	}
+	o := opts[0]
+	f := &erasureFixture{base: t.TempDir(), repo: o.repo, restic: o.restic}
 	f.root = filepath.Join(f.base, "server")
 	ds, err := gen.Generate(f.root, gen.SmallConfig(3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.ds = ds
-	f.repo = filepath.Join(f.base, "repo")
+	if f.repo == "" {
+		f.repo = filepath.Join(f.base, "repo")
+	}
+	if f.restic == nil {
+		f.restic = func(t *testing.T, a ...string) string { t.Helper(); return restictest.Run(t, f.repo, a...) }
+	}
 	f.rules = ruleArgs(ds)
 	for _, id := range ds.Subjects[0].IDs(ds.CustomKind) {
 		f.ids = append(f.ids, "--id", id)
 	}
-	mustLethe(t, "-r", f.repo, "init")
+	if o.byRestic {
+		f.restic(t, "init")
+	} else {
+		mustLethe(t, "-r", f.repo, "init")
+	}
 	for d := 1; d <= 3; d++ {
-		mustLethe(t, args("-r", f.repo, "backup", "--host", "kontoret", "--tag", "nightly", "--time", fmt.Sprintf("2026-11-%02d 02:00:00", d), f.root)...)
+		when := fmt.Sprintf("2026-11-%02d 02:00:00", d)
+		if o.byRestic {
+			f.restic(t, "backup", "--host", "kontoret", "--tag", "nightly", "--time", when, f.root)
+			continue
+		}
+		mustLethe(t, args("-r", f.repo, "backup", "--host", "kontoret", "--tag", "nightly", "--time", when, f.root)...)
 	}
 	f.before = snapshots(t, f.repo)
 	// What every snapshot must restore to afterwards: the source as
@@ -71,9 +98,11 @@ func newErasureFixture(t *testing.T) *erasureFixture {
 // exactly the subject's records.
 func (f *erasureFixture) checkErased(t *testing.T) {
 	t.Helper()
-	restictest.Check(t, f.repo)
+	if out := f.restic(t, "check", "--read-data"); !strings.Contains(out, "no errors were found") {
+		t.Fatalf("restic check --read-data:\n%s", out)
+	}
 	var after snapshotList
-	if err := json.Unmarshal([]byte(restictest.Run(t, f.repo, "snapshots", "--json")), &after); err != nil {
+	if err := json.Unmarshal([]byte(f.restic(t, "snapshots", "--json")), &after); err != nil {
 		t.Fatal(err)
 	}
 	if len(after) != len(f.before) {
@@ -93,7 +122,7 @@ func (f *erasureFixture) checkErased(t *testing.T) {
 			t.Errorf("snapshot %d: original %q, want %s", i, s.Original, old.ID)
 		}
 		target := filepath.Join(t.TempDir(), "restic")
-		restictest.Run(t, f.repo, "restore", s.ID, "--target", target)
+		f.restic(t, "restore", s.ID, "--target", target)
 		if err := compareTrees(f.want, filepath.Join(target, f.root)); err != nil {
 			t.Fatalf("restic's restore of rewritten snapshot %d: %v", i, err)
 		}
@@ -281,5 +310,42 @@ func copyDir(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEraseResticRepository: lethe erases in a repository restic wrote.
+func TestEraseResticRepository(t *testing.T) {
+	setupEnv(t)
+	f := newErasureFixture(t, fixtureOptions{byRestic: true})
+	out := mustLethe(t, args("-r", f.repo, "erase", "--reason", "17(1)(a)", f.rules, f.ids)...)
+	if !strings.Contains(out, "3 of 3 snapshots rewritten") {
+		t.Fatalf("erase:\n%s", out)
+	}
+	f.checkErased(t)
+}
+
+// TestEraseS3Versioned: on a versioned bucket, the erasure leaves no
+// version of any object it removed.
+func TestEraseS3Versioned(t *testing.T) {
+	s, env := s3Env(t)
+	bucket := s.NewBucket(t, true)
+	repo := s.URL(bucket, "lethe")
+	f := newErasureFixture(t, fixtureOptions{repo: repo, restic: func(t *testing.T, a ...string) string {
+		t.Helper()
+		return resticNoLock(t, repo, env, a...)
+	}})
+	out := mustLethe(t, args("-r", f.repo, "erase", "--reason", "17(1)(a)", f.rules, f.ids)...)
+	if !strings.Contains(out, "nothing of the subject left") {
+		t.Fatalf("erase:\n%s", out)
+	}
+	f.checkErased(t)
+	current := map[string]bool{}
+	for _, k := range s.Keys(t, bucket, "lethe/") {
+		current[k] = true
+	}
+	for _, v := range s.AllVersions(t, bucket, "lethe/") {
+		if v.DeleteMarker || !current[v.Key] {
+			t.Errorf("a version of removed object %s is still stored (delete marker: %v)", v.Key, v.DeleteMarker)
+		}
 	}
 }

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Erasing one customer from seven daily snapshots, lethe against the two
+# ways restic has, on the same data in the same run:
+#
+#   lethe      lethe erase (rewrite every snapshot record by record,
+#              erasure-grade prune, verify)
+#   restic-fl  restic's file-level erasure: rewrite --exclude the files
+#              that name or hold her, --forget, prune --max-unused 0. It
+#              cannot remove a CSV row or a calendar event from a shared
+#              file: her row in kunder.csv stays (the script checks that).
+#   restic-rl  restic's only record-level way: restore each snapshot,
+#              remove her records, back it up again with --time, forget the
+#              old one, prune.
+#
+# Then lethe again on a corpus with twice the unrelated data: erasing costs
+# what the subject's footprint costs, so the ratio should be close to 1.
+#
+#   bench/erase.sh [--dir DIR] [--small]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dir="" small=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--dir) dir="$2"; shift 2 ;;
+	--small) small=1; shift ;;
+	*) echo "usage: bench/erase.sh [--dir DIR] [--small]" >&2; exit 2 ;;
+	esac
+done
+[ -n "$dir" ] || dir=$(mktemp -d "${TMPDIR:-/tmp}/lethe-erase-bench.XXXXXX")
+mkdir -p "$dir"
+command -v restic >/dev/null || { echo "bench: restic is not installed (apt-get install restic)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench: GNU time is not installed (apt-get install time)" >&2; exit 1; }
+
+go build -o "$dir/lethe" ./cmd/lethe
+lethe="$dir/lethe"
+corpus=(-mails 5000 -docs-mb 100 -csv-mb 20)
+[ "$small" = 1 ] && corpus=(-mails 1000 -docs-mb 20 -csv-mb 4)
+export LETHE_PASSWORD=bench RESTIC_PASSWORD=bench RESTIC_CACHE_DIR="$dir/cache"
+email=anna.bench@example.se
+
+# subject DATA: gives the customer a CSV row, three mails, a vCard and a
+# calendar event among the corpus's other records.
+subject() {
+	local data=$1
+	printf 'K9999999;Anna Bench;%s;070-999 12 34;Uppsala;100,00\n' "$email" >>"$data/kunder.csv"
+	for i in 1 2 3; do
+		printf 'From: Anna Bench <%s>\r\nTo: info@foretaget.se\r\nSubject: Order %d\r\nDate: Mon, 2 Nov 2026 10:0%d:00 +0100\r\nMessage-ID: <anna-%d@example.se>\r\n\r\nHej, en fraga om order %d.\r\n' \
+			"$email" "$i" "$i" "$i" "$i" >"$data/mail/box0$i/cur/anna-$i.eml"
+	done
+	mkdir -p "$data/kontakter" "$data/kalender"
+	printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bo Ek\r\nEMAIL:bo.ek@example.se\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna Bench\r\nEMAIL:%s\r\nEND:VCARD\r\n' "$email" >"$data/kontakter/kunder.vcf"
+	printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\nUID:bo-1\r\nDTSTART:20261110T090000Z\r\nSUMMARY:Bo Ek\r\nATTENDEE:mailto:bo.ek@example.se\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:anna-1\r\nDTSTART:20261111T090000Z\r\nSUMMARY:Anna Bench\r\nATTENDEE:mailto:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n' "$email" >"$data/kalender/bokningar.ics"
+}
+
+# remove_subject DIR: what a person would do by hand to a restored tree.
+remove_subject() {
+	local d=$1
+	sed -i "/$email/d" "$d/kunder.csv"
+	rm -f "$d"/mail/box0?/cur/anna-?.eml
+	perl -0pi -e 's/BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna Bench\r\n.*?END:VCARD\r\n//s' "$d/kontakter/kunder.vcf"
+	perl -0pi -e 's/BEGIN:VEVENT\r\nUID:anna-1\r\n.*?END:VEVENT\r\n//s' "$d/kalender/bokningar.ics"
+}
+
+# measure NAME CMD...: records "seconds peak-KiB" in $dir/NAME.time.
+measure() {
+	local name=$1
+	shift
+	/usr/bin/time -f "%e %M" -o "$dir/$name.time" "$@" >"$dir/$name.log" 2>&1 ||
+		{ echo "bench: $name failed:" >&2; cat "$dir/$name.log" >&2; exit 1; }
+}
+
+# week DATA REPO...: seven nightly backups into each repository.
+week() {
+	local data=$1
+	shift
+	for day in 1 2 3 4 5 6 7; do
+		[ "$day" = 1 ] || go run ./bench/corpus -dir "$data" -seed "$day" -mutate
+		for repo in "$@"; do
+			case "$repo" in
+			*lethe*) "$lethe" -r "$repo" backup -q --host bench --time "2026-11-0$day 02:00:00" "$data" >/dev/null ;;
+			*) restic -r "$repo" backup -q --host bench --time "2026-11-0$day 02:00:00" "$data" >/dev/null ;;
+			esac
+		done
+	done
+}
+
+sum_time() { awk '{ s += $1; if ($2 > m) m = $2 } END { printf "%.2f %d\n", s, m }' "$@"; }
+
+data="$dir/data"
+rm -rf "$dir"/data* "$dir"/repo-* "$dir"/restore* "$dir/cache" "$dir"/*.time
+go run ./bench/corpus -dir "$data" -seed 1 "${corpus[@]}"
+subject "$data"
+size=$(du -sb "$data" | cut -f1)
+"$lethe" -r "$dir/repo-lethe" init -q >/dev/null
+for r in fl rl; do restic -r "$dir/repo-restic-$r" init >/dev/null; done
+week "$data" "$dir/repo-lethe" "$dir/repo-restic-fl" "$dir/repo-restic-rl"
+
+# lethe
+measure lethe "$lethe" -r "$dir/repo-lethe" --state-dir "$dir/state" erase --email "$email" --reason "17(1)(a)"
+grep -q "nothing of the subject left" "$dir/lethe.log" || { echo "bench: lethe's erasure did not verify" >&2; cat "$dir/lethe.log" >&2; exit 1; }
+
+# restic, file level
+excl=(--exclude "/**/anna-?.eml" --exclude "$data/kontakter/kunder.vcf" --exclude "$data/kalender/bokningar.ics")
+# restic rewrite came with restic 0.15; older ones (Debian's 0.14) have no
+# file-level erasure short of the record-level workflow below.
+have_rewrite=0
+if restic help rewrite >/dev/null 2>&1; then
+	have_rewrite=1
+	measure restic-fl-rewrite restic -r "$dir/repo-restic-fl" rewrite --forget "${excl[@]}"
+	measure restic-fl-prune restic -r "$dir/repo-restic-fl" prune --max-unused 0
+	restic -r "$dir/repo-restic-fl" dump latest "$data/kunder.csv" | grep -q "$email" ||
+		{ echo "bench: expected restic's file-level erasure to leave the CSV row" >&2; exit 1; }
+fi
+
+# restic, record level by hand
+rl="$dir/repo-restic-rl"
+for id in $(restic -r "$rl" snapshots --json | python3 -c 'import json,sys; [print(s["id"], s["time"]) for s in json.load(sys.stdin)]' | tr ' ' '|'); do
+	sid=${id%%|*} when=${id#*|}
+	when=$(date -u -d "$when" '+%Y-%m-%d %H:%M:%S')
+	rm -rf "$dir/restore"
+	measure "restic-rl-restore-$sid" restic -r "$rl" restore "$sid" --target "$dir/restore"
+	measure "restic-rl-edit-$sid" bash -c "$(declare -f remove_subject); email=$email; remove_subject '$dir/restore$data'"
+	# Back up the edited tree under the original path, as the snapshot had it.
+	measure "restic-rl-backup-$sid" bash -c "cd '$dir/restore' && restic -r '$rl' backup -q --host bench --time '$when' '.$data' >/dev/null && restic -r '$rl' forget '$sid' >/dev/null"
+done
+measure restic-rl-prune restic -r "$rl" prune --max-unused 0
+
+# lethe on twice the unrelated data
+data2="$dir/data2"
+double=("${corpus[@]}")
+double[1]=$((corpus[1] * 2)) double[3]=$((corpus[3] * 2)) double[5]=$((corpus[5] * 2))
+go run ./bench/corpus -dir "$data2" -seed 1 "${double[@]}"
+subject "$data2"
+size2=$(du -sb "$data2" | cut -f1)
+"$lethe" -r "$dir/repo-lethe2" init -q >/dev/null
+week "$data2" "$dir/repo-lethe2"
+measure lethe2 "$lethe" -r "$dir/repo-lethe2" --state-dir "$dir/state2" erase --email "$email" --reason "17(1)(a)"
+
+read -r lt lm <"$dir/lethe.time"
+read -r l2t l2m <"$dir/lethe2.time"
+flt=0 flm=0
+[ "$have_rewrite" = 1 ] && read -r flt flm < <(sum_time "$dir"/restic-fl-*.time)
+read -r rlt rlm < <(sum_time "$dir"/restic-rl-*.time)
+printf '\ncorpus: %s MB, 7 daily snapshots; the subject: a CSV row, 3 mails, a vCard, a calendar event\n\n' "$((size / 1000000))"
+printf '%-34s %9s %9s %14s\n' way seconds RSS_MB lethe_speedup
+awk -v lt="$lt" -v lm="$lm" -v flt="$flt" -v flm="$flm" -v rlt="$rlt" -v rlm="$rlm" 'BEGIN {
+	printf "%-34s %9.2f %9.1f %14s\n", "lethe erase (record level)", lt, lm/1024, "1.00"
+	if (flt > 0) printf "%-34s %9.2f %9.1f %14.2f\n", "restic rewrite+prune (file level)", flt, flm/1024, flt/lt
+	else printf "%-34s %9s %9s %14s\n", "restic rewrite+prune (file level)", "n/a", "n/a", "(no rewrite)"
+	printf "%-34s %9.2f %9.1f %14.2f\n", "restic restore/edit/backup (record)", rlt, rlm/1024, rlt/lt }'
+if [ "$have_rewrite" = 1 ]; then
+	printf '\nrestic file level leaves her CSV row in every snapshot (checked).\n'
+else
+	printf '\nrestic %s has no rewrite command (restic 0.15 added it).\n' "$(restic version | cut -d' ' -f2)"
+fi
+awk -v lt="$lt" -v l2t="$l2t" -v s="$size" -v s2="$size2" 'BEGIN {
+	printf "lethe erase with %.1fx the unrelated data: %.2f s, ratio %.2f\n", s2/s, l2t, l2t/lt }'
