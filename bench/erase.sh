@@ -105,7 +105,7 @@ excl=(--exclude "/**/anna-?.eml" --exclude "$data/kontakter/kunder.vcf" --exclud
 # restic rewrite came with restic 0.15; older ones (Debian's 0.14) have no
 # file-level erasure short of the record-level workflow below.
 have_rewrite=0
-if restic help rewrite >/dev/null 2>&1; then
+if restic rewrite --help >/dev/null 2>&1; then
 	have_rewrite=1
 	measure restic-fl-rewrite restic -r "$dir/repo-restic-fl" rewrite --forget "${excl[@]}"
 	measure restic-fl-prune restic -r "$dir/repo-restic-fl" prune --max-unused 0

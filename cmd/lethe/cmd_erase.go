@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lethe/agent/erasure"
+	"lethe/agent/repository"
 	"lethe/tombstones"
 )
 
@@ -59,34 +60,56 @@ REASON is a GDPR Art. 17(1) ground (a to f, e.g. "17(1)(b)") or free text.`,
 			if err != nil {
 				return err
 			}
-			svc, done, err := g.tombstoneService(ctx, &o)
-			if err != nil {
-				return err
-			}
-			ids, err := o.ids.Identifiers(svc.Normalizer)
-			if err != nil {
-				done()
-				return err
-			}
-			if g.repo == "" {
-				g.warnf("warning: no repository given: the erasure is recorded in the state directory only\n")
-			}
-			t, err := svc.Record(ctx, tombstones.Request{Identifiers: ids, Reason: reason, Reference: reference, Mode: m})
-			done()
-			if err != nil {
-				return err
-			}
+			req := tombstones.Request{Reason: reason, Reference: reference, Mode: m}
 			if g.repo == "" || record {
+				svc, done, err := g.tombstoneService(ctx, &o)
+				if err != nil {
+					return err
+				}
+				defer done()
+				if req.Identifiers, err = o.ids.Identifiers(svc.Normalizer); err != nil {
+					return err
+				}
+				if g.repo == "" {
+					g.warnf("warning: no repository given: the erasure is recorded in the state directory only\n")
+				}
+				t, err := svc.Record(ctx, req)
+				if err != nil {
+					return err
+				}
 				if g.json {
 					return printJSON(g.stdout, t)
 				}
 				fmt.Fprintln(g.stdout, t.ID)
 				return nil
 			}
+			// Recording and carrying out share one exclusive lock: nothing
+			// runs between them.
+			n, err := o.normalizer()
+			if err != nil {
+				return err
+			}
+			if req.Identifiers, err = o.ids.Identifiers(n); err != nil {
+				return err
+			}
+			repo, ctx, release, err := g.lockedRepository(ctx, removing, true)
+			if err != nil {
+				return err
+			}
+			defer release()
+			st, err := tombstones.OpenState(o.stateDir)
+			if err != nil {
+				return fmt.Errorf("opening state directory: %w", err)
+			}
+			svc := &tombstones.Service{State: st, Normalizer: n, Repos: []tombstones.Repo{{Name: repo.Backend().Location(), Store: repo}}}
+			t, err := svc.Record(ctx, req)
+			if err != nil {
+				return err
+			}
 			if !g.json {
 				fmt.Fprintf(g.stdout, "recorded erasure %s\n", t.ID)
 			}
-			rep, err := g.carryOut(ctx, o.stateDir, []string{t.ID}, rules)
+			rep, err := g.carryOutIn(ctx, repo, o.stateDir, []string{t.ID}, rules)
 			if err != nil {
 				return err
 			}
@@ -286,6 +309,11 @@ func (g *globalOptions) carryOut(ctx context.Context, stateDir string, ids []str
 		return nil, err
 	}
 	defer release()
+	return g.carryOutIn(ctx, repo, stateDir, ids, rules)
+}
+
+// carryOutIn is carryOut in a repository the caller locked exclusively.
+func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Repository, stateDir string, ids []string, rules erasure.Rules) ([]erasureReport, error) {
 	e, err := g.newEraser(ctx, repo, stateDir)
 	if err != nil {
 		return nil, err
