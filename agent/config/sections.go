@@ -598,7 +598,7 @@ func (d *decoder) retention(f field) Retention {
 	}
 	if gf, ok := fields["group-by"]; ok {
 		if s, ok := d.str(gf); ok {
-			by, err := parseGroupBy(s)
+			by, err := repository.ParseGroupBy(s)
 			if err != nil {
 				d.errorf(gf.val, gf.path, "%v", err)
 			}
@@ -607,7 +607,7 @@ func (d *decoder) retention(f field) Retention {
 	}
 	if mf, ok := fields["max-unused"]; ok {
 		if s, ok := d.scalar(mf); ok {
-			mu, err := parseMaxUnused(s)
+			mu, err := repository.ParseMaxUnused(s)
 			if err != nil {
 				d.errorf(mf.val, mf.path, "%v", err)
 			}
@@ -615,44 +615,6 @@ func (d *decoder) retention(f field) Retention {
 		}
 	}
 	return r
-}
-
-// parseGroupBy reads the CLI's --group-by list: host, paths and/or tags;
-// empty makes all snapshots one group.
-func parseGroupBy(s string) (repository.GroupBy, error) {
-	var by repository.GroupBy
-	for _, f := range strings.Split(s, ",") {
-		switch strings.TrimSpace(f) {
-		case "host":
-			by.Host = true
-		case "paths":
-			by.Paths = true
-		case "tags":
-			by.Tags = true
-		case "":
-		default:
-			return by, fmt.Errorf("%q: want host, paths and/or tags, separated by commas", f)
-		}
-	}
-	return by, nil
-}
-
-// parseMaxUnused reads "5%" or "unlimited" into PruneOptions.MaxUnused,
-// where 0 means the default: "0%" becomes a negative share, which is
-// PruneOptions' "none".
-func parseMaxUnused(s string) (float64, error) {
-	if s == "unlimited" {
-		return 1, nil
-	}
-	p, ok := strings.CutSuffix(s, "%")
-	v, err := strconv.ParseFloat(p, 64)
-	if !ok || err != nil || v < 0 || v > 100 {
-		return 0, fmt.Errorf("%q: want a percentage from 0%% to 100%%, or unlimited", s)
-	}
-	if v == 0 {
-		return -1, nil
-	}
-	return v / 100, nil
 }
 
 // holdFormats are the formats a hold may name: the file formats records

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,4 +200,42 @@ func (r *Repository) Forget(ctx context.Context, p ExpirePolicy, by GroupBy, dry
 		}
 	}
 	return out, nil
+}
+
+// ParseGroupBy reads a grouping as restic's --group-by gives it: host,
+// paths and/or tags, separated by commas; empty groups nothing.
+func ParseGroupBy(s string) (GroupBy, error) {
+	var by GroupBy
+	for _, f := range strings.Split(s, ",") {
+		switch strings.TrimSpace(f) {
+		case "host":
+			by.Host = true
+		case "paths":
+			by.Paths = true
+		case "tags":
+			by.Tags = true
+		case "":
+		default:
+			return by, fmt.Errorf("%q: want host, paths and/or tags, separated by commas", f)
+		}
+	}
+	return by, nil
+}
+
+// ParseMaxUnused reads restic's --max-unused ("5%" or "unlimited") as
+// PruneOptions.MaxUnused, whose 0 means the default: "0%" becomes a
+// negative share, PruneOptions' "none".
+func ParseMaxUnused(s string) (float64, error) {
+	if s == "unlimited" {
+		return 1, nil
+	}
+	p, ok := strings.CutSuffix(s, "%")
+	v, err := strconv.ParseFloat(p, 64)
+	if !ok || err != nil || v < 0 || v > 100 {
+		return 0, fmt.Errorf("%q: want a percentage from 0%% to 100%%, or unlimited", s)
+	}
+	if v == 0 {
+		return -1, nil
+	}
+	return v / 100, nil
 }

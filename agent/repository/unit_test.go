@@ -525,3 +525,23 @@ func TestBlobTable(t *testing.T) {
 		t.Fatalf("each saw %d", seen)
 	}
 }
+
+func TestParseMaxUnused(t *testing.T) {
+	for s, want := range map[string]float64{"5%": 0.05, "0%": -1, "100%": 1, "unlimited": 1, "2.5%": 0.025} {
+		if got, err := ParseMaxUnused(s); err != nil || got != want {
+			t.Errorf("ParseMaxUnused(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"5", "-1%", "101%", "x%", ""} {
+		if _, err := ParseMaxUnused(s); err == nil {
+			t.Errorf("ParseMaxUnused(%q) accepted", s)
+		}
+	}
+	by, err := ParseGroupBy("host, tags")
+	if err != nil || by != (GroupBy{Host: true, Tags: true}) {
+		t.Errorf("ParseGroupBy: %+v %v", by, err)
+	}
+	if _, err := ParseGroupBy("host,user"); err == nil {
+		t.Error("ParseGroupBy accepted user")
+	}
+}

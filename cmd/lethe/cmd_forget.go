@@ -57,17 +57,17 @@ func runForget(ctx context.Context, g *globalOptions, o forgetOptions, ids []str
 	if err != nil {
 		return err
 	}
-	by, err := parseGroupBy(o.groupBy)
+	by, err := repository.ParseGroupBy(o.groupBy)
 	if err != nil {
-		return err
+		return fmt.Errorf("--group-by %w", err)
 	}
 	policy := repository.ExpirePolicy{Last: o.last, Hourly: o.hourly, Daily: o.daily, Weekly: o.weekly, Monthly: o.monthly, Yearly: o.yearly, Within: within}
 	for _, t := range o.keepTags {
 		policy.Tags = append(policy.Tags, strings.Split(t, ","))
 	}
-	maxUnused, err := parseMaxUnused(o.maxUnused)
+	maxUnused, err := repository.ParseMaxUnused(o.maxUnused)
 	if err != nil {
-		return err
+		return fmt.Errorf("--max-unused %w", err)
 	}
 	if len(ids) > 0 && !policy.Empty() {
 		return fmt.Errorf("give either snapshot IDs or a keep policy, not both")
@@ -203,38 +203,4 @@ func parseKeepDuration(s string) (time.Duration, error) {
 		rest = rest[i+1:]
 	}
 	return d, nil
-}
-
-func parseGroupBy(s string) (repository.GroupBy, error) {
-	var by repository.GroupBy
-	for _, f := range strings.Split(s, ",") {
-		switch strings.TrimSpace(f) {
-		case "host":
-			by.Host = true
-		case "paths":
-			by.Paths = true
-		case "tags":
-			by.Tags = true
-		case "":
-		default:
-			return by, fmt.Errorf("invalid --group-by %q: want host, paths and/or tags", f)
-		}
-	}
-	return by, nil
-}
-
-// parseMaxUnused reads "5%" or "unlimited".
-func parseMaxUnused(s string) (float64, error) {
-	if s == "unlimited" {
-		return 1, nil
-	}
-	p, ok := strings.CutSuffix(s, "%")
-	if !ok {
-		return 0, fmt.Errorf("invalid --max-unused %q: want a percentage like 5%% or \"unlimited\"", s)
-	}
-	v, err := strconv.ParseFloat(p, 64)
-	if err != nil || v < 0 || v > 100 {
-		return 0, fmt.Errorf("invalid --max-unused %q: want a percentage from 0%% to 100%%", s)
-	}
-	return v / 100, nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"lethe/agent/jobs"
@@ -18,9 +20,9 @@ func newPruneCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			mu, err := parseMaxUnused(maxUnused)
+			mu, err := repository.ParseMaxUnused(maxUnused)
 			if err != nil {
-				return err
+				return fmt.Errorf("--max-unused %w", err)
 			}
 			repo, ctx, release, err := g.lockedRepository(ctx, removing, false)
 			if err != nil {
