@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lethe/agent/jobs"
 	"lethe/agent/repository"
 )
 
@@ -23,13 +24,9 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 
 	readNew := func() (string, error) {
 		if newPasswordFile != "" {
-			buf, err := os.ReadFile(newPasswordFile)
+			pw, err := jobs.ReadPasswordFile(newPasswordFile)
 			if err != nil {
-				return "", fmt.Errorf("reading new password file: %w", err)
-			}
-			pw := strings.TrimRight(string(buf), "\r\n")
-			if pw == "" {
-				return "", fmt.Errorf("new password file %s is empty", newPasswordFile)
+				return "", fmt.Errorf("new password: %w", err)
 			}
 			return pw, nil
 		}
