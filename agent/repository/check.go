@@ -19,6 +19,9 @@ type CheckOptions struct {
 	// Progress, if set, is called after each pack read with ReadData
 	// (from one goroutine at a time).
 	Progress func(done, total int)
+	// MaskName, if set, gives the form of a file or directory name that
+	// problems quote (a name can name an erased subject).
+	MaskName func(string) string
 }
 
 // CheckError is one problem Check found, naming the object.
@@ -179,6 +182,12 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 		return nil, fmt.Errorf("listing snapshots: %w", err)
 	}
 	seen := IDSet{}
+	name := func(n *Node) string {
+		if opts.MaskName != nil {
+			return opts.MaskName(n.Name)
+		}
+		return n.Name
+	}
 	checkNode := func(parent ID, _ string, n *Node, err error) error {
 		if err != nil {
 			id := parent // the root
@@ -191,16 +200,16 @@ func (r *Repository) Check(ctx context.Context, opts CheckOptions) (*CheckResult
 		switch n.Type {
 		case NodeFile:
 			if n.Content == nil {
-				fail("tree "+parent.String(), fmt.Errorf("file %q has no content list", n.Name))
+				fail("tree "+parent.String(), fmt.Errorf("file %q has no content list", name(n)))
 			}
 			for i, c := range n.Content {
 				if _, ok := r.idx.lookup(BlobHandle{ID: c, Type: DataBlob}); !ok {
-					fail("tree "+parent.String(), fmt.Errorf("file %q: data blob %d (%s) not in index", n.Name, i, c))
+					fail("tree "+parent.String(), fmt.Errorf("file %q: data blob %d (%s) not in index", name(n), i, c))
 				}
 			}
 		case NodeDir:
 			if n.Subtree == nil {
-				fail("tree "+parent.String(), fmt.Errorf("directory %q has no subtree", n.Name))
+				fail("tree "+parent.String(), fmt.Errorf("directory %q has no subtree", name(n)))
 				return nil
 			}
 			if seen.Has(*n.Subtree) {

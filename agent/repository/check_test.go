@@ -69,4 +69,20 @@ func TestCheckTrees(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("check errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+
+	// Names are quoted as MaskName gives them.
+	res, err = r.Check(ctx, CheckOptions{MaskName: func(n string) string {
+		if n == "lost.txt" {
+			return "[redacted]"
+		}
+		return n
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.Errors {
+		if strings.Contains(e.Error(), "lost.txt") {
+			t.Errorf("masked name quoted: %v", e)
+		}
+	}
 }

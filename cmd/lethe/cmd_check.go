@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lethe/agent/repository"
+	"lethe/tombstones"
 )
 
 func newCheckCommand(g *globalOptions) *cobra.Command {
@@ -24,7 +25,7 @@ func newCheckCommand(g *globalOptions) *cobra.Command {
 				g.warnf("warning: the bucket has Object Lock enabled (%s): objects under retention cannot be deleted, so prune and erasure in mode rewrite cannot remove them\n", caps.DefaultRetention)
 			}
 			p := g.newProgress("check")
-			res, err := repo.Check(ctx, repository.CheckOptions{ReadData: readData, Progress: p.count})
+			res, err := repo.Check(ctx, repository.CheckOptions{ReadData: readData, Progress: p.count, MaskName: g.nameMask(ctx, repo)})
 			p.stop()
 			if err != nil {
 				return err
@@ -128,4 +129,25 @@ func printCheckJSON(g *globalOptions, res *repository.CheckResult) error {
 		sum.UnloadableSnapshots = append(sum.UnloadableSnapshots, id.String())
 	}
 	return printJSON(g.stdout, sum)
+}
+
+// nameMask returns how check quotes file and directory names: masked
+// where they name an erased subject. When the repository's erasures cannot
+// be loaded, every name is withheld.
+func (g *globalOptions) nameMask(ctx context.Context, repo *repository.Repository) func(string) string {
+	withheld := func(string) string { return "[name withheld]" }
+	set, err := tombstones.LoadRepoSet(ctx, repo)
+	if err != nil {
+		return withheld
+	}
+	if len(set.Active()) == 0 {
+		return nil
+	}
+	o := &reapplyOptions{}
+	o.region, o.stateDir = "SE", tombstones.StateDirFromEnv()
+	r, err := g.reapplier(ctx, o, repo, nil)
+	if err != nil || r == nil {
+		return withheld
+	}
+	return r.maskPath
 }
