@@ -1,6 +1,7 @@
 package erasure
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -45,6 +46,12 @@ type Options struct {
 	// holding the subject ages out Window after it was taken). Default 7
 	// days.
 	Window time.Duration
+	// Indexed, if set, is given the content of every file the rewrite
+	// redacted, up to IndexLimit bytes (the subject index records it, so
+	// the new content keeps the fast path of later restores). node is the
+	// file's new node.
+	Indexed    func(path string, node *repository.Node, data []byte)
+	IndexLimit int64
 	// Mirror, if set, gets a copy of every journal step (the state
 	// directory's copy).
 	Mirror func(Step) error
@@ -421,6 +428,10 @@ func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, s
 		}
 		n := *node
 		n.Content, n.Size = fo.content, fo.size
+		if fo.data != nil {
+			e.opts.Indexed(p, &n, fo.data)
+			fo.data = nil
+		}
 		kept := repository.IDSet{}
 		for _, id := range n.Content {
 			kept.Insert(id)
@@ -468,6 +479,8 @@ type fileOutcome struct {
 	fnd     formats.Findings
 	content repository.IDs // the redacted content, when records were removed
 	size    uint64
+	// data is the redacted content until Indexed has seen it.
+	data []byte
 }
 
 // redactFile redacts a file's content and, with save, stores the result.
@@ -494,7 +507,18 @@ func (e *eraser) redactFile(ctx context.Context, f *Filter, p string, node *repo
 				pol := e.repo.Config().ChunkerPolynomial
 				e.chunker, e.chunkBuf = chunker.New(nil, pol), make([]byte, chunker.MaxSize)
 			}
-			e.chunker.Reset(rc, e.repo.Config().ChunkerPolynomial)
+			var in io.Reader = rc
+			var keep *bytes.Buffer
+			if e.opts.Indexed != nil && node.Size <= uint64(e.opts.IndexLimit) {
+				keep = &bytes.Buffer{}
+				in = io.TeeReader(rc, keep)
+			}
+			defer func() {
+				if keep != nil && int64(keep.Len()) <= e.opts.IndexLimit {
+					fo.data = keep.Bytes()
+				}
+			}()
+			e.chunker.Reset(in, e.repo.Config().ChunkerPolynomial)
 			for {
 				c, err := e.chunker.Next(e.chunkBuf)
 				if err == io.EOF {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -230,9 +231,22 @@ func checkNoBlobHolds(t *testing.T, env *testEnv) {
 func TestEraseRewrite(t *testing.T) {
 	env := newEnv(t, 3)
 	repo := env.open(t)
-	res, err := Run(context.Background(), repo, eraseOpts(t))
+	opts := eraseOpts(t)
+	indexed := map[string]string{}
+	opts.IndexLimit = 1 << 20
+	opts.Indexed = func(p string, node *repository.Node, data []byte) {
+		if uint64(len(data)) != node.Size {
+			t.Errorf("%s indexed with %d bytes, node says %d", p, len(data), node.Size)
+		}
+		indexed[path.Base(p)] = string(data)
+	}
+	res, err := Run(context.Background(), repo, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The redacted content went to the index once per new content.
+	if indexed["kunder.csv"] != csvKeep+csvTail || indexed["inbox.mbox"] != mailBo+mailCia || len(indexed) != 2 {
+		t.Errorf("indexed %q", indexed)
 	}
 	if len(res.Snapshots) != 3 || res.FoundNowhere || !res.Verify.OK {
 		t.Fatalf("result: %+v", res)
