@@ -237,7 +237,6 @@ func TestEraseSurvivesSIGKILL(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("child pid %d", cmd.Process.Pid)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		if kill <= 0 {
@@ -260,7 +259,6 @@ func TestEraseSurvivesSIGKILL(t *testing.T) {
 			return true
 		}
 	}
-	t.Logf("test pid %d", os.Getpid())
 	start := time.Now()
 	resume(0)
 	full := time.Since(start)
