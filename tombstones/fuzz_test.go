@@ -12,7 +12,7 @@ import (
 // none of which repeats its input.
 func fixedError(err error) bool {
 	for _, e := range []error{errUnknownKind, errCustomPattern, errEmailEmpty, errEmailAt, errEmailChar, errEmailLength,
-		errEmailDomain, errEmailUnicode, errPhoneParse, errPhoneInvalid, errPnrLength, errPnrPlus, errPnrDate, errPnrFuture,
+		errEmailDomain, errEmailUnicode, errPhoneParse, errPhoneChar, errPhoneInvalid, errPhoneRange, errPnrLength, errPnrPlus, errPnrDate, errPnrFuture,
 		errOrgnrLength, errOrgnrPerson, errNameEmpty, errNameUnicode, errNameTooLong, errNameControls} {
 		if errors.Is(err, e) {
 			return true

@@ -218,7 +218,9 @@ var (
 	errEmailUnicode = errors.New("email: invalid UTF-8")
 
 	errPhoneParse   = errors.New("phone: not a phone number")
+	errPhoneChar    = errors.New("phone: holds a letter or a character other than digits, spaces, '-', '.', '/', '(', ')' and a leading '+'")
 	errPhoneInvalid = errors.New("phone: wrong number of digits for its country")
+	errPhoneRange   = errors.New("phone: not a valid number in its country's numbering plan (wrong length for its area or operator code)")
 
 	errPnrLength    = errors.New("personnummer: needs 10 or 12 digits, optionally with '-' or '+' before the last four")
 	errPnrPlus      = errors.New("personnummer: '+' (100 years or older) only goes with 10 digits")
@@ -361,18 +363,33 @@ func (n *Normalizer) normalizePhone(raw string) (string, error) {
 	if s == "" || len(s) > 64 {
 		return "", errPhoneParse
 	}
+	// The parser reads letters as an extension ("070-123 45 6x") or a
+	// vanity number: a typo would then erase another number. Only what
+	// people write between digits is allowed.
+	for i, r := range s {
+		switch {
+		case '0' <= r && r <= '9', r == ' ', r == '\u00a0', r == '-', r == '.', r == '/', r == '(', r == ')',
+			'\u2010' <= r && r <= '\u2015', r == '\u2212': // dashes
+
+		case r == '+' && i == 0:
+		default:
+			return "", errPhoneChar
+		}
+	}
 	// A copy: the matcher passes candidates that share a scanner's buffer
 	// (LookupBytes), and the parser may keep parts of its input.
 	num, err := phonenumbers.Parse(strings.Clone(s), n.region)
 	if err != nil {
 		return "", errPhoneParse
 	}
-	// Possible (the right length for its country), not necessarily valid
-	// by the library's range data: a number from a range the data does not
-	// know yet must still be erasable. Equality is on E.164 digits either
-	// way, so this admits no near miss.
 	if phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE {
 		return "", errPhoneInvalid
+	}
+	// Valid by the numbering plan's ranges, not just of a possible length:
+	// "070-123" or "070-123 45 678" is a typo, not a number to erase
+	// under, and erase and erasures check must agree on that.
+	if !phonenumbers.IsValidNumber(num) {
+		return "", errPhoneRange
 	}
 	e164 := phonenumbers.Format(num, phonenumbers.E164)
 	if num.GetItalianLeadingZero() {

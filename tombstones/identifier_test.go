@@ -183,7 +183,14 @@ func TestNormalizeErrors(t *testing.T) {
 		{KindEmail, "", "email: empty"},
 		{KindPhone, "070-12", "phone: wrong number of digits"},
 		{KindPhone, "+46 70 123 45 67 89 12", "phone: wrong number of digits"},
-		{KindPhone, "hello", "phone: not a phone number"},
+		{KindPhone, "hello", "phone: holds a letter"},
+		{KindPhone, "070-123 45 6x", "phone: holds a letter"},
+		{KindPhone, "070-123 45 67 ext. 5", "phone: holds a letter"},
+		{KindPhone, "tel:+46701234567", "phone: holds a letter"},
+		{KindPhone, "46+701234567", "phone: holds a letter"},
+		{KindPhone, "070-123", "phone: not a valid number"},
+		{KindPhone, "0701234", "phone: not a valid number"},
+		{KindPhone, "070-123 45 678", "phone: not a valid number"},
 		{KindName, "   ", "name: empty"},
 		{CustomKindOf("customer"), "K-1234", "custom identifier: does not match"},
 		{CustomKindOf("nope"), "x", "unknown identifier kind"},
@@ -253,16 +260,83 @@ func TestMask(t *testing.T) {
 		want       string
 	}{
 		{KindEmail, "anna.svensson@example.se", "a***@example.se"},
-		{KindPhone, "+46701234567", "+46 70*** ** 67"},
-		{KindPersonnummer, "198001011231", "19800101-****"},
-		{KindOrgnr, "5566778899", "556677-****"},
+		{KindEmail, "@example.se", "***"},
+		{KindPhone, "+46701234567", "***67"},
+		{KindPhone, "+4687654321", "***21"},
+		{KindPersonnummer, "198001011231", "***31"},
+		{KindOrgnr, "5566778899", "***99"},
 		{KindName, "anna svensson", "A*** S***"},
-		{CustomKindOf("customer"), "K-12345", "K***"},
+		{CustomKindOf("customer"), "K-123456", "***56"},
+		{CustomKindOf("customer"), "K-12345", "***"}, // too few digits to show two
 		{CustomKindOf("customer"), "K-1", "***"},
+		{CustomKindOf("customer"), "abcdefgh", "***"},
 	}
 	for _, c := range cases {
 		if got := Mask(c.kind, c.normalized); got != c.want {
 			t.Errorf("Mask(%s, %q) = %q, want %q", c.kind, c.normalized, got, c.want)
+		}
+		if got := Remask(c.kind, c.want); got != c.want {
+			t.Errorf("Remask(%s, %q) = %q, want it unchanged", c.kind, c.want, got)
+		}
+	}
+}
+
+// TestRemaskOldForms: masks an older lethe stored become current masks,
+// cut from what the old mask showed, and none of the old form survives.
+func TestRemaskOldForms(t *testing.T) {
+	cases := []struct {
+		kind      Kind
+		old, want string
+	}{
+		{KindPhone, "+46 70*** ** 67", "***67"},
+		{KindPhone, "+46 ***", "***"},
+		{KindPersonnummer, "19800101-****", "***"}, // its digits are a birth date
+		{KindOrgnr, "556677-****", "***"},
+		{CustomKindOf("customer"), "K***", "***"},
+		{KindEmail, "a***@example.se", "a***@example.se"},
+		{KindEmail, "***", "***"},
+		{KindName, "A*** S***", "A*** S***"},
+		{KindPersonnummer, "", "***"},
+	}
+	for _, c := range cases {
+		if got := Remask(c.kind, c.old); got != c.want {
+			t.Errorf("Remask(%s, %q) = %q, want %q", c.kind, c.old, got, c.want)
+		}
+	}
+}
+
+// TestMaskShowsLittle checks the rule on many values of every kind: an
+// email shows one character of its local part, a number at most its last
+// two digits and never its birth date.
+func TestMaskShowsLittle(t *testing.T) {
+	n := testNormalizer(t)
+	values := map[Kind][]string{
+		KindPhone:        {"070-123 45 67", "08-765 43 21", "+1 202 555 0143", "+44 20 7946 0958", "0046 31 123 45 67"},
+		KindPersonnummer: {withCheck("800101123"), "19" + withCheck("121212121"), withCheck("800161123")},
+		KindOrgnr:        {"556677-8899", "2021005489"},
+		KindEmail:        {"Anna.Svensson@Example.SE", "x@y.se"},
+	}
+	for kind, vs := range values {
+		for _, v := range vs {
+			norm, err := n.Normalize(kind, v)
+			if err != nil {
+				t.Fatalf("%s: %v", kind, err)
+			}
+			m := Mask(kind, norm)
+			switch kind {
+			case KindEmail:
+				local, domain, _ := strings.Cut(norm, "@")
+				if m != local[:1]+"***@"+domain {
+					t.Errorf("email mask %q", m)
+				}
+			default:
+				if d := digitsOf(m); len(d) > 2 || d != "" && !strings.HasSuffix(norm, d) {
+					t.Errorf("%s mask %q shows %q", kind, m, d)
+				}
+				if kind == KindPersonnummer && strings.Contains(m, norm[2:8]) {
+					t.Errorf("personnummer mask %q shows the birth date", m)
+				}
+			}
 		}
 	}
 }

@@ -148,7 +148,7 @@ func TestLeaksDetects(t *testing.T) {
 			t.Errorf("grep misses %s", id.Kind)
 		}
 	}
-	if l := leaks([]byte(`{"masked":["a***@example.se","+46 70*** ** 67","19800101-****","556677-****","A*** S***","K***"]}`)); len(l) != 0 {
+	if l := leaks([]byte(`{"masked":["a***@example.se","***67","***31","***99","A*** S***","***"]}`)); len(l) != 0 {
 		t.Errorf("masked forms count as leaks: %q", l)
 	}
 }
@@ -189,7 +189,7 @@ func TestRecordListShowRevokeCheck(t *testing.T) {
 	if !ValidID(ts.ID) || ts.Reason != "GDPR Art. 17(1)(b)" || ts.Mode != ModeExpire || ts.Reference != "TICKET-7" {
 		t.Fatalf("recorded %+v", ts)
 	}
-	wantMasked := []string{"a***@example.se", "+46 70*** ** 67", "19800101-****", "556677-****", "A*** S***", "K***"}
+	wantMasked := []string{"a***@example.se", "***67", "***" + subjectPnr10[8:], "***99", "A*** S***", "***"}
 	if got := ts.Masked(); strings.Join(got, "|") != strings.Join(wantMasked, "|") {
 		t.Errorf("masked %q, want %q", got, wantMasked)
 	}
@@ -226,7 +226,7 @@ func TestRecordListShowRevokeCheck(t *testing.T) {
 	if len(res[0].Tombstones) != 1 || res[0].Tombstones[0] != ts.ID || len(res[1].Tombstones) != 1 || len(res[2].Tombstones) != 0 {
 		t.Fatalf("check: %+v", res)
 	}
-	if res[1].Masked != "+46 70*** ** 67" {
+	if res[1].Masked != "***67" {
 		t.Errorf("check masked %q", res[1].Masked)
 	}
 

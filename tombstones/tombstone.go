@@ -10,7 +10,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nyaruka/phonenumbers"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -184,88 +183,109 @@ func checkText(field, s string) error {
 
 // --- masking ---
 
+// Masks show enough for a person to recognise their own identifier and
+// too little to narrow a guess much: tombstones keep the fingerprint and
+// the subject key beside the mask, so every character a mask shows is one
+// an attacker holding the state directory need not guess (docs/security.md).
+// An email keeps the first character of its local part and its domain; a
+// number (phone, personnummer, orgnr, custom) keeps at most its last two
+// digits, and only when it has at least minMaskedDigits, so no date of
+// birth or area code shows; a name keeps its initials.
+const minMaskedDigits = 6
+
 // Mask returns the display form of an identifier: enough to recognise it,
 // not enough to recover it. normalized is the output of Normalize.
 func Mask(kind Kind, normalized string) string {
 	switch kind {
 	case KindEmail:
 		local, domain, ok := strings.Cut(normalized, "@")
-		if !ok || local == "" {
+		if !ok || local == "" || domain == "" {
 			return "***"
 		}
 		r, _ := utf8.DecodeRuneInString(local)
 		return string(r) + "***@" + domain
-	case KindPhone:
-		return maskPhone(normalized)
-	case KindPersonnummer:
-		if len(normalized) == 12 {
-			return normalized[:8] + "-****"
+	case KindName:
+		return maskName(normalized)
+	}
+	return maskNumber(digitsOf(normalized))
+}
+
+// Remask returns the mask of an identifier from a mask stored by an older
+// lethe (which showed a birth date or five digits of a phone number): the
+// normalized value is not stored, so the new mask is cut from the old
+// one's characters. It is Mask's output again for a current mask.
+func Remask(kind Kind, masked string) string {
+	switch kind {
+	case KindEmail:
+		at := strings.LastIndexByte(masked, '@')
+		if at <= 0 || at == len(masked)-1 {
+			return "***"
 		}
-	case KindOrgnr:
-		if len(normalized) == 10 {
-			return normalized[:6] + "-****"
+		r, _ := utf8.DecodeRuneInString(masked)
+		if r == '*' || r == '@' {
+			return "***"
 		}
+		return string(r) + "***@" + masked[at+1:]
 	case KindName:
 		var b strings.Builder
-		for i, f := range strings.Fields(normalized) {
+		for i, f := range strings.Fields(masked) {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
 			r, _ := utf8.DecodeRuneInString(f)
+			if r == '*' {
+				return "***"
+			}
 			b.WriteString(string(unicode.ToUpper(r)) + "***")
 		}
-		return b.String()
-	default:
-		if utf8.RuneCountInString(normalized) >= 6 {
-			r, _ := utf8.DecodeRuneInString(normalized)
-			return string(r) + "***"
+		if b.Len() == 0 {
+			return "***"
 		}
+		return b.String()
+	}
+	// Only digits the old mask showed at its very end are the number's
+	// last digits ("19800101-****" ends masked: its digits are a date).
+	n := len(masked)
+	if n >= 2 && isDigit(masked[n-1]) && isDigit(masked[n-2]) {
+		return "***" + masked[n-2:]
 	}
 	return "***"
 }
 
-// maskPhone shows the country code, the first two and the last two digits
-// of the national number: "+46 70*** ** 67".
-func maskPhone(e164 string) string {
-	num, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return "***"
-	}
-	intl := phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
-	cc, rest, ok := strings.Cut(intl, " ")
-	if !ok {
-		return "***"
-	}
-	nd := 0
-	for _, r := range rest {
-		if '0' <= r && r <= '9' {
-			nd++
-		}
-	}
-	if nd < 6 {
-		return cc + " ***"
-	}
+func maskName(normalized string) string {
 	var b strings.Builder
-	b.WriteString(cc + " ")
-	i := 0
-	for j := 0; j < len(rest); j++ {
-		c := rest[j]
-		if c < '0' || c > '9' {
-			if i == 2 { // "70*** ** 67": no gap between kept and masked
-				continue
-			}
-			b.WriteByte(c)
-			continue
+	for i, f := range strings.Fields(normalized) {
+		if i > 0 {
+			b.WriteByte(' ')
 		}
-		if i < 2 || i >= nd-2 {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('*')
-		}
-		i++
+		r, _ := utf8.DecodeRuneInString(f)
+		b.WriteString(string(unicode.ToUpper(r)) + "***")
+	}
+	if b.Len() == 0 {
+		return "***"
 	}
 	return b.String()
 }
+
+// maskNumber shows the last two of digits: "***67".
+func maskNumber(digits string) string {
+	if len(digits) < minMaskedDigits {
+		return "***"
+	}
+	return "***" + digits[len(digits)-2:]
+}
+
+func digitsOf(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // --- the set ---
 
@@ -296,7 +316,14 @@ func (s *Set) AddTombstone(t Tombstone) error {
 		}
 		return nil
 	}
-	t.Entries = append([]Entry(nil), t.Entries...)
+	// Tombstones written by an older lethe carry masks that show too much;
+	// what is read is re-masked, so no caller sees the old form.
+	entries := make([]Entry, len(t.Entries))
+	for i, e := range t.Entries {
+		e.Masked = Remask(e.Kind, e.Masked)
+		entries[i] = e
+	}
+	t.Entries = entries
 	s.tombstones[t.ID] = &t
 	return nil
 }
