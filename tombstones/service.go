@@ -31,6 +31,11 @@ type Service struct {
 	// Now returns the current time (time.Now if nil).
 	Now func() time.Time
 
+	// Deadline returns when a request received at the given time must be
+	// answered (OneMonthAfter if nil); the config's erasure.deadline
+	// period gives it.
+	Deadline func(received time.Time) time.Time
+
 	idMu      sync.Mutex
 	idEntropy *ulid.MonotonicEntropy
 }
@@ -353,7 +358,22 @@ func (s *Service) List(ctx context.Context) ([]Tombstone, error) {
 	if err != nil {
 		return nil, err
 	}
-	return set.Tombstones(), nil
+	ts := set.Tombstones()
+	now := s.now()
+	for i := range ts {
+		s.setDeadline(&ts[i], now)
+	}
+	return ts, nil
+}
+
+// setDeadline fills in t.Deadline at now.
+func (s *Service) setDeadline(t *Tombstone, now time.Time) {
+	repos := make([]string, len(s.Repos))
+	for i, r := range s.Repos {
+		repos[i] = r.Name
+	}
+	d := DeadlineOf(*t, s.Deadline, repos, now)
+	t.Deadline = &d
 }
 
 // Show returns one tombstone, with its revocations and progress.
@@ -370,6 +390,7 @@ func (s *Service) Show(ctx context.Context, id string) (Tombstone, error) {
 	if !ok {
 		return Tombstone{}, fmt.Errorf("tombstone %s: not found", id)
 	}
+	s.setDeadline(&t, s.now())
 	return t, nil
 }
 

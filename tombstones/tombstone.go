@@ -58,6 +58,9 @@ type Tombstone struct {
 
 	Revocations []Revocation        `json:"revocations,omitempty"`
 	Progress    map[string]Progress `json:"progress,omitempty"`
+	// Deadline is computed when the service lists or shows a tombstone
+	// (never stored: the period may be configured anew).
+	Deadline *Deadline `json:"deadline,omitempty"`
 }
 
 // Revoked reports whether the tombstone has been revoked.
@@ -82,7 +85,7 @@ func (t Tombstone) Masked() []string {
 
 // stored returns the write-once part of t.
 func (t Tombstone) stored() Tombstone {
-	t.Revocations, t.Progress = nil, nil
+	t.Revocations, t.Progress, t.Deadline = nil, nil, nil
 	return t
 }
 
