@@ -19,6 +19,14 @@ if ! command -v restic >/dev/null 2>&1; then
 fi
 restic version
 
+# The HTML receipt is tested in a real headless browser.
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "installing chromium (Debian package)"
+	export DEBIAN_FRONTEND=noninteractive
+	as_root apt-get update -qq
+	as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
 tools="${XDG_CACHE_HOME:-$HOME/.cache}/lethe/tools"
 mkdir -p "$tools"
 staticcheck="$tools/staticcheck-$STATICCHECK_VERSION"
