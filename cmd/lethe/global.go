@@ -74,6 +74,7 @@ Environment:
 		newDemoCommand(g),
 		newEraseCommand(g),
 		newErasuresCommand(g),
+		newReceiptsCommand(g),
 		newScanCommand(g),
 		newRedactCommand(g),
 		newConfigCommand(g),
