@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lethe/agent/config"
 	"lethe/agent/erasure"
 	"lethe/agent/repository"
 	"lethe/tombstones"
@@ -137,10 +138,13 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 		Use:   "erasures",
 		Short: "List, show, revoke and check recorded erasures",
 	}
-	var lo subjectOptions
+	var (
+		lo       subjectOptions
+		deadline string
+	)
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the tombstones",
+		Short: "List the tombstones and their deadlines (exit 5 when one is overdue)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, done, err := g.tombstoneService(cmd.Context(), &lo)
@@ -148,6 +152,13 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer done()
+			if deadline != "" {
+				p, err := config.ParsePeriod(deadline)
+				if err != nil {
+					return fmt.Errorf("--deadline: %w", err)
+				}
+				svc.Deadline = p.After
+			}
 			ts, err := svc.List(cmd.Context())
 			if err != nil {
 				return err
@@ -156,12 +167,18 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if g.json {
-				return printJSON(g.stdout, ts)
+				err = printJSON(g.stdout, ts)
+			} else {
+				err = writeTombstoneList(g.stdout, ts)
 			}
-			return writeTombstoneList(g.stdout, ts)
+			if err == nil && anyOverdue(ts) {
+				return &exitCodeError{code: exitOverdue}
+			}
+			return err
 		},
 	}
 	lo.addSettingsFlags(list, true)
+	list.Flags().StringVar(&deadline, "deadline", "", "`period` a request must be answered in (e.g. 1m, 30d; default 1m)")
 
 	var so subjectOptions
 	show := &cobra.Command{

@@ -18,13 +18,15 @@ import (
 var version = "0.1.0-dev"
 
 // Exit codes follow restic's: 1 for a fatal error, 3 when a backup could
-// not read every source file. 4 is lethe's own: a backup kept records of
-// erased subjects out, so the live source still holds them.
+// not read every source file. 4 and 5 are lethe's own: a backup kept
+// records of erased subjects out, so the live source still holds them; an
+// erasure request is past its deadline and not complete (erasures list).
 const (
 	exitOK            = 0
 	exitError         = 1
 	exitIncomplete    = 3
 	exitErasedKeptOut = 4
+	exitOverdue       = 5
 )
 
 // exitCodeError carries a specific exit code through cobra.

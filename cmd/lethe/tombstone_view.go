@@ -14,12 +14,47 @@ import (
 // list`.
 func writeTombstoneList(w io.Writer, ts []tombstones.Tombstone) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tMODE\tSTATUS\tIDENTIFIERS\tREASON")
+	fmt.Fprintln(tw, "ID\tCREATED\tMODE\tSTATUS\tDEADLINE\tDAYS LEFT\tIDENTIFIERS\tREASON")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Created.UTC().Format("2006-01-02 15:04"), t.Mode,
-			t.Status(), strings.Join(t.Masked(), ", "), t.Reason)
+		due, left := "-", "-"
+		if d := t.Deadline; d != nil {
+			due = d.Due.UTC().Format("2006-01-02")
+			left = daysLeft(*d)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Created.UTC().Format("2006-01-02 15:04"), t.Mode,
+			t.Status(), due, left, strings.Join(t.Masked(), ", "), t.Reason)
 	}
 	return tw.Flush()
+}
+
+// daysLeft says how a request stands against its deadline: "12 (pending)",
+// "3 (at risk)", "overdue by 2 days", "complete".
+func daysLeft(d tombstones.Deadline) string {
+	switch d.Status {
+	case tombstones.DeadlineComplete, tombstones.DeadlineRevoked:
+		return string(d.Status)
+	case tombstones.DeadlineOverdue:
+		if d.DaysLeft >= 0 {
+			return "overdue (due today)"
+		}
+		if d.DaysLeft == -1 {
+			return "overdue by 1 day"
+		}
+		return fmt.Sprintf("overdue by %d days", -d.DaysLeft)
+	case tombstones.DeadlineAtRisk:
+		return fmt.Sprintf("%d (at risk)", d.DaysLeft)
+	}
+	return fmt.Sprintf("%d", d.DaysLeft)
+}
+
+// anyOverdue reports whether a request is past its deadline and not done.
+func anyOverdue(ts []tombstones.Tombstone) bool {
+	for _, t := range ts {
+		if t.Deadline != nil && t.Deadline.Status == tombstones.DeadlineOverdue {
+			return true
+		}
+	}
+	return false
 }
 
 // writeTombstone writes one tombstone for `lethe erasures show`.
@@ -29,6 +64,9 @@ func writeTombstone(w io.Writer, t tombstones.Tombstone) error {
 	fmt.Fprintf(tw, "created:\t%s\n", t.Created.UTC().Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(tw, "status:\t%s\n", t.Status())
 	fmt.Fprintf(tw, "mode:\t%s\n", t.Mode)
+	if d := t.Deadline; d != nil {
+		fmt.Fprintf(tw, "deadline:\t%s (%s)\n", d.Due.UTC().Format("2006-01-02 15:04 MST"), daysLeft(*d))
+	}
 	fmt.Fprintf(tw, "reason:\t%s\n", tombstones.DescribeReason(t.Reason))
 	if t.Reference != "" {
 		fmt.Fprintf(tw, "reference:\t%s\n", t.Reference)
