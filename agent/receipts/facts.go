@@ -193,7 +193,7 @@ func (f Facts) Validate() error {
 	if f.Issued.IsZero() || f.Received.IsZero() || f.Deadline.IsZero() {
 		return errors.New("receipt: issued, received and deadline are required")
 	}
-	if _, err := tombstones.ParseMode(string(f.Mode)); err != nil || f.Mode == "" {
+	if f.Mode != tombstones.ModeRewrite && f.Mode != tombstones.ModeExpire {
 		return fmt.Errorf("receipt: mode %q: want rewrite or expire", f.Mode)
 	}
 	if len(f.Identifiers) == 0 {
@@ -224,8 +224,8 @@ func (f Facts) Validate() error {
 				return fmt.Errorf("receipt: repository %s: expiring_until set in state %s", r.Location, r.State)
 			}
 		case StateExpiring:
-			if r.ExpiringUntil == nil {
-				return fmt.Errorf("receipt: repository %s: expiring without expiring_until", r.Location)
+			if r.ExpiringUntil == nil || f.Mode != tombstones.ModeExpire {
+				return fmt.Errorf("receipt: repository %s: expiring needs expire mode and expiring_until", r.Location)
 			}
 		default:
 			return fmt.Errorf("receipt: repository %s: unknown state %q", r.Location, r.State)

@@ -294,3 +294,31 @@ func checkPDF(t *testing.T, path string) {
 		t.Errorf("the receipt prints on %d pages", len(m))
 	}
 }
+
+// TestExpireReceipt: in expire mode a receipt is final once every
+// repository is expiring, and says when the last sealed copy ages out.
+func TestExpireReceipt(t *testing.T) {
+	ts := recordSubject(t, t.TempDir())
+	f := factsFor(ts)
+	until := testNow.AddDate(0, 3, 0)
+	f.Mode, f.NoCopyFrom = "expire", &until
+	for i := range f.Repositories {
+		r := &f.Repositories[i]
+		r.State, r.ExpiringUntil = StateExpiring, &until
+		r.Snapshots = []Snapshot{{Before: "4f2a9c1d7e3b5a60", Outcome: SnapshotSealed}}
+		r.RecordsRemoved, r.FilesRedacted, r.FilesDropped, r.BytesRemoved = nil, 0, 0, 0
+	}
+	key := testKey(t)
+	r, err := Sign(f, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(r.File, key.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	for l, want := range map[Lang]string{English: "the last sealed copy ages out on " + day(until), Swedish: "den sista förseglade kopian gallras " + day(until)} {
+		if out := render(t, r, FormatText, l); !strings.Contains(out, want) || !strings.Contains(out, catalog[l]["status.final"]) {
+			t.Errorf("%s:\n%s", l, out)
+		}
+	}
+}

@@ -159,6 +159,8 @@ func TestSignValidates(t *testing.T) {
 		"interim completed":   func(f *Facts) { f.Final = false },
 		"bad verification":    func(f *Facts) { f.Repositories[0].Verification.Kind = "quick" },
 		"no business":         func(f *Facts) { f.Business.Name = "" },
+		"mode in capitals":    func(f *Facts) { f.Mode = "REWRITE" },
+		"expiring in rewrite": func(f *Facts) { f.Repositories[0].State, f.Repositories[0].ExpiringUntil = StateExpiring, f.Completed },
 	}
 	for name, change := range cases {
 		f := factsFor(ts)

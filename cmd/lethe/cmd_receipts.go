@@ -248,11 +248,15 @@ func (g *globalOptions) verifyFile(ctx context.Context, o *receiptOptions, path 
 	if err != nil {
 		return receipts.Receipt{}, fmt.Errorf("reading receipt: %w", err)
 	}
-	keys, _, done, err := g.receiptKeys(ctx, o)
-	if err != nil {
-		return receipts.Receipt{}, err
+	var keys *receipts.Keys
+	if o.pubkey == "" { // the agent's own key: open the repository for it
+		k, _, done, err := g.receiptKeys(ctx, o)
+		if err != nil {
+			return receipts.Receipt{}, err
+		}
+		defer done()
+		keys = k
 	}
-	defer done()
 	pub, err := g.publicKey(ctx, o, keys)
 	if err != nil {
 		return receipts.Receipt{}, err
