@@ -62,7 +62,13 @@ func TestVerifyEveryChangedByte(t *testing.T) {
 	r, key := signed(t)
 	pub := key.Public().(ed25519.PublicKey)
 	for i := range r.File {
-		for _, delta := range []byte{1, 0x20} {
+		// xor 1 changes every byte; xor 0x20 (a letter's case, a space
+		// for a NUL) on a share of them keeps the test's time down.
+		deltas := []byte{1}
+		if i%4 == 0 {
+			deltas = append(deltas, 0x20)
+		}
+		for _, delta := range deltas {
 			bad := bytes.Clone(r.File)
 			bad[i] ^= delta
 			if _, err := Verify(bad, pub); err == nil {
