@@ -77,8 +77,9 @@ func LangFromEnv(getenv func(string) string) Lang {
 var templateFS embed.FS
 
 var (
-	textTemplates = texttemplate.Must(texttemplate.New("").ParseFS(templateFS, "templates/receipt.txt", "templates/receipt.md"))
-	htmlTemplate  = htmltemplate.Must(htmltemplate.New("").ParseFS(templateFS, "templates/receipt.html"))
+	textTemplates = texttemplate.Must(texttemplate.New("").Funcs(texttemplate.FuncMap{"md": mdEscape}).
+			ParseFS(templateFS, "templates/receipt.txt", "templates/receipt.md"))
+	htmlTemplate = htmltemplate.Must(htmltemplate.New("").ParseFS(templateFS, "templates/receipt.html"))
 )
 
 // Render writes r for a reader in format and lang.
@@ -251,4 +252,19 @@ func records(m map[string]string, per map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s %d", f, per[f])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// mdEscape escapes the characters Markdown would read as markup or as a
+// table's cell border, so a business name or a legal basis prints as
+// written.
+func mdEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '\\', '`', '*', '_', '[', ']', '<', '>', '#', '|':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

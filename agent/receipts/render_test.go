@@ -72,7 +72,7 @@ func TestRenderSameFacts(t *testing.T) {
 						want += "T"
 					}
 				}
-				if !strings.Contains(text, want) {
+				if !strings.Contains(text, want) && (f != FormatMarkdown || !strings.Contains(text, mdEscape(want))) {
 					t.Errorf("%s %s lacks %q", f, l, want)
 				}
 			}
@@ -320,5 +320,19 @@ func TestExpireReceipt(t *testing.T) {
 		if out := render(t, r, FormatText, l); !strings.Contains(out, want) || !strings.Contains(out, catalog[l]["status.final"]) {
 			t.Errorf("%s:\n%s", l, out)
 		}
+	}
+}
+
+func TestMarkdownEscapes(t *testing.T) {
+	ts := recordSubject(t, t.TempDir())
+	f := factsFor(ts)
+	f.Business.Name = "A|B *Bolag* [AB]"
+	r, err := Sign(f, testKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := render(t, r, FormatMarkdown, English)
+	if !strings.Contains(out, `A\|B \*Bolag\* \[AB\]`) || strings.Contains(out, "A|B") {
+		t.Errorf("markdown does not escape the business name:\n%s", out)
 	}
 }

@@ -35,7 +35,7 @@ func (o *receiptOptions) addRenderFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.lang, "lang", "", "`language` of the text: sv or en (default from LANG)")
 }
 
-// keys opens the repository when --repo is given and returns the key
+// receiptKeys opens the repository when --repo is given and returns the key
 // store over it and the state directory.
 func (g *globalOptions) receiptKeys(ctx context.Context, o *receiptOptions) (*receipts.Keys, tombstones.Store, func(), error) {
 	keys := &receipts.Keys{
