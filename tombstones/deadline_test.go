@@ -83,6 +83,9 @@ func TestServiceFillsDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ts.Deadline == nil || ts.Deadline.DaysLeft != 10 || ts.Deadline.Status != DeadlinePending {
+		t.Errorf("record deadline %+v", ts.Deadline)
+	}
 	s.Now = func() time.Time { return today.AddDate(0, 0, 4) }
 	got, err := s.Show(ctx, ts.ID)
 	if err != nil {

@@ -318,6 +318,7 @@ func (s *Service) Record(ctx context.Context, req Request) (Tombstone, error) {
 			}
 		}
 	}
+	s.setDeadline(&t, now)
 	return t, nil
 }
 
