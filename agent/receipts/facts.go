@@ -283,3 +283,26 @@ func (f Facts) Validate() error {
 	}
 	return nil
 }
+
+// FromTombstone returns the facts a receipt of t starts from: the request
+// id, when it was received and is due (t.Deadline, as the tombstone
+// service fills it in, or one month), the masked identifiers and the mode.
+// The erasure engine adds the repositories, holds and outcome.
+func FromTombstone(t tombstones.Tombstone, b Business) Facts {
+	due := tombstones.OneMonthAfter(t.Created)
+	if t.Deadline != nil {
+		due = t.Deadline.Due
+	}
+	f := Facts{
+		Version:   FormatVersion,
+		RequestID: t.ID,
+		Received:  t.Created,
+		Deadline:  due,
+		Business:  b,
+		Mode:      t.Mode,
+	}
+	for _, e := range t.Entries {
+		f.Identifiers = append(f.Identifiers, Identifier{Kind: e.Kind, Masked: tombstones.Remask(e.Kind, e.Masked)})
+	}
+	return f
+}

@@ -163,54 +163,44 @@ func recordSubject(t *testing.T, stateDir string, repos ...tombstones.Repo) tomb
 // repositories, with a hold.
 func factsFor(ts tombstones.Tombstone) Facts {
 	completed := testNow.Add(3 * 24 * time.Hour)
-	f := Facts{
-		Version:   FormatVersion,
-		ReceiptID: "01KAKZ8J9Q5V7W3Y2X1C0B4N6M",
-		RequestID: ts.ID,
-		Issued:    completed.Add(time.Hour),
-		Received:  ts.Created,
-		Deadline:  tombstones.OneMonthAfter(ts.Created),
-		Completed: &completed,
-		Business:  Business{Name: "Exempelbolaget AB", Contact: "dataskydd@exempelbolaget.se"},
-		Mode:      tombstones.ModeRewrite,
-		Repositories: []Repository{
-			{
-				Location: "backup-nas:/srv/lethe",
-				State:    StateComplete,
-				Snapshots: []Snapshot{
-					{Before: "4f2a9c1d7e3b5a60", After: "9b1e0c7d2a4f6e83", Outcome: SnapshotRewritten},
-					{Before: "1c0de5a7b9f3d2e4", Outcome: SnapshotUnchanged},
-					{Before: "77aa0b3c5d1e9f20", Outcome: SnapshotRemoved},
-				},
-				RecordsRemoved: map[string]int64{"csv": 12, "mbox": 3},
-				FilesRedacted:  4,
-				FilesDropped:   1,
-				BytesRemoved:   48213,
-				Verification:   &Verification{Kind: "deep", Result: VerifyPassed, FilesChecked: 1520, Time: completed},
+	f := FromTombstone(ts, Business{Name: "Exempelbolaget AB", Contact: "dataskydd@exempelbolaget.se"})
+	f.ReceiptID = "01KAKZ8J9Q5V7W3Y2X1C0B4N6M"
+	f.Issued = completed.Add(time.Hour)
+	f.Completed = &completed
+	f.Repositories = []Repository{
+		{
+			Location: "backup-nas:/srv/lethe",
+			State:    StateComplete,
+			Snapshots: []Snapshot{
+				{Before: "4f2a9c1d7e3b5a60", After: "9b1e0c7d2a4f6e83", Outcome: SnapshotRewritten},
+				{Before: "1c0de5a7b9f3d2e4", Outcome: SnapshotUnchanged},
+				{Before: "77aa0b3c5d1e9f20", Outcome: SnapshotRemoved},
 			},
-			{
-				Location: "s3:eu-north-1/lethe-offsite",
-				State:    StateComplete,
-				Snapshots: []Snapshot{
-					{Before: "a0b1c2d3e4f50617", After: "f7e6d5c4b3a29180", Outcome: SnapshotRewritten},
-				},
-				RecordsRemoved: map[string]int64{"csv": 12},
-				FilesRedacted:  1,
-				BytesRemoved:   1022,
-				Verification:   &Verification{Kind: "index", Result: VerifyPassed, FilesChecked: 310, Time: completed},
-			},
+			RecordsRemoved: map[string]int64{"csv": 12, "mbox": 3},
+			FilesRedacted:  4,
+			FilesDropped:   1,
+			BytesRemoved:   48213,
+			Verification:   &Verification{Kind: "deep", Result: VerifyPassed, FilesChecked: 1520, Time: completed},
 		},
-		Holds: []Hold{{
-			Basis:   "Bokföringslagen 7 kap. 2 §",
-			Rule:    "ekonomi/verifikationer/**",
-			Until:   time.Date(2033, 12, 31, 0, 0, 0, 0, time.UTC),
-			Records: 2,
-		}},
-		NoCopyFrom: &completed,
-		Final:      true,
+		{
+			Location: "s3:eu-north-1/lethe-offsite",
+			State:    StateComplete,
+			Snapshots: []Snapshot{
+				{Before: "a0b1c2d3e4f50617", After: "f7e6d5c4b3a29180", Outcome: SnapshotRewritten},
+			},
+			RecordsRemoved: map[string]int64{"csv": 12},
+			FilesRedacted:  1,
+			BytesRemoved:   1022,
+			Verification:   &Verification{Kind: "index", Result: VerifyPassed, FilesChecked: 310, Time: completed},
+		},
 	}
-	for _, e := range ts.Entries {
-		f.Identifiers = append(f.Identifiers, Identifier{Kind: e.Kind, Masked: e.Masked})
-	}
+	f.Holds = []Hold{{
+		Basis:   "Bokföringslagen 7 kap. 2 §",
+		Rule:    "ekonomi/verifikationer/**",
+		Until:   time.Date(2033, 12, 31, 0, 0, 0, 0, time.UTC),
+		Records: 2,
+	}}
+	f.NoCopyFrom = &completed
+	f.Final = true
 	return f
 }

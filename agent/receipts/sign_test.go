@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"lethe/tombstones"
 )
 
 func testKey(t testing.TB) ed25519.PrivateKey {
@@ -206,3 +208,22 @@ func TestPublicKeyForms(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestFromTombstone(t *testing.T) {
+	created := testNow
+	due := testNow.AddDate(0, 0, 30)
+	ts := tombstones.Tombstone{ID: "01KAKZ8J9Q5V7W3Y2X1C0B4N6M", Created: created, Mode: tombstones.ModeExpire,
+		Entries:  []tombstones.Entry{{Kind: tombstones.KindPhone, Masked: "+46 70*** ** 67"}, {Kind: tombstones.KindPersonnummer, Masked: "19800101-****"}},
+		Deadline: &tombstones.Deadline{Due: due}}
+	f := FromTombstone(ts, Business{Name: "B"})
+	if f.RequestID != ts.ID || !f.Received.Equal(created) || !f.Deadline.Equal(due) || f.Mode != tombstones.ModeExpire || f.Business.Name != "B" {
+		t.Errorf("facts %+v", f)
+	}
+	if len(f.Identifiers) != 2 || f.Identifiers[0].Masked != "***67" || f.Identifiers[1].Masked != "***" {
+		t.Errorf("identifiers %+v: old masks not re-masked", f.Identifiers)
+	}
+	ts.Deadline = nil
+	if f := FromTombstone(ts, Business{}); !f.Deadline.Equal(tombstones.OneMonthAfter(created)) {
+		t.Errorf("default deadline %v", f.Deadline)
+	}
+}
