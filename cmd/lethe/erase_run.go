@@ -327,5 +327,18 @@ func withJournals(ctx context.Context, svc *tombstones.Service, ts []tombstones.
 			ts[i].Progress[r.Name] = p
 		}
 	}
+	if len(svc.Repos) == 0 {
+		return nil
+	}
+	// The journals may have completed what the state directory did not
+	// know of: the deadline follows them.
+	names := make([]string, len(svc.Repos))
+	for i, r := range svc.Repos {
+		names[i] = r.Name
+	}
+	for i := range ts {
+		d := tombstones.DeadlineOf(ts[i], svc.Deadline, names, now)
+		ts[i].Deadline = &d
+	}
 	return nil
 }
