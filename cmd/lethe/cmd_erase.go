@@ -9,6 +9,7 @@ import (
 
 	"lethe/agent/config"
 	"lethe/agent/erasure"
+	"lethe/agent/receipts"
 	"lethe/agent/repository"
 	"lethe/tombstones"
 )
@@ -110,7 +111,7 @@ REASON is a GDPR Art. 17(1) ground (a to f, e.g. "17(1)(b)") or free text.`,
 			if !g.json {
 				fmt.Fprintf(g.stdout, "recorded erasure %s\n", t.ID)
 			}
-			rep, err := g.carryOutIn(ctx, repo, o.stateDir, []string{t.ID}, rules)
+			rep, err := g.carryOutIn(ctx, repo, o.stateDir, []string{t.ID}, rules, ro.business)
 			if err != nil {
 				return err
 			}
@@ -299,7 +300,7 @@ stopped with the rules they were started with.`,
 			if err != nil {
 				return err
 			}
-			rep, err := g.carryOut(cmd.Context(), rso.stateDir, args, rules)
+			rep, err := g.carryOut(cmd.Context(), rso.stateDir, args, rules, rsr.business)
 			if err != nil {
 				return err
 			}
@@ -320,17 +321,17 @@ stopped with the rules they were started with.`,
 
 // carryOut runs the erasures ids (nil: every pending one) in the
 // repository under an exclusive lock and prints each outcome.
-func (g *globalOptions) carryOut(ctx context.Context, stateDir string, ids []string, rules erasure.Rules) ([]erasureReport, error) {
+func (g *globalOptions) carryOut(ctx context.Context, stateDir string, ids []string, rules erasure.Rules, biz receipts.Business) ([]erasureReport, error) {
 	repo, ctx, release, err := g.lockedRepository(ctx, removing, true)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return g.carryOutIn(ctx, repo, stateDir, ids, rules)
+	return g.carryOutIn(ctx, repo, stateDir, ids, rules, biz)
 }
 
 // carryOutIn is carryOut in a repository the caller locked exclusively.
-func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Repository, stateDir string, ids []string, rules erasure.Rules) ([]erasureReport, error) {
+func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Repository, stateDir string, ids []string, rules erasure.Rules, biz receipts.Business) ([]erasureReport, error) {
 	e, err := g.newEraser(ctx, repo, stateDir)
 	if err != nil {
 		return nil, err
@@ -347,9 +348,20 @@ func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Reposit
 		if err != nil {
 			return out, err
 		}
-		out = append(out, erasureReport{Repository: loc, Result: res})
+		rep := erasureReport{Repository: loc, Result: res}
+		if biz.Name != "" {
+			rc, err := e.issueReceipt(ctx, stateDir, id, res, rules, biz)
+			if err != nil {
+				return out, err
+			}
+			rep.Receipt = rc.Facts.ReceiptID
+		}
+		out = append(out, rep)
 		if !g.json {
 			writeErasureResult(g.stdout, loc, res)
+			if rep.Receipt != "" {
+				fmt.Fprintf(g.stdout, "  receipt %s issued: lethe receipts show %s --lang sv\n", rep.Receipt, rep.Receipt)
+			}
 		}
 	}
 	return out, nil

@@ -15,6 +15,7 @@ import (
 	"lethe/agent/config"
 	"lethe/agent/erasure"
 	"lethe/agent/formats"
+	"lethe/agent/receipts"
 	"lethe/agent/repository"
 	"lethe/tombstones"
 )
@@ -60,14 +61,18 @@ func (o *holdOptions) holds() ([]erasure.Hold, error) {
 // eraseRunOptions are the flags of the commands that carry out erasures.
 type eraseRunOptions struct {
 	ruleOptions
-	hold holdOptions
-	deep bool
+	hold     holdOptions
+	deep     bool
+	business receipts.Business
 }
 
 func (o *eraseRunOptions) addFlags(cmd *cobra.Command) {
 	o.ruleOptions.addFlags(cmd)
 	o.hold.addFlags(cmd)
-	cmd.Flags().BoolVar(&o.deep, "deep", false, "verify by scanning every file of every snapshot, not only the rewritten ones")
+	f := cmd.Flags()
+	f.BoolVar(&o.deep, "deep", false, "verify by scanning every file of every snapshot, not only the rewritten ones")
+	f.StringVar(&o.business.Name, "business-name", "", "the business `name` the erasure receipt is issued in (no receipt without it)")
+	f.StringVar(&o.business.Contact, "business-contact", "", "how the customer reaches the business (`contact`), for the receipt")
 }
 
 // rules returns the erasure rules the flags give.
@@ -241,6 +246,7 @@ func (g *globalOptions) resumeStarted(ctx context.Context, repo *repository.Repo
 type erasureReport struct {
 	Repository string          `json:"repository"`
 	Result     *erasure.Result `json:"result"`
+	Receipt    string          `json:"receipt,omitempty"`
 }
 
 // writeErasureResult prints an erasure's outcome in plain words.
@@ -341,4 +347,33 @@ func withJournals(ctx context.Context, svc *tombstones.Service, ts []tombstones.
 		ts[i].Deadline = &d
 	}
 	return nil
+}
+
+// issueReceipt signs and stores the receipt of erasure id's outcome in the
+// repository and prints where to find it. It is final when the erasure is
+// complete in the repository.
+func (e *eraser) issueReceipt(ctx context.Context, stateDir, id string, res *erasure.Result, rules erasure.Rules, biz receipts.Business) (*receipts.Receipt, error) {
+	t, ok := e.set.Get(id)
+	if !ok {
+		return nil, fmt.Errorf("receipt of %s: no such tombstone", id)
+	}
+	loc := e.repo.Backend().Location()
+	f := receipts.FromTombstone(t, biz)
+	f.Repositories = []receipts.Repository{receipts.FromErasure(loc, res)}
+	f.Holds = receipts.HoldsOf(rules.Holds, res)
+	if res != nil {
+		f.Final = true
+		done := res.Completed
+		f.Completed = &done
+		f.NoCopyFrom = &done
+		if res.ExpiresAt != nil {
+			f.NoCopyFrom = res.ExpiresAt
+		}
+	}
+	issuer := &receipts.Issuer{Keys: &receipts.Keys{StateDir: stateDir, Repos: []tombstones.Repo{{Name: loc, Store: e.repo}}}}
+	r, err := issuer.Issue(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("issuing the receipt of %s: %w", id, err)
+	}
+	return &r, nil
 }

@@ -131,13 +131,49 @@ func (f *erasureFixture) checkErased(t *testing.T) {
 
 func TestEraseRewritesEverySnapshot(t *testing.T) {
 	f := newErasureFixture(t)
-	out := mustLethe(t, args("-r", f.repo, "erase", "--reason", "17(1)(a)", "--reference", "T-1", f.rules, f.ids)...)
-	for _, w := range []string{"recorded erasure ", "3 of 3 snapshots rewritten", "removed ", "pruned: ", "verified (index)", "nothing of the subject left"} {
+	out := mustLethe(t, args("-r", f.repo, "erase", "--reason", "17(1)(a)", "--reference", "T-1", f.rules, f.ids,
+		"--business-name", "Kontoret AB", "--business-contact", "info@kontoret.example")...)
+	for _, w := range []string{"recorded erasure ", "3 of 3 snapshots rewritten", "removed ", "pruned: ", "verified (index)", "nothing of the subject left", "receipt "} {
 		if !strings.Contains(out, w) {
 			t.Errorf("erase output lacks %q:\n%s", w, out)
 		}
 	}
 	f.checkErased(t)
+
+	// The receipt is final, states the rewrite and verifies.
+	var rid string
+	for _, l := range strings.Split(out, "\n") {
+		if r, ok := strings.CutPrefix(strings.TrimSpace(l), "receipt "); ok {
+			rid, _, _ = strings.Cut(r, " ")
+		}
+	}
+	signed := mustLethe(t, "-r", f.repo, "receipts", "show", rid, "--format", "json")
+	file := filepath.Join(f.base, "receipt.json")
+	if err := os.WriteFile(file, []byte(signed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustLethe(t, "-r", f.repo, "receipts", "verify", file)
+	var rc struct {
+		Receipt struct {
+			Final        bool `json:"final"`
+			Repositories []struct {
+				State          string                     `json:"state"`
+				Snapshots      []struct{ Outcome string } `json:"snapshots"`
+				RecordsRemoved map[string]int64           `json:"records_removed"`
+				Verification   struct{ Result string }    `json:"verification"`
+			} `json:"repositories"`
+		} `json:"receipt"`
+	}
+	if err := json.Unmarshal([]byte(signed), &rc); err != nil {
+		t.Fatal(err)
+	}
+	r := rc.Receipt
+	if !r.Final || len(r.Repositories) != 1 || r.Repositories[0].State != "complete" || len(r.Repositories[0].Snapshots) != 3 ||
+		r.Repositories[0].Snapshots[0].Outcome != "rewritten" || r.Repositories[0].RecordsRemoved["csv"] == 0 || r.Repositories[0].Verification.Result != "passed" {
+		t.Errorf("receipt: %+v", r)
+	}
+	text := mustLethe(t, "-r", f.repo, "receipts", "show", rid, "--lang", "sv")
+	out += signed + text
 
 	// The erasure is complete; restores have nothing left to withhold.
 	list := mustLethe(t, "-r", f.repo, "--json", "erasures", "list")
