@@ -3,7 +3,10 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +52,26 @@ func TestSimulatedWeek(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec := httptest.NewRecorder()
+	d.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	metrics := rec.Body.String()
 	stop()
+	lastBackup := time.Date(2026, 11, 11, 2, 0, 0, 0, time.Local).Unix()
+	for _, m := range []string{
+		`lethe_window_complete{repository="a"} 1`,
+		`lethe_window_complete{repository="b"} 1`,
+		`lethe_snapshots{repository="b"} 14`,
+		fmt.Sprintf(`lethe_backup_last_success_timestamp_seconds{repository="a"} %g`, float64(lastBackup)),
+		`lethe_check_last_success{job="check",repository="a"} 1`,
+		`lethe_job_failures_total{job="backup",repository="a"} 0`,
+	} {
+		if !strings.Contains(metrics, m+"\n") {
+			t.Errorf("metrics lack %q", m)
+		}
+	}
+	if strings.Contains(metrics, s.dir) {
+		t.Error("a metric names a path")
+	}
 
 	var want []string
 	for i := 6; i >= 0; i-- {

@@ -213,7 +213,8 @@ func (d *Daemon) erase(ctx context.Context, t *task) error {
 		// queued again when an eraser is configured.
 		return nil
 	}
-	d.recordProgress(ts.ID, r.Name, tombstones.ProgressRunning)
+	// No "running" record: the progress log keeps the latest record per
+	// repository by time, and a run is short next to a clock's grain.
 	if err := d.eraser.Erase(ctx, r, ts.ID); err != nil {
 		if ctx.Err() == nil {
 			d.recordProgress(ts.ID, r.Name, tombstones.ProgressFailed)
