@@ -23,6 +23,7 @@ import (
 // and timers fire when it passes their deadline.
 type fakeClock struct {
 	mu     sync.Mutex
+	cond   *sync.Cond
 	now    time.Time
 	timers []*fakeTimer
 }
@@ -34,7 +35,20 @@ type fakeTimer struct {
 	fired bool
 }
 
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
+func newFakeClock(t time.Time) *fakeClock {
+	c := &fakeClock{now: t}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+// waitTimer waits until a timer is set.
+func (c *fakeClock) waitTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.timers) == 0 {
+		c.cond.Wait()
+	}
+}
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -52,6 +66,7 @@ func (c *fakeClock) NewTimer(d time.Duration) Timer {
 		return t
 	}
 	c.timers = append(c.timers, t)
+	c.cond.Broadcast()
 	return t
 }
 
