@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"lethe/agent/config"
 	"lethe/agent/jobs"
 	"lethe/agent/repository"
 	"lethe/backends/location"
@@ -24,6 +25,7 @@ type globalOptions struct {
 	json         bool
 	options      []string
 	noLock       bool
+	configFile   string
 
 	stdout, stderr io.Writer
 	password       string
@@ -42,6 +44,7 @@ Environment:
   LETHE_PASSWORD       the repository password
   LETHE_PASSWORD_FILE  a file holding the repository password (instead of --password-file)
   LETHE_STATE_DIR      local state directory (instead of --state-dir; default /var/lib/lethe)
+  LETHE_CONFIG         the agent's config file (instead of --config)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
                        credentials of an S3 repository`,
 		SilenceUsage:  true,
@@ -56,6 +59,7 @@ Environment:
 	f.BoolVar(&g.json, "json", false, "print machine-readable JSON")
 	f.StringArrayVarP(&g.options, "option", "o", nil, "set a backend `key=value` option (e.g. s3.region=eu-north-1)")
 	f.BoolVar(&g.noLock, "no-lock", false, "do not lock the repository (read-only commands only; the others lock anyway)")
+	f.StringVar(&g.configFile, "config", os.Getenv("LETHE_CONFIG"), "the agent's config `file`: its repositories, with --repo choosing one by name (env LETHE_CONFIG)")
 
 	root.AddCommand(
 		newInitCommand(g),
@@ -80,6 +84,34 @@ Environment:
 		newConfigCommand(g),
 	)
 	return root
+}
+
+// configRepos returns the repositories of the config file --config
+// names: all of them, or the one --repo names by its name or location.
+// It returns none when --repo is a location the config does not have,
+// which the command then opens as without a config.
+func (g *globalOptions) configRepos() ([]config.Repository, error) {
+	c, err := config.Load(g.configFile)
+	if err != nil {
+		return nil, err
+	}
+	if g.repo == "" {
+		return c.Repositories, nil
+	}
+	for _, r := range c.Repositories {
+		if r.Name == g.repo || r.Location == g.repo {
+			return []config.Repository{r}, nil
+		}
+	}
+	return nil, nil
+}
+
+// configRepoSpec is a configured repository as the jobs open it, with
+// damage reported as for --repo.
+func (g *globalOptions) configRepoSpec(r *config.Repository) jobs.Repo {
+	spec := r.JobsRepo()
+	spec.Repository = repository.Options{Warn: func(err error) { g.warnf("warning: %v\n", err) }}
+	return spec
 }
 
 // readPassword finds the password in the password file, LETHE_PASSWORD
