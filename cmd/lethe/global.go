@@ -82,6 +82,7 @@ Environment:
 		newScanCommand(g),
 		newRedactCommand(g),
 		newConfigCommand(g),
+		newAgentCommand(g),
 	)
 	return root
 }
