@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"lethe/agent/repository/restictest"
+)
+
+// pgServer is a PostgreSQL server a test started on its own port and
+// directory; it stops with the test.
+type pgServer struct {
+	bin     string // directory of initdb, pg_ctl, postgres
+	data    string
+	sockDir string
+	port    int
+	user    string // the database superuser
+	runAs   []string
+}
+
+// pgBinDir finds PostgreSQL's server programs: on PATH, or in Debian's
+// versioned directory. In CI a missing PostgreSQL fails the test (the
+// test script installs Debian's postgresql).
+func pgBinDir(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if _, err := exec.LookPath("initdb"); err == nil {
+			return filepath.Dir(p)
+		}
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(matches) > 0 {
+		return filepath.Dir(matches[len(matches)-1])
+	}
+	t.Fatal("PostgreSQL not found (pg_ctl, initdb): install Debian's postgresql package (.ci/test.sh does)")
+	return ""
+}
+
+// startPostgres initialises a cluster in the test's temporary directory
+// and starts it listening only on a unix socket there. PostgreSQL refuses
+// to run as root, so as root the server runs as nobody.
+func startPostgres(t *testing.T) *pgServer {
+	t.Helper()
+	for _, tool := range []string{"psql", "pg_dump"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: install Debian's postgresql package (.ci/test.sh does)", tool)
+		}
+	}
+	p := &pgServer{bin: pgBinDir(t), user: "lethe_test"}
+	dir := t.TempDir()
+	p.data = filepath.Join(dir, "data")
+	p.sockDir = filepath.Join(dir, "sock")
+	if err := os.Mkdir(p.sockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		p.runAs = []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"}
+		// nobody must reach the directories the test made.
+		for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chown(p.sockDir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A free port number names the socket file; the server listens on
+	// no TCP port.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+
+	p.server(t, "initdb", "-D", p.data, "-U", p.user, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
+	p.server(t, "pg_ctl", "start", "-w", "-D", p.data, "-l", filepath.Join(dir, "server.log"),
+		"-o", fmt.Sprintf("-k %s -p %d -c listen_addresses=''", p.sockDir, p.port))
+	t.Cleanup(func() {
+		cmd := exec.Command(p.program("pg_ctl")[0], append(p.program("pg_ctl")[1:], "stop", "-w", "-m", "fast", "-D", p.data)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("stopping PostgreSQL: %v\n%s", err, out)
+		}
+	})
+	return p
+}
+
+func (p *pgServer) program(name string) []string {
+	return append(append([]string(nil), p.runAs...), filepath.Join(p.bin, name))
+}
+
+// server runs one of the server's programs as the server's user.
+func (p *pgServer) server(t *testing.T, name string, args ...string) {
+	t.Helper()
+	argv := p.program(name)
+	cmd := exec.Command(argv[0], append(argv[1:], args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, out)
+	}
+}
+
+// conn are the connection options of the client programs.
+func (p *pgServer) conn() []string {
+	return []string{"-h", p.sockDir, "-p", strconv.Itoa(p.port), "-U", p.user}
+}
+
+// psql runs SQL in db and returns its unaligned output.
+func (p *pgServer) psql(t *testing.T, db, sql string) string {
+	t.Helper()
+	args := append(p.conn(), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql)
+	out, err := exec.Command("psql", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql %s: %v\n%s", db, err, out)
+	}
+	return string(out)
+}
+
+// load runs the SQL file in db.
+func (p *pgServer) load(t *testing.T, db, file string) {
+	t.Helper()
+	args := append(p.conn(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", file)
+	if out, err := exec.Command("psql", args...).CombinedOutput(); err != nil {
+		t.Fatalf("loading %s into %s: %v\n%s", file, db, err, out)
+	}
+}
+
+// dumpCommand is the command source's command: a plain-text dump of db.
+func (p *pgServer) dumpCommand(db string) []string {
+	return append(append([]string{"pg_dump", "-Fp"}, p.conn()...), db)
+}
+
+// shopFixture fills a shop database: customers and their orders. The
+// erasure test extends it: one customer's rows gone after an erasure,
+// every other row there.
+type shopFixture struct {
+	customers [][3]string // id, name, email
+}
+
+func newShop(t *testing.T, p *pgServer) *shopFixture {
+	t.Helper()
+	s := &shopFixture{customers: [][3]string{
+		{"1", "Anna Andersson", "anna.andersson@example.se"},
+		{"2", "Bo Berg", "bo.berg@example.se"},
+		{"3", "Cecilia Ek", "cecilia.ek@example.se"},
+	}}
+	p.psql(t, "postgres", "CREATE DATABASE shop")
+	var sql strings.Builder
+	sql.WriteString("CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text NOT NULL);\n")
+	sql.WriteString("CREATE TABLE orders (id serial PRIMARY KEY, customer int REFERENCES customers(id), total numeric(10,2));\n")
+	for _, c := range s.customers {
+		fmt.Fprintf(&sql, "INSERT INTO customers VALUES (%s, '%s', '%s');\n", c[0], c[1], c[2])
+		fmt.Fprintf(&sql, "INSERT INTO orders (customer, total) VALUES (%s, %s.50), (%s, 10);\n", c[0], c[0], c[0])
+	}
+	p.psql(t, "shop", sql.String())
+	return s
+}
+
+// rows returns the rows of db as psql prints them, table by table.
+func (s *shopFixture) rows(t *testing.T, p *pgServer, db string) string {
+	t.Helper()
+	return p.psql(t, db, "SELECT * FROM customers ORDER BY id") + p.psql(t, db, "SELECT * FROM orders ORDER BY id")
+}
+
+// agentConfig writes a config with the command source, two local
+// repositories (created) and the API socket in dir; it returns the
+// config file and the socket.
+func agentConfig(t *testing.T, dir string, dump []string) (file, sock string, repos []string) {
+	t.Helper()
+	pw := filepath.Join(dir, "password")
+	if err := os.WriteFile(pw, []byte(restictest.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repos = []string{filepath.Join(dir, "repo-local"), filepath.Join(dir, "repo-second")}
+	for _, r := range repos {
+		mustLethe(t, "init", "--repo", r, "--password-file", pw)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "run"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	sock = filepath.Join(dir, "run", "lethe.sock")
+	var cmd []string
+	for _, a := range dump {
+		cmd = append(cmd, strconv.Quote(a))
+	}
+	cfg := fmt.Sprintf(`state-dir: %s
+business:
+  name: Exempel AB
+  contact: dataskydd@exempel.se
+sources:
+  - name: shop-db
+    command: [%s]
+    filename: shop.sql
+repositories:
+  - name: local
+    location: %s
+    password-file: %s
+  - name: second
+    location: %s
+    password-file: %s
+schedules:
+  check: "off"
+  verify: "off"
+api:
+  socket: %s
+`, filepath.Join(dir, "state"), strings.Join(cmd, ", "), repos[0], pw, repos[1], pw, sock)
+	file = filepath.Join(dir, "lethe.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustLethe(t, "config", "check", "--config", file)
+	return file, sock, repos
+}
+
+// agent runs `lethe agent` in the test process until stop is called.
+type agentRun struct {
+	cancel context.CancelFunc
+	done   chan int
+	stderr bytes.Buffer
+	client *http.Client
+}
+
+func startAgent(t *testing.T, file, sock string) *agentRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &agentRun{cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		a.done <- run(ctx, []string{"agent", "--config", file, "--log-format", "json"}, io.Discard, &a.stderr)
+	}()
+	a.client = &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	t.Cleanup(func() { a.stop(t) })
+	// The agent is up once its socket answers; the time limit only turns
+	// a hang into a failure.
+	a.waitFor(t, "the API", func() bool {
+		resp, err := a.client.Get("http://lethe/v1/status")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return a
+}
+
+func (a *agentRun) waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for giveUp := time.Now().Add(3 * time.Minute); !ok(); {
+		if time.Now().After(giveUp) {
+			t.Fatalf("gave up waiting for %s; agent log:\n%s", what, a.stderr.String())
+		}
+		select {
+		case code := <-a.done:
+			a.done <- code
+			t.Fatalf("the agent exited with %d while waiting for %s:\n%s", code, what, a.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (a *agentRun) stop(t *testing.T) {
+	t.Helper()
+	if a.cancel == nil {
+		return
+	}
+	a.cancel()
+	a.cancel = nil
+	if code := <-a.done; code != 0 {
+		t.Errorf("agent exited with %d:\n%s", code, a.stderr.String())
+	}
+}
+
+// status returns GET /v1/status.
+func (a *agentRun) status(t *testing.T) map[string]any {
+	t.Helper()
+	resp, err := a.client.Get("http://lethe/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// backupNow asks the agent for a backup and waits until every
+// repository has a successful one.
+func (a *agentRun) backupNow(t *testing.T) {
+	t.Helper()
+	resp, err := a.client.Post("http://lethe/v1/backups", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /v1/backups: %s", resp.Status)
+	}
+	a.waitFor(t, "the backups", func() bool {
+		repos, _ := a.status(t)["repositories"].([]any)
+		for _, r := range repos {
+			if r.(map[string]any)["last_successful_backup"] == nil {
+				return false
+			}
+		}
+		return len(repos) > 0
+	})
+}
+
+// TestAgentBacksUpPostgres runs `lethe agent` with a command source that
+// dumps a real PostgreSQL database, asks it over the API for a backup,
+// and checks that `lethe restore` of the dump loads into a fresh database
+// with every row there; `lethe snapshots --config` lists both
+// repositories.
+func TestAgentBacksUpPostgres(t *testing.T) {
+	setupEnv(t)
+	pg := startPostgres(t)
+	shop := newShop(t, pg)
+	want := shop.rows(t, pg, "shop")
+
+	dir := t.TempDir()
+	file, sock, repos := agentConfig(t, dir, pg.dumpCommand("shop"))
+	a := startAgent(t, file, sock)
+	a.backupNow(t)
+	a.stop(t)
+	if strings.Contains(a.stderr.String(), "anna") {
+		t.Errorf("the agent's log names a customer:\n%s", a.stderr.String())
+	}
+
+	for _, repo := range repos {
+		restictest.Check(t, repo)
+		dst := filepath.Join(t.TempDir(), "restore")
+		mustLethe(t, "restore", "latest", "--repo", repo, "--target", dst)
+		db := "restored_" + filepath.Base(repo)[5:]
+		pg.psql(t, "postgres", "CREATE DATABASE "+db)
+		pg.load(t, db, filepath.Join(dst, "shop.sql"))
+		if got := shop.rows(t, pg, db); got != want {
+			t.Errorf("%s: restored rows\n%s\nwant\n%s", repo, got, want)
+		}
+	}
+
+	out := mustLethe(t, "snapshots", "--config", file)
+	if !strings.Contains(out, "repository local ("+repos[0]+")") || !strings.Contains(out, "repository second ("+repos[1]+")") ||
+		strings.Count(out, "/shop.sql") != 2 {
+		t.Errorf("snapshots --config:\n%s", out)
+	}
+	out = mustLethe(t, "snapshots", "--config", file, "--repo", "second", "--json")
+	var list []snapshotJSON
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("snapshots --repo second --json: %v\n%s", err, out)
+	}
+	if len(list) != 1 || len(list[0].Paths) != 1 || list[0].Paths[0] != "/shop.sql" {
+		t.Errorf("snapshots of second: %s", out)
+	}
+}
