@@ -27,6 +27,23 @@ if ! command -v chromium >/dev/null 2>&1; then
 	as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
+# The agent's command-source test dumps a real PostgreSQL; it starts its
+# own server (initdb, pg_ctl) on a private socket directory and port.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if ! command -v psql >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1 ||
+	{ ! command -v initdb >/dev/null 2>&1 && [ ! -x "$pg_bin/initdb" ]; }; then
+	echo "installing PostgreSQL (Debian package postgresql)"
+	export DEBIAN_FRONTEND=noninteractive
+	as_root apt-get update -qq
+	as_root apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+	pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+# Debian keeps initdb and pg_ctl off PATH; the test finds them there too.
+if ! command -v initdb >/dev/null 2>&1; then
+	export PATH="$PATH:$pg_bin"
+fi
+psql --version
+
 tools="${XDG_CACHE_HOME:-$HOME/.cache}/lethe/tools"
 mkdir -p "$tools"
 staticcheck="$tools/staticcheck-$STATICCHECK_VERSION"
