@@ -119,3 +119,31 @@ func TestSnapshotCommandCancel(t *testing.T) {
 		t.Fatalf("%d snapshots, %v", len(snaps), err)
 	}
 }
+
+// TestSnapshotCommandFiltered checks that a command's output goes through
+// the filter like a file's: the subject's lines never reach the
+// repository, and the rest is stored byte for byte.
+func TestSnapshotCommandFiltered(t *testing.T) {
+	repo, dir := archivertest.NewRepo(t)
+	data := filepath.Join(t.TempDir(), "dump.txt")
+	content := "INSERT 1 Bo;\nINSERT 2 " + marker + ";\nINSERT 3 Cecilia;\n"
+	if err := os.WriteFile(data, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log foundLog
+	opts := archiver.Options{Filter: &markerFilter{erased: true}, Found: log.found}
+	sn, st, err := archiver.New(repo, opts).SnapshotCommand(context.Background(), archiver.Command{Args: []string{"cat", data}}, "dump.txt", archiver.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FilesRedacted != 1 || st.RecordsRemoved["text"] != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if f, ok := log.items["/dump.txt"]; !ok || f.f.Removed != 1 {
+		t.Errorf("found %+v", log.items)
+	}
+	got := restictest.Run(t, dir, "dump", sn.ID.String(), "/dump.txt")
+	if want := "INSERT 1 Bo;\nINSERT 3 Cecilia;\n"; got != want {
+		t.Errorf("stored %q, want %q", got, want)
+	}
+}
