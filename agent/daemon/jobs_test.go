@@ -3,11 +3,14 @@ package daemon
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"lethe/agent/jobs"
 	"lethe/agent/repository"
+	"lethe/agent/repository/restictest"
 	"lethe/tombstones"
 )
 
@@ -69,5 +72,55 @@ func TestBackupWaitsForLock(t *testing.T) {
 	res = <-done
 	if !errors.Is(res.err, repository.ErrLocked) {
 		t.Fatalf("after LockWait: %v, want ErrLocked", res.err)
+	}
+}
+
+// TestBackupKeepsErasedOut files an erasure with no eraser configured
+// and checks that the agent's next backup keeps the subject's records
+// out of both sources' snapshots, in both repositories, while the other
+// records are stored byte for byte.
+func TestBackupKeepsErasedOut(t *testing.T) {
+	s := newSetup(t, `schedules:
+  check: "off"
+  verify: "off"`)
+	writeFile(t, filepath.Join(s.srcDir, "kunder.csv"), "kundnr;namn;epost\nK-1;Anna;anna@example.se\nK-2;Bo;bo@example.se\n")
+	writeFile(t, s.dumpFile, "INSERT INTO kunder VALUES (1, 'anna@example.se');\nINSERT INTO kunder VALUES (2, 'bo@example.se');\n")
+	clk := newFakeClock(time.Date(2026, 11, 2, 12, 0, 0, 0, time.Local))
+	var logBuf syncBuffer
+	d, err := New(Options{Config: s.cfg, Clock: clk, Log: testLog(&logBuf), Notify: nopNotifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := started(t, d)
+	d.step(ctx)
+	d.waitIdle()
+	if _, err := d.FileErasure(ctx, ErasureRequest{Identifiers: []tombstones.Identifier{{Kind: tombstones.KindEmail, Value: "bo@example.se"}}, Reason: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	d.BackupNow()
+	runUntil(ctx, t, d, clk, clk.Now().Add(time.Minute))
+	st, err := d.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	for i, dir := range s.repoDirs {
+		if b := st.Repositories[i].LastSuccessfulBackup; b == nil {
+			t.Fatalf("%s: no backup; log:\n%s", dir, logBuf.String())
+		}
+		csv := restictest.Run(t, dir, "dump", "--path", s.srcDir, "latest", filepath.Join(s.srcDir, "kunder.csv"))
+		if want := "kundnr;namn;epost\nK-1;Anna;anna@example.se\n"; csv != want {
+			t.Errorf("%s: kunder.csv stored as %q, want %q", dir, csv, want)
+		}
+		dump := restictest.Run(t, dir, "dump", "--path", "/db.sql", "latest", "/db.sql")
+		if want := "INSERT INTO kunder VALUES (1, 'anna@example.se');\n"; dump != want {
+			t.Errorf("%s: db.sql stored as %q, want %q", dir, dump, want)
+		}
+	}
+	if strings.Contains(logBuf.String(), "bo@") {
+		t.Errorf("the log names the subject:\n%s", logBuf.String())
+	}
+	if !strings.Contains(logBuf.String(), "kept out of the backup") {
+		t.Errorf("the log does not say records were kept out:\n%s", logBuf.String())
 	}
 }
