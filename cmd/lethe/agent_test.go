@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"lethe/agent/jobs"
+	"lethe/agent/repository"
 	"lethe/agent/repository/restictest"
 )
 
@@ -188,7 +190,16 @@ func agentConfig(t *testing.T, dir string, dump []string) (file, sock string, re
 	}
 	repos = []string{filepath.Join(dir, "repo-local"), filepath.Join(dir, "repo-second")}
 	for _, r := range repos {
-		mustLethe(t, "init", "--repo", r, "--password-file", pw)
+		// Cheap key derivation: the agent opens each repository for
+		// every job.
+		repo, err := jobs.Init(context.Background(), jobs.Repo{Location: r, Password: func() (string, error) { return restictest.Password, nil }},
+			repository.InitOptions{KDF: &repository.KDFParams{N: 1 << 10, R: 8, P: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := jobs.Close(repo); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Mkdir(filepath.Join(dir, "run"), 0o750); err != nil {
 		t.Fatal(err)
