@@ -411,7 +411,7 @@ func (d *Daemon) execute(ctx context.Context, t *task, log *slog.Logger) error {
 		}
 		return err
 	case KindErase:
-		return d.erase(ctx, t)
+		return d.erase(ctx, t, log)
 	case kindRefresh:
 		d.refresh(ctx, t.repo)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -192,7 +193,7 @@ func (d *Daemon) queueErasures() {
 
 // erase runs one erasure in one repository: the tombstones first, then
 // the eraser, then the progress record.
-func (d *Daemon) erase(ctx context.Context, t *task) error {
+func (d *Daemon) erase(ctx context.Context, t *task, log *slog.Logger) error {
 	r := d.repos[t.repo]
 	set, err := d.state.Load()
 	if err != nil {
@@ -210,7 +211,8 @@ func (d *Daemon) erase(ctx context.Context, t *task) error {
 	}
 	if d.eraser == nil {
 		// Nothing more can be done here; the erasure stays pending and is
-		// queued again when an eraser is configured.
+		// queued again at the next start.
+		log.Info("tombstone written to the repository; the erasure stays pending: no erasure engine")
 		return nil
 	}
 	// No "running" record: the progress log keeps the latest record per
