@@ -2,7 +2,6 @@ package formats
 
 import (
 	"bytes"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -54,19 +53,43 @@ func sniffStrong(data []byte) Format {
 	case bytes.Contains(h, []byte("-- PostgreSQL database dump")) ||
 		bytes.Contains(h, []byte("-- MySQL dump")) || bytes.Contains(h, []byte("-- MariaDB dump")):
 		return FormatSQL
-	case len(t) > 0 && t[0] == '[':
-		return FormatJSON
-	case len(t) > 0 && t[0] == '{':
-		line := t
-		if i := bytes.IndexByte(t, '\n'); i >= 0 {
-			line = t[:i]
-			if json.Valid(line) && len(bytes.TrimSpace(t[i:])) > 0 {
-				return FormatJSONL
-			}
+	case len(t) > 0 && (t[0] == '[' || t[0] == '{'):
+		// Log lines often begin with "[" (a timestamp, a level) or "{":
+		// only what reads as JSON is JSON, so that a line-oriented file
+		// is never taken for one document.
+		if f := sniffJSON(t, len(h) < len(data)); f != "" {
+			return f
 		}
-		return FormatJSON
 	case looksMail(h):
 		return FormatMail
+	}
+	return ""
+}
+
+// sniffJSON tells a JSON document from JSON Lines and from text that only
+// begins like JSON. t starts with '[' or '{'; cut says t is the head of a
+// longer file, so a value may run past its end.
+func sniffJSON(t []byte, cut bool) Format {
+	line := t
+	if i := bytes.IndexByte(t, '\n'); i >= 0 {
+		line = t[:i]
+	}
+	if t[0] == '{' && len(line) < len(t) && validJSON(line) && len(bytes.TrimSpace(t[len(line):])) > 0 {
+		return FormatJSONL
+	}
+	if t[0] == '[' && len(line) < len(t) && validJSON(line) {
+		// One array per line, and more lines: JSON Lines of arrays.
+		if rest := bytes.TrimSpace(t[len(line):]); len(rest) > 0 && (rest[0] == '[' || rest[0] == '{') {
+			return FormatJSONL
+		}
+	}
+	switch jsonPrefix(t) {
+	case jsonValid:
+		return FormatJSON
+	case jsonCut:
+		if cut {
+			return FormatJSON
+		}
 	}
 	return ""
 }

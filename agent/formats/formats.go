@@ -227,11 +227,35 @@ func scanWith(name string, data []byte, x *extractor, opts *Options, depth int) 
 	res, err := scanFormat(f, name, data, x, opts, depth)
 	if err != nil {
 		x.dropRefs(from)
-		res = scanFallback(data, x)
+		if lineOriented(f, name, data) {
+			// Content sniffing took text for JSON: its lines are still
+			// its records.
+			res, _ = scanFormat(FormatText, name, data, x, opts, depth)
+		}
+		if res == nil {
+			x.dropRefs(from)
+			res = scanFallback(data, x)
+		}
 		res.Fallback = err.Error()
 		res.Tried = f
 	}
 	return res
+}
+
+// lineOriented reports whether data, which failed to parse as f, is text
+// whose lines are its records: JSON found by content sniffing alone in a
+// file that is text by its name or its bytes.
+func lineOriented(f Format, name string, data []byte) bool {
+	if f != FormatJSON {
+		return false
+	}
+	switch byExtension(name) {
+	case FormatText:
+		return true
+	case "":
+		return sniffWeak(data) != FormatFallback
+	}
+	return false
 }
 
 func scanFormat(f Format, name string, data []byte, x *extractor, opts *Options, depth int) (res *Result, err error) {

@@ -2,7 +2,6 @@ package formats
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -12,7 +11,7 @@ import (
 func scanJSONL(data []byte, x *extractor) (*Result, error) {
 	b := newBuilder(FormatJSONL, data, x)
 	var buf []byte
-	for p := 0; p < len(data); {
+	for p := bomLen(data); p < len(data); {
 		e := lineEnd(data, p)
 		line := data[p:e]
 		if len(bytes.TrimSpace(line)) > 0 {
@@ -27,10 +26,12 @@ func scanJSONL(data []byte, x *extractor) (*Result, error) {
 // scanJSON scans a JSON document: the elements of a top-level array are
 // records; any other document is one record.
 func scanJSON(data []byte, x *extractor) (*Result, error) {
-	if !json.Valid(data) {
+	// A byte order mark is not part of the document (nor of any record).
+	body := bytes.TrimPrefix(data, utf8BOM)
+	if !validJSON(body) {
 		return nil, parseErr("invalid JSON")
 	}
-	t := bytes.TrimLeft(bytes.TrimPrefix(data, utf8BOM), " \t\r\n")
+	t := bytes.TrimLeft(body, " \t\r\n")
 	if len(t) == 0 || t[0] != '[' {
 		from := len(x.refs)
 		return wholeResult(FormatJSON, data, x, x.scan(unescapeJSON(nil, data)), from), nil

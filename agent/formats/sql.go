@@ -16,7 +16,7 @@ func scanSQL(data []byte, x *extractor) (*Result, error) {
 	var buf []byte
 	inCopy := false
 	lineNo := 0
-	for p := 0; p < len(data); {
+	for p := bomLen(data); p < len(data); {
 		lineNo++
 		e := lineEnd(data, p)
 		line := data[p:e]

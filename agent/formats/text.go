@@ -14,7 +14,7 @@ func scanText(data []byte, x *extractor) (*Result, error) {
 		return scanUTF16Text(data, x), nil
 	}
 	b := newBuilder(FormatText, data, x)
-	for p := 0; p < len(data); {
+	for p := bomLen(data); p < len(data); {
 		e := lineEnd(data, p)
 		b.add(p, e, x.scan(data[p:e]))
 		p = e
@@ -168,6 +168,15 @@ func (w *window) next() (win []byte, err error) {
 	}
 	w.err = err
 	return w.buf[:w.end], err
+}
+
+// bomLen is the length of a UTF-8 byte order mark at the start of data: it
+// is never part of a record, so that removing the first one keeps it.
+func bomLen(data []byte) int {
+	if bytes.HasPrefix(data, utf8BOM) {
+		return len(utf8BOM)
+	}
+	return 0
 }
 
 // lineEnd returns the end of the line that starts at p: just past its

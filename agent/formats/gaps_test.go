@@ -1,0 +1,158 @@
+package formats
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// scanRecords scans data by name with detection and the fallback, and
+// returns the result and the text of each matching record.
+func scanRecords(t *testing.T, name, data string) (*Result, []string) {
+	t.Helper()
+	res := ScanBytes(name, []byte(data), allMatcher(t), nil)
+	var got []string
+	for _, r := range res.Records {
+		got = append(got, data[r.Offset:r.Offset+r.Length])
+	}
+	return res, got
+}
+
+// wantRecords checks that scanning data by name finds exactly the records
+// want (split, not whole), and that redacting them leaves data without
+// them.
+func wantRecords(t *testing.T, name, data string, want ...string) *Result {
+	t.Helper()
+	exp := data
+	for _, w := range want {
+		exp = strings.Replace(exp, w, "", 1)
+	}
+	return wantRedacted(t, name, data, exp, want...)
+}
+
+// wantRedacted is wantRecords for records that take separators along:
+// exp is what redacting them leaves.
+func wantRedacted(t *testing.T, name, data, exp string, want ...string) *Result {
+	t.Helper()
+	res, got := scanRecords(t, name, data)
+	if res.Whole {
+		t.Fatalf("%s: the whole file is one record (format %s, fallback %q)", name, res.Format, res.Fallback)
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("%s: records\n got %q\nwant %q", name, got, want)
+	}
+	if out, gone := RedactBytes([]byte(data), res, res.Records); string(out) != exp || gone {
+		t.Errorf("%s: redacted\n got %q\nwant %q", name, out, exp)
+	}
+	return res
+}
+
+func TestLogLinesNotJSON(t *testing.T) {
+	var lines []string
+	for i := 0; i < 10; i++ {
+		lines = append(lines, "[2025-11-20 02:00:0"+string(rune('0'+i))+"] INFO worker heartbeat queue=3\n")
+	}
+	hit1 := "[2025-11-20 02:00:10] WARN sms.failed to=" + tPhone + "\n"
+	hit2 := "[2025-11-20 02:00:11] INFO login user=" + tEmail + "\n"
+	data := strings.Join(lines[:4], "") + hit1 + strings.Join(lines[4:8], "") + hit2 + strings.Join(lines[8:], "")
+	for _, name := range []string{"app.log", "syslog", "journal.txt", "messages"} {
+		res := wantRecords(t, name, data, hit1, hit2)
+		if res.Format != FormatText || res.Fallback != "" {
+			t.Errorf("%s: format %s, fallback %q", name, res.Format, res.Fallback)
+		}
+	}
+	// Lines that begin like JSON values are still lines.
+	for _, first := range []string{"[1] started\n", "[\"a\"] x\n", "{job 17} started\n", "[] empty\n", "[INFO] up\n"} {
+		wantRecords(t, "x.log", first+hit1+"[2] done\n", hit1)
+	}
+	// JSON stays JSON.
+	if f := Detect("x.log", []byte("[\n {\"a\": 1},\n {\"b\": 2}\n]\n")); f != FormatJSON {
+		t.Errorf("a JSON array detected as %s", f)
+	}
+	if f := Detect("x", []byte("[1,2]\n[3,4]\n")); f != FormatJSONL {
+		t.Errorf("arrays per line detected as %s", f)
+	}
+	if f := Detect("x", []byte("{\"a\":1}\n{\"b\":2}\n")); f != FormatJSONL {
+		t.Errorf("JSON Lines detected as %s", f)
+	}
+	// A JSON document longer than the sniffed head is still JSON.
+	long := "[" + strings.Repeat("{\"a\": \"xxxxxxxxxxxxxxxxxxxxxx\"},\n", sniffLen/8) + "1]"
+	if f := Detect("", []byte(long)); f != FormatJSON {
+		t.Errorf("a long JSON array detected as %s", f)
+	}
+}
+
+func TestLogLinesSniffedJSONFails(t *testing.T) {
+	// Reads as JSON in its head, then is not: the lines are the records.
+	hit := "{\"to\": \"" + tEmail + "\"} sent\n"
+	data := "[" + strings.Repeat("1,\n", sniffLen) + hit + "3]\n"
+	res := wantRecords(t, "x.log", data, hit)
+	if res.Tried != FormatJSON || res.Fallback == "" || res.Format != FormatText {
+		t.Errorf("format %s, tried %s, fallback %q", res.Format, res.Tried, res.Fallback)
+	}
+}
+
+func TestByteOrderMark(t *testing.T) {
+	const bom = "\uFEFF"
+	t.Run("json", func(t *testing.T) {
+		e1 := "{\"epost\": \"" + tEmail + "\"}"
+		data := bom + "[" + e1 + ", {\"epost\": \"per@example.se\"}]\n"
+		res := wantRedacted(t, "kunder.json", data, bom+"[{\"epost\": \"per@example.se\"}]\n", e1)
+		if res.Format != FormatJSON {
+			t.Errorf("format %s", res.Format)
+		}
+		// A single document is one record, and it parses.
+		res, _ = scanRecords(t, "x.json", bom+"{\"epost\": \""+tEmail+"\"}")
+		if res.Fallback != "" || res.Format != FormatJSON || len(res.Records) != 1 {
+			t.Errorf("%+v", res)
+		}
+	})
+	t.Run("text", func(t *testing.T) {
+		l1 := "Kund: " + tEmail + "\n"
+		data := bom + l1 + "Rad två\n"
+		wantRecords(t, "x.txt", data, l1)
+		if out, _ := RedactBytes([]byte(data), ScanBytes("x.txt", []byte(data), allMatcher(t), nil), nil); !bytes.HasPrefix(out, []byte(bom)) {
+			t.Error("BOM lost")
+		}
+	})
+	t.Run("jsonl", func(t *testing.T) {
+		l1 := "{\"epost\":\"" + tEmail + "\"}\n"
+		wantRecords(t, "x.jsonl", bom+l1+"{\"a\":1}\n", l1)
+	})
+	t.Run("csv", func(t *testing.T) {
+		r := "2;" + tEmail + "\n"
+		wantRecords(t, "x.csv", bom+"id;epost\n1;per@example.se\n"+r, r)
+	})
+	t.Run("sql", func(t *testing.T) {
+		ins := "INSERT INTO t VALUES ('" + tEmail + "');\n"
+		wantRedacted(t, "x.sql", bom+ins+"INSERT INTO t VALUES ('x');\n", bom+"INSERT INTO t VALUES ('x');\n", "('"+tEmail+"')")
+	})
+}
+
+func TestDeepJSON(t *testing.T) {
+	const depth = 100000
+	deep := strings.Repeat("[", depth) + "\"" + tEmail + "\"" + strings.Repeat("]", depth)
+	if !validJSON([]byte(deep)) {
+		t.Fatal("deep JSON not valid")
+	}
+	res := ScanBytes("x.json", []byte(deep), allMatcher(t), nil)
+	if res.Fallback != "" || res.Format != FormatJSON || len(res.Records) != 1 {
+		t.Fatalf("format %s, fallback %q, %d records", res.Format, res.Fallback, len(res.Records))
+	}
+	for _, s := range []string{deep[:len(deep)-1], deep + "]", "[" + deep + "}"} {
+		if validJSON([]byte(s)) {
+			t.Errorf("broken deep JSON (%d bytes) valid", len(s))
+		}
+	}
+}
+
+func TestValidJSONAgrees(t *testing.T) {
+	for _, s := range []string{"", " ", "1", "-", "-0", "01", "1.", "1.5e", "1e+3", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}",
+		"{\"a\":1,}", "{\"a\":1}", "[\"\\u00e5\"]", "[\"\\x\"]", "\"\x01\"", "[true, false, null]", "[tru]", "{}", "[]", "[{}]",
+		"[] []", "\"\\ud83d\"", "{\"a\":[1,{\"b\":2}]}", "1 2", " [ ] "} {
+		if got, want := validJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("%q: valid %v, json.Valid %v", s, got, want)
+		}
+	}
+}
