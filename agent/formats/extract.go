@@ -76,6 +76,8 @@ type extractor struct {
 	hdr []byte
 	// u16 is scratch for text decoded from UTF-16 by scanRaw.
 	u16 []byte
+	// num is scratch for numbers written with Unicode separators.
+	num []byte
 	// prop are scratch buffers for decoding vCard and iCalendar values.
 	prop [4][]byte
 	// all offers every candidate to the matcher, also after one of the
@@ -567,8 +569,12 @@ func (x *extractor) emails(b []byte) (found kindSet) {
 	return found
 }
 
-// group is one run of digits in a spelled-out number.
-type group struct{ s, e int }
+// group is one run of digits in a spelled-out number; cont says the
+// number goes on after it (see numbers).
+type group struct {
+	s, e int
+	cont bool
+}
 
 // maxGroups bounds a phrase; the next phrase then starts maxSpan groups
 // back, since no identifier spans more groups than that ("+46 (0)70 123 45
@@ -578,10 +584,45 @@ const (
 	maxSpan   = 6
 )
 
+// sepUnit returns the length of the separator at b[q] inside a spelled-out
+// number, 0 if there is none, and the ASCII separator it stands for: an
+// ASCII separator stands for itself; Unicode spaces and dashes as word
+// processors and web pages write them (no-break space, narrow no-break
+// and thin spaces, "&nbsp;", en dash) for a space or '-'.
+func sepUnit(b []byte, q int) (n int, ascii byte) {
+	c := b[q]
+	if class[c]&clSep != 0 {
+		return 1, c
+	}
+	switch c {
+	case 0xC2: // U+00A0
+		if q+1 < len(b) && b[q+1] == 0xA0 {
+			return 2, ' '
+		}
+	case 0xE2:
+		if q+2 < len(b) && b[q+1] == 0x80 {
+			switch d := b[q+2]; {
+			case d >= 0x80 && d <= 0x8A || d == 0xAF: // U+2000-U+200A, U+202F
+				return 3, ' '
+			case d >= 0x90 && d <= 0x93: // U+2010-U+2013
+				return 3, '-'
+			}
+		}
+	case '&':
+		if bytes.HasPrefix(b[q:], []byte("&nbsp;")) || bytes.HasPrefix(b[q:], []byte("&#160;")) {
+			return 6, ' '
+		}
+	}
+	return 0, 0
+}
+
 // numbers finds phone numbers, personnummer and organisationsnummer. A
 // number is a phrase of digit groups joined by short runs of separators
 // ("070-123 45 67", "+46 (0)70 123 45 67", "19800101-1234"); candidates are
-// runs of whole groups, so a number inside a longer digit run never matches.
+// runs of whole groups, so a number inside a longer digit run never
+// matches. A group followed by a single space and a short group that does
+// not start a new number (no leading 0) ends no candidate: "070-123 45 67
+// 8" is another, longer number.
 func (x *extractor) numbers(b []byte) kindSet {
 	var s kindSet
 	var gs [maxGroups]group
@@ -602,24 +643,39 @@ func (x *extractor) numbers(b []byte) kindSet {
 		}
 		ng := 0
 		p := i
+		wide := false // a separator is not ASCII
 		for {
 			e := p
 			for e < n && class[b[e]]&clDigit != 0 {
 				e++
 			}
-			gs[ng] = group{p, e}
+			gs[ng] = group{s: p, e: e}
 			ng++
 			p = e
 			if ng == maxGroups {
 				break
 			}
-			// Up to three separator bytes, then a digit continues the phrase.
-			q := p
-			for q < n && q-p < 3 && class[b[q]]&clSep != 0 {
-				q++
+			// Up to three separators, then a digit continues the phrase.
+			q, units, space := p, 0, false
+			for q < n && units < 3 {
+				u, c := sepUnit(b, q)
+				if u == 0 {
+					break
+				}
+				space = c == ' '
+				wide = wide || u > 1
+				q += u
+				units++
 			}
 			if q == p || q >= n || class[b[q]]&clDigit == 0 {
 				break
+			}
+			if units == 1 && space && b[q] != '0' {
+				e := q
+				for e < n && e-q <= 3 && class[b[e]]&clDigit != 0 {
+					e++
+				}
+				gs[ng-1].cont = e-q <= 3
 			}
 			p = q
 		}
@@ -628,7 +684,11 @@ func (x *extractor) numbers(b []byte) kindSet {
 		if wordAfter(b, gs[ng-1].e) {
 			last = ng - 1 // the final group runs into a word
 		}
-		s |= x.phrase(b, gs[:ng], last)
+		if wide {
+			s |= x.widePhrase(b, gs[:ng], last)
+		} else {
+			s |= x.phrase(b, gs[:ng], last)
+		}
 		if ng == maxGroups {
 			// Overlap the next phrase so that long lists of numbers are
 			// still seen whole.
@@ -636,6 +696,29 @@ func (x *extractor) numbers(b []byte) kindSet {
 		}
 	}
 	return s
+}
+
+// widePhrase is phrase for a number with Unicode separators: they are
+// offered to the matcher as ASCII, a space for a space and '-' for a dash,
+// as the tombstones normalizer reads numbers.
+func (x *extractor) widePhrase(b []byte, gs []group, last int) kindSet {
+	base := max(0, gs[0].s-2) // room to see a leading '+'
+	buf := append(x.num[:0], b[base:gs[0].s]...)
+	var cg [maxGroups]group
+	for k, g := range gs {
+		if k > 0 {
+			for q := gs[k-1].e; q < g.s; {
+				u, c := sepUnit(b, q)
+				buf = append(buf, c)
+				q += max(u, 1)
+			}
+		}
+		st := len(buf)
+		buf = append(buf, b[g.s:g.e]...)
+		cg[k] = group{s: st, e: len(buf), cont: g.cont}
+	}
+	x.num = buf
+	return x.phrase(buf, cg[:len(gs)], last)
 }
 
 // phrase tries every run of whole groups gs[a..z] (z < last) as a candidate.
@@ -651,6 +734,9 @@ func (x *extractor) phrase(b []byte, gs []group, last int) kindSet {
 			digits += gs[z].e - gs[z].s
 			if digits > 15 {
 				break
+			}
+			if gs[z].cont {
+				continue // the number goes on
 			}
 			cand := b[start:gs[z].e]
 			// The tombstones package owns the shapes, so that every

@@ -156,3 +156,57 @@ func TestValidJSONAgrees(t *testing.T) {
 		}
 	}
 }
+
+// checkKinds scans each text with the test matcher and compares kinds.
+func checkKinds(t *testing.T, cases map[string][]Kind) {
+	t.Helper()
+	m := allMatcher(t)
+	for text, want := range cases {
+		x := newExtractor(m)
+		if got := x.kinds(x.scan([]byte(text))); strings.Join(kindStrings(got), ",") != strings.Join(kindStrings(want), ",") {
+			t.Errorf("%q: got %v, want %v", text, got, want)
+		}
+	}
+}
+
+func kindStrings(ks []Kind) []string {
+	var s []string
+	for _, k := range ks {
+		s = append(s, string(k))
+	}
+	return s
+}
+
+func TestUnicodeSpacesInNumbers(t *testing.T) {
+	phone := kindsOf(KindPhone)
+	checkKinds(t, map[string][]Kind{
+		"Ring 070-123\u00a045\u00a067 nu":                 phone,
+		"070\u00a0123\u00a045\u00a067":                    phone,
+		"070-123&nbsp;45&nbsp;67":                         phone,
+		"<td>070&nbsp;123&nbsp;45&nbsp;67</td>":           phone,
+		"070-123\u202f45\u202f67":                         phone,
+		"070\u2009123\u200945\u200967":                    phone,
+		"+46\u00a070\u00a0123\u00a045\u00a067":            phone,
+		"070\u2013123 45 67":                              phone,
+		"070-123&#160;45&#160;67":                         phone,
+		"19800101\u20131231":                              kindsOf(KindPersonnummer),
+		"070-123\u00a045\u00a068":                         nil,
+		"x070\u00a0123\u00a045\u00a067":                   nil,
+		"070\u00a0123\u00a045\u00a067\u00a08":             nil,
+		"070-123\u00a045\u00a067\u00a0\u00a0\u00a0\u00a0": phone,
+	})
+}
+
+func TestNumberGoesOn(t *testing.T) {
+	checkKinds(t, map[string][]Kind{
+		"070-123 45 67 8":             nil,
+		"070-123 45 67 89":            nil,
+		"070-123 45 67 890":           nil,
+		"070-123 45 67 08-765 43 21":  kindsOf(KindPhone),
+		"070-123 45 67 19800101-1231": kindsOf(KindPhone, KindPersonnummer),
+		"070-123 45 67, 8 st":         kindsOf(KindPhone),
+		"070-123 45 67  8":            kindsOf(KindPhone), // two spaces: a column
+		"19800101-1231 5":             nil,
+		"+46 70 123 45 67":            kindsOf(KindPhone),
+	})
+}
