@@ -138,6 +138,10 @@ func TestNames(t *testing.T) {
 		{"19800101-1232_id-kort.pdf", false},
 		{"Anna Svensson.pdf", false},
 		{"2025-03-03.log", false},
+		{"anna.svensson@example.se.evil.com", false},
+		{"anna.svensson@example.se.evil", false},
+		{"anna.svensson@example.se.tar.gz", true},
+		{"anna.svensson@example.se.PDF", true},
 	} {
 		if got := len(MatchName(c.name, m)) > 0; got != c.hit {
 			t.Errorf("MatchName(%q) = %v", c.name, got)

@@ -17,9 +17,11 @@ func (x *extractor) scanNameKinds(name string) kindSet {
 	k := x.scan([]byte(base))
 	// "anna@example.se.pdf": without the extension the token ends where
 	// the address does; '_' joins words in names but is an address byte.
+	// Only a file extension is taken off: in
+	// "anna@example.se.evil.com" the name is one token, a longer domain.
 	stem := base
 	for i := 0; i < 2; i++ {
-		if ext := filepath.Ext(stem); ext != "" && len(ext) <= 6 {
+		if ext := filepath.Ext(stem); ext != "" && fileExts[strings.ToLower(ext[1:])] {
 			stem = strings.TrimSuffix(stem, ext)
 			k |= x.scan([]byte(stem))
 		}
@@ -29,6 +31,17 @@ func (x *extractor) scanNameKinds(name string) kindSet {
 	}
 	return k
 }
+
+// fileExts are the extensions a name may end in after an identifier.
+var fileExts = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, e := range strings.Fields(`pdf txt doc docx xls xlsx ppt pptx odt ods odp rtf csv tsv json jsonl xml html htm
+		eml msg mbox vcf ics ical jpg jpeg png gif tif tiff heic bmp webp svg mp3 mp4 m4a mov wav
+		zip gz tgz tar 7z rar bz2 xz zst sql db sqlite log md bak old orig tmp sig p7s asc key pem`) {
+		m[e] = true
+	}
+	return m
+}()
 
 // PathRule makes every folder that matches a template one subject's, e.g.
 // "kunder/{customer}/**": the folder kunder/<value> belongs to whoever
