@@ -76,8 +76,9 @@ type extractor struct {
 	hdr []byte
 	// u16 is scratch for text decoded from UTF-16 by scanRaw.
 	u16 []byte
-	// num is scratch for numbers written with Unicode separators.
-	num []byte
+	// num is scratch for numbers written with Unicode separators, pct
+	// for percent-decoded text.
+	num, pct []byte
 	// prop are scratch buffers for decoding vCard and iCalendar values.
 	prop [4][]byte
 	// all offers every candidate to the matcher, also after one of the
@@ -328,8 +329,48 @@ var class = func() (t [256]uint8) {
 	return t
 }()
 
-// scan returns the kinds of all identifiers in text that the matcher knows.
+// scan returns the kinds of all identifiers in text that the matcher knows,
+// also where they are percent-encoded (URLs in access logs, mailto: links,
+// RFC 2231 parameters).
 func (x *extractor) scan(b []byte) kindSet {
+	s := x.scanPlain(b)
+	if i := bytes.IndexByte(b, '%'); i >= 0 && hasPercentEscape(b[i:]) {
+		x.pct = appendPercentDecoded(x.pct[:0], b)
+		s |= x.scanPlain(x.pct)
+		if cap(x.pct) > 1<<20 {
+			x.pct = nil // do not keep a large file's buffer
+		}
+	}
+	return s
+}
+
+// hasPercentEscape reports whether b holds a %XX escape.
+func hasPercentEscape(b []byte) bool {
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' && isHex(b[i+1]) && isHex(b[i+2]) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendPercentDecoded appends b with its %XX escapes decoded to dst; '+'
+// stays, since it is part of addresses and numbers.
+func appendPercentDecoded(dst, b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		if b[i] == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
+			v, _ := hexByte(b[i+1 : i+3])
+			dst = append(dst, v)
+			i += 2
+			continue
+		}
+		dst = append(dst, b[i])
+	}
+	return dst
+}
+
+// scanPlain is scan without decoding.
+func (x *extractor) scanPlain(b []byte) kindSet {
 	var s kindSet
 	if len(b) == 0 {
 		return 0

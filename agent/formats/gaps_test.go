@@ -210,3 +210,22 @@ func TestNumberGoesOn(t *testing.T) {
 		"+46 70 123 45 67":            kindsOf(KindPhone),
 	})
 }
+
+func TestPercentEncoded(t *testing.T) {
+	email, phone := kindsOf(KindEmail), kindsOf(KindPhone)
+	checkKinds(t, map[string][]Kind{
+		"GET /nyhetsbrev?epost=anna.svensson%40example.se&ok=1 HTTP/1.1": email,
+		"GET /nyhetsbrev?epost=ANNA.SVENSSON%40EXAMPLE.SE HTTP/1.1":      email,
+		"/avregistrera?e=anna%2Esvensson%40example%2Ese":                 email,
+		"<a href=\"mailto:anna.svensson@example.se?subject=Hej\">":       email,
+		"<a href=\"mailto:Anna%20S%20%3Canna.svensson@example.se%3E\">":  email,
+		"mailto:anna.svensson%40example.se":                              email,
+		"tel:070%20123%2045%2067":                                        phone,
+		"?epost=xanna.svensson%40example.se":                             nil,
+		"?epost=anna.svensson%40example.se.evil.com":                     nil,
+		"100%40 rabatt": nil,
+		"%4":            nil,
+	})
+	l := "10.0.0.1 - - [20/Nov/2025:10:00:00 +0100] \"GET /nyhetsbrev?epost=anna.svensson%40example.se HTTP/1.1\" 200 12\n"
+	wantRecords(t, "access.log", "10.0.0.2 - - [20/Nov/2025:10:00:00 +0100] \"GET / HTTP/1.1\" 200 12\n"+l, l)
+}
