@@ -25,3 +25,16 @@ func FuzzValidJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMIMEParams checks RFC 2231 parameter joining on arbitrary values.
+func FuzzMIMEParams(f *testing.F) {
+	for _, s := range []string{"attachment; filename*0*=UTF-8''a%40b; filename*1=.se", "x; a*=''", "x; a*99999999999=\"", "; ;*=;\"\\"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		newExtractor(everything{}).scanParams(data)
+		if j := joinContinuations(data); len(j) > len(data)+len(data)/2+1 {
+			t.Fatalf("joined %d bytes from %d", len(j), len(data))
+		}
+	})
+}

@@ -3,6 +3,7 @@ package formats
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -228,4 +229,31 @@ func TestPercentEncoded(t *testing.T) {
 	})
 	l := "10.0.0.1 - - [20/Nov/2025:10:00:00 +0100] \"GET /nyhetsbrev?epost=anna.svensson%40example.se HTTP/1.1\" 200 12\n"
 	wantRecords(t, "access.log", "10.0.0.2 - - [20/Nov/2025:10:00:00 +0100] \"GET / HTTP/1.1\" 200 12\n"+l, l)
+}
+
+func TestMIMEParameters(t *testing.T) {
+	m := allMatcher(t)
+	multi := func(disp string) string {
+		return mailHead + "Subject: Avtal\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nSe bilaga.\n--b\n" +
+			"Content-Type: application/pdf\n" + disp + "\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
+	}
+	for name, msg := range map[string]string{
+		"utf-8":        multi("Content-Disposition: attachment; filename*=UTF-8''anna.svensson%40example.se.pdf"),
+		"latin1":       multi("Content-Disposition: attachment; filename*=iso-8859-1'sv'avtal_anna.svensson%40example.se.pdf"),
+		"continued":    multi("Content-Disposition: attachment;\n filename*0*=UTF-8''avtal_anna.sv;\n filename*1*=ensson%40exam;\n filename*2=\"ple.se.pdf\""),
+		"out of order": multi("Content-Disposition: attachment; filename*1*=ensson%40example.se.pdf; filename*0*=UTF-8''anna.sv"),
+		"plain":        multi("Content-Disposition: attachment; filename=\"anna.svensson@example.se.pdf\""),
+		"name":         multi("Content-Type: application/pdf; name*0=\"anna.svensson@exa\"; name*1=\"mple.se.pdf\""),
+		"single part":  mailHead + "Subject: x\nContent-Type: text/plain; charset=utf-8\nContent-Disposition: inline; filename*0*=UTF-8''anna.svensson%40; filename*1=example.se\n\nHej\n",
+	} {
+		res, err := ScanFormat(FormatMail, []byte(msg), m, nil)
+		if err != nil || !slices.Equal(res.Kinds(), kindsOf(KindEmail)) {
+			t.Errorf("%s: kinds %v, err %v", name, res.Kinds(), err)
+		}
+	}
+	// Another address split the same way is not the subject's.
+	msg := multi("Content-Disposition: attachment; filename*0*=UTF-8''xanna.sv; filename*1*=ensson%40example.se.pdf")
+	if res, err := ScanFormat(FormatMail, []byte(msg), m, nil); err != nil || len(res.Records) != 0 {
+		t.Errorf("another address matched: %+v, %v", res, err)
+	}
 }

@@ -2,10 +2,12 @@ package formats
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html"
 	"io"
 	"mime"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -180,6 +182,11 @@ func (x *extractor) scanRawHeader(hdr []byte) (k kindSet, simple bool) {
 			p = e
 		}
 		k |= x.scan(line)
+		if len(line) > 8 && (line[0] == 'C' || line[0] == 'c') && (bytes.IndexByte(line, '*') >= 0 || bytes.Contains(line, []byte("name"))) {
+			if name, value, ok := bytes.Cut(line, []byte(":")); ok && hasPrefixFold(name, "Content-") {
+				k |= x.scanParams(value)
+			}
+		}
 		if bytes.Contains(line, []byte("=?")) {
 			if dec, err := wordDecoder.DecodeHeader(string(line)); err == nil {
 				k |= x.scan([]byte(dec))
@@ -219,8 +226,117 @@ func (x *extractor) scanHeader(h message.Header) kindSet {
 			x.hdr = append(x.hdr[:0], raw...)
 			k |= x.scan(x.hdr)
 		}
+		if raw := fields.Value(); hasPrefixFold([]byte(fields.Key()), "Content-") && (strings.IndexByte(raw, '*') >= 0 || strings.Contains(raw, "name")) {
+			k |= x.scanParams([]byte(fields.Value()))
+		}
 	}
 	return k
+}
+
+// scanParams scans the parameters of a MIME header value as file names,
+// also those written in RFC 2231 form (filename*=UTF-8''anna%40example.se, or continuations
+// filename*0*=, filename*1*=), whose values only decoding and joining
+// reveal: as the mime package decodes them, and joined as written for
+// charsets it does not decode (the percent escapes are decoded by scan).
+// A value is matched as a file name, without its extension.
+func (x *extractor) scanParams(v []byte) kindSet {
+	var k kindSet
+	if _, params, err := mime.ParseMediaType(string(bytes.TrimSpace(v))); err == nil {
+		for _, p := range params {
+			k |= x.scanNameKinds(p)
+		}
+	}
+	for _, p := range bytes.Split(joinContinuations(v), []byte("\n")) {
+		if len(p) > 0 {
+			k |= x.scanNameKinds(string(p))
+		}
+	}
+	return k
+}
+
+// joinContinuations joins the pieces of continued parameters (name*0,
+// name*1*, ...) in their order, one parameter a line, with the charset and
+// language of an encoded first piece left off.
+func joinContinuations(v []byte) []byte {
+	type piece struct {
+		n   int
+		val string
+	}
+	pieces := make(map[string][]piece)
+	var names []string
+	for _, p := range splitParams(string(v)) {
+		name, val, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		star := strings.IndexByte(name, '*')
+		if star < 0 {
+			continue
+		}
+		num := strings.TrimSuffix(name[star+1:], "*")
+		n := 0
+		for _, c := range num {
+			if c < '0' || c > '9' || n > 1000 {
+				n = -1
+				break
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n < 0 {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		if n == 0 && strings.HasSuffix(name, "*") {
+			// charset'language'value
+			if i := strings.IndexByte(val, '\''); i >= 0 {
+				if j := strings.IndexByte(val[i+1:], '\''); j >= 0 {
+					val = val[i+1+j+1:]
+				}
+			}
+		}
+		base := name[:star]
+		if _, ok := pieces[base]; !ok {
+			names = append(names, base)
+		}
+		pieces[base] = append(pieces[base], piece{n, val})
+	}
+	var out []byte
+	for _, name := range names {
+		ps := pieces[name]
+		slices.SortStableFunc(ps, func(a, b piece) int { return cmp.Compare(a.n, b.n) })
+		for _, p := range ps {
+			out = append(out, p.val...)
+		}
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// splitParams splits a header value at the semicolons outside quotes.
+func splitParams(v string) []string {
+	var ps []string
+	quoted := false
+	s := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			quoted = !quoted
+		case '\\':
+			if quoted {
+				i++
+			}
+		case ';':
+			if !quoted {
+				ps = append(ps, v[s:i])
+				s = i + 1
+			}
+		}
+	}
+	return append(ps, v[s:])
 }
 
 // scanPart scans one decoded leaf part.
