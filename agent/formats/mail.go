@@ -234,11 +234,11 @@ func (x *extractor) scanHeader(h message.Header) kindSet {
 }
 
 // scanParams scans the parameters of a MIME header value as file names,
-// also those written in RFC 2231 form (filename*=UTF-8''anna%40example.se, or continuations
-// filename*0*=, filename*1*=), whose values only decoding and joining
-// reveal: as the mime package decodes them, and joined as written for
-// charsets it does not decode (the percent escapes are decoded by scan).
-// A value is matched as a file name, without its extension.
+// also those written in RFC 2231 form (filename*=UTF-8'sv'anna%40example.se,
+// or continuations filename*0*=, filename*1*=), whose values only decoding
+// and joining reveal: as the mime package decodes them, and joined as
+// written for charsets it does not decode (the percent escapes are decoded
+// by scan). A value is matched as a file name, without its extension.
 func (x *extractor) scanParams(v []byte) kindSet {
 	var k kindSet
 	if _, params, err := mime.ParseMediaType(string(bytes.TrimSpace(v))); err == nil {
