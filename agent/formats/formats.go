@@ -350,6 +350,27 @@ func (b *builder) done() *Result {
 	return b.res
 }
 
+// builderState is where a builder was, to go back to when a part of the
+// file it began to read as records turns out to be one record.
+type builderState struct {
+	records, num, prev, mark int
+	gap                      kindSet
+	lists                    int
+}
+
+func (b *builder) save() builderState {
+	return builderState{records: len(b.res.Records), num: b.res.NumRecords, prev: b.prev, mark: b.mark, gap: b.gap, lists: len(b.res.lists)}
+}
+
+func (b *builder) restore(st builderState) {
+	b.res.Records = b.res.Records[:st.records]
+	b.res.NumRecords = st.num
+	b.res.lists = b.res.lists[:st.lists]
+	b.prev, b.mark, b.gap = st.prev, st.mark, st.gap
+	b.x.dropRefs(st.mark)
+	b.x.startRefs(st.mark)
+}
+
 func (b *builder) recordKinds() kindSet {
 	var s kindSet
 	for _, r := range b.res.Records {

@@ -97,7 +97,7 @@ func FuzzICal(f *testing.F) {
 }
 
 func FuzzSQL(f *testing.F) {
-	fuzzParser(f, FormatSQL, seedMysql, seedPg, "INSERT INTO t VALUES (", "INSERT INTO t VALUES ((1),(2));", "COPY x FROM stdin;\n")
+	fuzzParser(f, FormatSQL, seedMysql, seedPg, "DELIMITER ;;\nCREATE TRIGGER t BEGIN SET a = 1; END;;\nDELIMITER ;\nINSERT IGNORE INTO t VALUE (1);\n", "SELECT $a$ ; $a$; /* x */ UPDATE t SET a = 'b';", "INSERT INTO t VALUES (", "INSERT INTO t VALUES ((1),(2));", "COPY x FROM stdin;\n")
 }
 
 func FuzzText(f *testing.F) {

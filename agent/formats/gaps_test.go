@@ -257,3 +257,48 @@ func TestMIMEParameters(t *testing.T) {
 		t.Errorf("another address matched: %+v, %v", res, err)
 	}
 }
+
+func TestSQLVariants(t *testing.T) {
+	const hdr = "-- MySQL dump 10.13\n/*!40101 SET NAMES utf8mb4 */;\n"
+	hit := "(2,'Anna','" + tEmail + "')"
+	other := "(1,'Per','per@example.se')"
+	for _, c := range []struct{ name, stmt, want string }{
+		{"insert ignore", "INSERT IGNORE INTO `k` VALUES " + other + "," + hit + ";\n", "INSERT IGNORE INTO `k` VALUES " + other + ";\n"},
+		{"replace", "REPLACE INTO `k` VALUES " + hit + "," + other + ";\n", "REPLACE INTO `k` VALUES " + other + ";\n"},
+		{"low priority", "INSERT LOW_PRIORITY IGNORE INTO k VALUES " + hit + "," + other + ";\n", "INSERT LOW_PRIORITY IGNORE INTO k VALUES " + other + ";\n"},
+		{"on duplicate key", "INSERT INTO `k` (`id`,`namn`,`epost`) VALUES " + other + "," + hit + " ON DUPLICATE KEY UPDATE `epost`=VALUES(`epost`);\n",
+			"INSERT INTO `k` (`id`,`namn`,`epost`) VALUES " + other + " ON DUPLICATE KEY UPDATE `epost`=VALUES(`epost`);\n"},
+		{"phpmyadmin", "INSERT INTO `k` (`id`, `namn`, `epost`) VALUES\n" + other + ",\n" + hit + ",\n(3,'Eva','eva@example.se');\n",
+			"INSERT INTO `k` (`id`, `namn`, `epost`) VALUES\n" + other + ",\n(3,'Eva','eva@example.se');\n"},
+		{"value", "INSERT INTO k VALUE " + hit + ";\n", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data := hdr + "LOCK TABLES `k` WRITE;\n" + c.stmt + "UNLOCK TABLES;\n"
+			res := scanOK(t, FormatSQL, data, allMatcher(t), nil)
+			if res.Whole || len(res.Records) != 1 || data[res.Records[0].Offset:res.Records[0].Offset+res.Records[0].Length] != hit {
+				t.Fatalf("%+v", res)
+			}
+			if out, _ := redactAll(t, data, res); out != hdr+"LOCK TABLES `k` WRITE;\n"+c.want+"UNLOCK TABLES;\n" {
+				t.Errorf("redacted\n%s", out)
+			}
+		})
+	}
+	t.Run("other statements are records", func(t *testing.T) {
+		upd := "UPDATE `k` SET `epost`='" + tEmail + "' WHERE `id`=2;\n"
+		sel := "INSERT INTO k2 SELECT * FROM k WHERE epost = 'anna.svensson@example.se';\n"
+		set := "INSERT INTO k3 SET epost='" + tEmail + "';\n"
+		ok := "INSERT INTO `k` VALUES " + other + ";\n"
+		trig := "DELIMITER ;;\n/*!50003 CREATE TRIGGER t BEFORE INSERT ON k FOR EACH ROW BEGIN SET NEW.a = 1; END */;;\nDELIMITER ;\n"
+		data := hdr + ok + upd + trig + sel + "-- a comment\n" + set + ok
+		res := wantRecords(t, "dump.sql", data, upd, sel, set)
+		if res.NumRecords != 7 { // SET NAMES, two tuples, upd, trig, sel, set
+			t.Errorf("%d records", res.NumRecords)
+		}
+	})
+	t.Run("pg dollar quotes", func(t *testing.T) {
+		fn := "CREATE FUNCTION f() RETURNS text AS $body$ SELECT 'x;'; $body$ LANGUAGE sql;\n"
+		ins := "INSERT INTO public.k VALUES (1, '" + tEmail + "');\n"
+		data := "-- PostgreSQL database dump\n" + fn + ins
+		wantRedacted(t, "x.sql", data, "-- PostgreSQL database dump\n"+fn, "(1, '"+tEmail+"')")
+	})
+}

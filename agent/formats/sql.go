@@ -5,48 +5,154 @@ import (
 )
 
 // scanSQL scans plain SQL dumps: pg_dump COPY ... FROM stdin rows (a row is
-// a record) and INSERT statements from pg_dump --inserts and mysqldump
-// (each tuple of a multi-row INSERT is a record; removing tuples keeps the
-// statement valid, removing all of them removes the statement). String
-// escapes are decoded before matching.
+// a record) and INSERT and REPLACE statements from pg_dump --inserts,
+// mysqldump and phpMyAdmin (each tuple of a multi-row INSERT is a record;
+// removing tuples keeps the statement valid, removing all of them removes
+// the statement). Any other statement, and an INSERT whose tuples cannot
+// be read, is a record of its own, so that no statement makes the whole
+// dump one record. String escapes are decoded before matching.
 func scanSQL(data []byte, x *extractor) (*Result, error) {
 	mysql := bytes.Contains(head(data), []byte("-- MySQL dump")) || bytes.Contains(head(data), []byte("-- MariaDB dump")) ||
 		bytes.Contains(head(data), []byte("/*!40101"))
 	b := newBuilder(FormatSQL, data, x)
 	var buf []byte
-	inCopy := false
-	lineNo := 0
+	delim := []byte(";")
 	for p := bomLen(data); p < len(data); {
-		lineNo++
+		p = skipSQLGap(data, p)
+		if p >= len(data) {
+			break
+		}
 		e := lineEnd(data, p)
 		line := data[p:e]
-		if inCopy {
-			if t := bytes.TrimRight(line, "\r\n"); bytes.Equal(t, []byte(`\.`)) {
-				inCopy = false
-			} else {
-				buf = unescapeCopy(buf[:0], line)
+		switch {
+		case hasPrefixFold(line, "COPY ") && bytes.Contains(line, []byte("FROM stdin;")):
+			// Rows follow, one a line, up to a line "\.".
+			terminated := false
+			for p = e; p < len(data) && !terminated; {
+				e := lineEnd(data, p)
+				if t := bytes.TrimRight(data[p:e], "\r\n"); bytes.Equal(t, []byte(`\.`)) {
+					p, terminated = e, true
+					continue
+				}
+				buf = unescapeCopy(buf[:0], data[p:e])
 				b.add(p, e, x.scan(buf))
+				p = e
+			}
+			if !terminated {
+				return nil, parseErr("COPY data not terminated")
+			}
+			continue
+		case mysql && hasPrefixFold(line, "DELIMITER "):
+			if d := bytes.TrimSpace(line[len("DELIMITER "):]); len(d) > 0 {
+				delim = append(delim[:0], d...)
 			}
 			p = e
 			continue
-		}
-		switch {
-		case hasPrefixFold(line, "COPY ") && bytes.Contains(line, []byte("FROM stdin;")):
-			inCopy = true
-		case hasPrefixFold(line, "INSERT INTO ") || hasPrefixFold(line, "REPLACE INTO "):
-			end, err := scanInsert(b, data, p, mysql, &buf)
-			if err != nil {
-				return nil, parseErr("line %d: %v", lineNo, err)
+		case bytes.Equal(delim, []byte(";")) && (hasPrefixFold(line, "INSERT ") || hasPrefixFold(line, "REPLACE ")):
+			st := b.save()
+			if end, err := scanInsert(b, data, p, mysql, &buf); err == nil {
+				p = end
+				continue
 			}
-			lineNo += bytes.Count(data[p:end], []byte("\n")) - 1
-			e = end
+			b.restore(st)
 		}
+		e, err := statementEnd(data, p, delim, mysql)
+		if err != nil {
+			return nil, parseErr("line %d: %v", 1+bytes.Count(data[:p], []byte("\n")), err)
+		}
+		stmt := data[p:e]
+		k := x.scan(stmt)
+		if bytes.IndexByte(stmt, '\\') >= 0 || bytes.Contains(stmt, []byte("''")) {
+			buf = unescapeSQLString(buf[:0], stmt, mysql, '\'')
+			k |= x.scan(buf)
+		}
+		b.add(p, e, k)
 		p = e
 	}
-	if inCopy {
-		return nil, parseErr("COPY data not terminated")
-	}
 	return b.done(), nil
+}
+
+// skipSQLGap skips white space and comments between statements (not
+// MySQL's /*! ... */, which are executed).
+func skipSQLGap(data []byte, p int) int {
+	for p < len(data) {
+		switch c := data[p]; {
+		case isSpace(c):
+			p++
+		case c == '-' && bytes.HasPrefix(data[p:], []byte("--")):
+			p = lineEnd(data, p)
+		case c == '/' && bytes.HasPrefix(data[p:], []byte("/*")) && !bytes.HasPrefix(data[p:], []byte("/*!")):
+			e := bytes.Index(data[p+2:], []byte("*/"))
+			if e < 0 {
+				return len(data)
+			}
+			p += 2 + e + 2
+		default:
+			return p
+		}
+	}
+	return p
+}
+
+// statementEnd returns the end of the statement starting at data[p]: past
+// its delimiter outside strings, quoted names, comments and PostgreSQL
+// dollar quotes, and its line terminator; the end of data for a statement
+// that lacks its delimiter. A string, comment or dollar quote that does not
+// end is an error: the dump is cut off.
+func statementEnd(data []byte, p int, delim []byte, mysql bool) (int, error) {
+	i := p
+	for i < len(data) {
+		switch c := data[i]; {
+		case bytes.HasPrefix(data[i:], delim):
+			return stmtTail(data, i+len(delim)), nil
+		case c == '\'' || c == '"' || c == '`':
+			j, err := skipQuoted(data, i, mysql || c == '\'' && i > 0 && (data[i-1] == 'E' || data[i-1] == 'e'))
+			if err != nil {
+				return 0, err
+			}
+			i = j
+		case c == '-' && bytes.HasPrefix(data[i:], []byte("--")):
+			i = lineEnd(data, i)
+		case c == '/' && bytes.HasPrefix(data[i:], []byte("/*")):
+			e := bytes.Index(data[i+2:], []byte("*/"))
+			if e < 0 {
+				return 0, sqlErr("unterminated comment")
+			}
+			i += 2 + e + 2
+		case c == '$' && !mysql:
+			// $tag$ ... $tag$
+			j := i + 1
+			for j < len(data) && isIdentByte(data[j]) {
+				j++
+			}
+			if j >= len(data) || data[j] != '$' || j > i+1 && data[i+1] >= '0' && data[i+1] <= '9' {
+				i++
+				continue
+			}
+			tag := data[i : j+1]
+			e := bytes.Index(data[j+1:], tag)
+			if e < 0 {
+				return 0, sqlErr("unterminated dollar quote")
+			}
+			i = j + 1 + e + len(tag)
+		default:
+			i++
+		}
+	}
+	return len(data), nil
+}
+
+// stmtTail returns the end of a statement whose delimiter ends at i: with
+// the rest of its line when that is only white space and the newline.
+func stmtTail(data []byte, i int) int {
+	end := i
+	for end < len(data) && (data[end] == ' ' || data[end] == '\t' || data[end] == '\r') {
+		end++
+	}
+	if end < len(data) && data[end] == '\n' {
+		return end + 1
+	}
+	return i
 }
 
 // unescapeCopy decodes the text-format COPY escapes of one row.
@@ -145,6 +251,9 @@ func scanInsert(b *builder, data []byte, p int, mysql bool, buf *[]byte) (int, e
 		case (c == 'V' || c == 'v') && hasPrefixFold(data[i:], "VALUES") && i > p && !isIdentByte(data[i-1]) &&
 			(i+6 >= len(data) || !isIdentByte(data[i+6])):
 			i += 6
+		case (c == 'V' || c == 'v') && hasPrefixFold(data[i:], "VALUE") && i > p && !isIdentByte(data[i-1]) &&
+			(i+5 >= len(data) || !isIdentByte(data[i+5])):
+			i += 5 // MySQL takes VALUE for VALUES
 		default:
 			i++
 			continue
@@ -227,15 +336,7 @@ func scanInsert(b *builder, data []byte, p int, mysql bool, buf *[]byte) (int, e
 		break
 	}
 	// The statement takes its line terminator with it.
-	end := i
-	for end < len(data) && (data[end] == ' ' || data[end] == '\t' || data[end] == '\r') {
-		end++
-	}
-	if end < len(data) && data[end] == '\n' {
-		end++
-	} else {
-		end = i
-	}
+	end := stmtTail(data, i)
 	b.res.lists = append(b.res.lists, list{stmt: span{p, end}, items: items, first: first})
 	// The builder must not scan the statement's tail as a gap: the
 	// separators and "INSERT INTO t VALUES" hold no identifiers of records.
