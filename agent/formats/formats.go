@@ -287,7 +287,7 @@ func parseFormat(f Format, name string, data []byte, x *extractor, opts *Options
 	case FormatSQL:
 		return scanSQL(data, x)
 	case FormatText:
-		return scanText(data, x)
+		return scanText(name, data, x, opts, depth)
 	case FormatGzip:
 		return scanGzip(name, data, x, opts, depth)
 	case FormatZip:

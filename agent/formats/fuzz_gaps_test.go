@@ -38,3 +38,21 @@ func FuzzMIMEParams(f *testing.F) {
 		}
 	})
 }
+
+func utf16Seeds(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, "\xff\xfe"+utf16Bytes(s, false), "\xfe\xff"+utf16Bytes(s, true))
+	}
+	return out
+}
+
+// FuzzUTF16CSV and FuzzUTF16JSON fuzz UTF-16 files read by their format,
+// whose records are mapped back to UTF-16 offsets.
+func FuzzUTF16CSV(f *testing.F) {
+	fuzzParserNamed(f, FormatText, "x.csv", append(utf16Seeds("a\tb\r\n1\t\"x\r\ny\"\r\n😀\t\r\n", "a;b\n\n1;2"), "\xff\xfea\x00\t\x00\x3d\xd8\n\x00b\x00")...)
+}
+
+func FuzzUTF16JSON(f *testing.F) {
+	fuzzParserNamed(f, FormatText, "x.json", utf16Seeds("[{\"a\": \"ö😀\"}, 2,\r\n \"x\\u0040y.se\"]", "{\"a\":1}\n{\"b\":2}\n", "[")...)
+}

@@ -12,12 +12,17 @@ import (
 // no recover), records inside the file, in order and disjoint, redacting
 // no records returns the input unchanged, and redacting every record works.
 func fuzzParser(f *testing.F, format Format, seeds ...string) {
+	fuzzParserNamed(f, format, "", seeds...)
+}
+
+// fuzzParserNamed is fuzzParser for a file of the given name.
+func fuzzParserNamed(f *testing.F, format Format, name string, seeds ...string) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, m := range []Matcher{nil, everything{}} {
-			res, err := parseFormat(format, "", data, newExtractor(m), &Options{NameColumns: []string{"namn"}, MaxSize: 1 << 20}, 0)
+			res, err := parseFormat(format, name, data, newExtractor(m), &Options{NameColumns: []string{"namn"}, MaxSize: 1 << 20}, 0)
 			if err != nil {
 				if !errors.Is(err, ErrParse) {
 					t.Fatalf("error not marked as a parse error: %v", err)

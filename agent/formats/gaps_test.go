@@ -302,3 +302,62 @@ func TestSQLVariants(t *testing.T) {
 		wantRedacted(t, "x.sql", data, "-- PostgreSQL database dump\n"+fn, "(1, '"+tEmail+"')")
 	})
 }
+
+func TestUTF16Structured(t *testing.T) {
+	u := func(s string) string { return "\xff\xfe" + utf16Bytes(s, false) }
+	be := func(s string) string { return "\xfe\xff" + utf16Bytes(s, true) }
+	t.Run("json", func(t *testing.T) {
+		hit := "{\r\n  \"namn\": \"Anna Ö\",\r\n  \"avdelning\": \"Ekonomi 😀\",\r\n  \"epost\": \"" + tEmail + "\"\r\n}"
+		other := "{\r\n  \"namn\": \"Per Å\",\r\n  \"epost\": \"per@example.se\"\r\n}"
+		for name, enc := range map[string]func(string) string{"le": u, "be": be} {
+			data := enc("[\r\n" + other + ",\r\n" + hit + "\r\n]\r\n")
+			res := ScanBytes("kunder.json", []byte(data), allMatcher(t), nil)
+			if res.Format != FormatJSON || res.Whole || len(res.Records) != 1 {
+				t.Fatalf("%s: %+v", name, res)
+			}
+			r := res.Records[0]
+			if got := data[r.Offset : r.Offset+r.Length]; got != enc(hit)[2:] {
+				t.Errorf("%s: record %q", name, got)
+			}
+			out, _ := RedactBytes([]byte(data), res, res.Records)
+			if want := enc("[\r\n" + other + "\r\n]\r\n"); string(out) != want {
+				t.Errorf("%s: redacted %q", name, out)
+			}
+		}
+	})
+	t.Run("csv", func(t *testing.T) {
+		hdr := "Namn\tAvdelning\tTelefon\r\n"
+		hit := "Anna S\t\"Ekonomi\r\noch lön\"\t" + tPhone + "\r\n"
+		other := "Per\tIT\t070-123 45 68\r\n"
+		for _, name := range []string{"export.csv", "Unicode text.txt"} {
+			if strings.HasSuffix(name, ".txt") {
+				hit = "Anna S\t\"Ekonomi\"\t" + tPhone + "\r\n" // Excel quotes, without line breaks
+			}
+			data := u(hdr + other + hit + other)
+			res := ScanBytes(name, []byte(data), allMatcher(t), nil)
+			if res.Format != FormatCSV || res.Whole || len(res.Records) != 1 || res.NumRecords != 3 {
+				t.Fatalf("%s: %+v", name, res)
+			}
+			out, _ := RedactBytes([]byte(data), res, res.Records)
+			if want := u(hdr + other + other); string(out) != want {
+				t.Errorf("%s: redacted %q", name, out)
+			}
+		}
+	})
+	t.Run("text stays lines", func(t *testing.T) {
+		hit := "Kvitto 1;Kund Anna;Tel " + tPhone + "\r\n"
+		data := u("Kvitto 0;Kund Per;Tel 070-123 45 68\r\n" + hit)
+		res := ScanBytes("kassa.txt", []byte(data), allMatcher(t), nil)
+		if res.Format != FormatText || len(res.Records) != 1 || data[res.Records[0].Offset:] != u(hit)[2:] {
+			t.Errorf("%+v", res)
+		}
+	})
+	t.Run("broken json is lines", func(t *testing.T) {
+		hit := "\"" + tEmail + "\"\r\n"
+		data := u("[1,\r\n" + hit)
+		res := ScanBytes("x.json", []byte(data), allMatcher(t), nil)
+		if res.Whole || len(res.Records) != 1 || data[res.Records[0].Offset:] != u(hit)[2:] {
+			t.Errorf("%+v", res)
+		}
+	})
+}

@@ -8,10 +8,10 @@ import (
 )
 
 // scanText scans plain text and logs: a line is a record. UTF-16 with a
-// byte order mark is decoded.
-func scanText(data []byte, x *extractor) (*Result, error) {
+// byte order mark is decoded, and read by its format when it has one.
+func scanText(name string, data []byte, x *extractor, opts *Options, depth int) (*Result, error) {
 	if len(data) >= 2 && (data[0] == 0xFF && data[1] == 0xFE || data[0] == 0xFE && data[1] == 0xFF) {
-		return scanUTF16Text(data, x), nil
+		return scanUTF16(name, data, x, opts, depth)
 	}
 	b := newBuilder(FormatText, data, x)
 	for p := bomLen(data); p < len(data); {
