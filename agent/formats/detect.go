@@ -40,6 +40,8 @@ func sniffStrong(data []byte) Format {
 		return FormatZip
 	case len(h) >= 2 && (h[0] == 0xFF && h[1] == 0xFE || h[0] == 0xFE && h[1] == 0xFF):
 		return FormatText
+	case len(h) >= 263 && bytes.Equal(h[257:262], []byte("ustar")):
+		return FormatTar
 	}
 	h = bytes.TrimPrefix(h, utf8BOM)
 	t := bytes.TrimLeft(h, " \t\r\n")
@@ -180,6 +182,8 @@ func byExtension(name string) Format {
 		return FormatFallback
 	case ".gz", ".tgz":
 		return FormatGzip
+	case ".tar":
+		return FormatTar
 	case ".zip", ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp":
 		return FormatZip
 	}

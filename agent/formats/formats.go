@@ -23,6 +23,7 @@ const (
 	FormatText     Format = "text"      // plain text, logs; a line is a record
 	FormatGzip     Format = "gzip"      // scanned inside; a hit is the whole file
 	FormatZip      Format = "zip"       // docx/xlsx/odt/zip; a hit is the whole file
+	FormatTar      Format = "tar"       // tar, also gzip-compressed; a member is a record
 	FormatFallback Format = "fallback"  // raw bytes as UTF-8 and UTF-16; a hit is the whole file
 	FormatName     Format = "name"      // an identifier in a file or directory name
 	FormatPath     Format = "path"      // a path rule makes a folder one subject's
@@ -100,6 +101,9 @@ type Result struct {
 	// lists are runs of records sharing separators (SQL tuples, JSON array
 	// elements), which need more than cutting the record's bytes.
 	lists []list
+	// gzip is set for a compressed tar archive: the records are ranges
+	// of its decompressed form.
+	gzip *gzipped
 }
 
 // Kinds returns the union of the kinds of all matching records.
@@ -292,6 +296,8 @@ func parseFormat(f Format, name string, data []byte, x *extractor, opts *Options
 		return scanGzip(name, data, x, opts, depth)
 	case FormatZip:
 		return scanZip(data, x, opts, depth)
+	case FormatTar:
+		return scanTar(data, x, opts, depth)
 	default:
 		return scanFallback(data, x), nil
 	}
@@ -425,6 +431,14 @@ func RedactBytes(data []byte, res *Result, recs []Record) (out []byte, gone bool
 	if res.Whole {
 		return nil, true
 	}
+	if res.gzip != nil {
+		return res.gzip.redact(res, recs), false
+	}
+	return cutRecords(data, res, recs)
+}
+
+// cutRecords is RedactBytes for a file whose records are ranges of data.
+func cutRecords(data []byte, res *Result, recs []Record) (out []byte, gone bool) {
 	remove := make(map[int]bool, len(recs))
 	for _, r := range recs {
 		remove[r.Index] = true

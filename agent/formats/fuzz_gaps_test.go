@@ -2,6 +2,7 @@ package formats
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +56,10 @@ func FuzzUTF16CSV(f *testing.F) {
 
 func FuzzUTF16JSON(f *testing.F) {
 	fuzzParserNamed(f, FormatText, "x.json", utf16Seeds("[{\"a\": \"ö😀\"}, 2,\r\n \"x\\u0040y.se\"]", "{\"a\":1}\n{\"b\":2}\n", "[")...)
+}
+
+func FuzzTar(f *testing.F) {
+	seed := tarBytes(f, []tarMember{{name: "a/", flag: '5'}, {name: "a/b@c.se.txt", body: "x"}, {name: "a/l", flag: '2', link: "b"},
+		{name: "a/" + strings.Repeat("d", 120) + "/c.txt", body: "070-123 45 67\n"}})
+	fuzzParser(f, FormatTar, string(seed), string(seed[:700]), "")
 }

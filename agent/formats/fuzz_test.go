@@ -189,7 +189,9 @@ func FuzzRedactor(f *testing.F) {
 			if fb.Removed == 0 && !bytes.Equal(out, data) {
 				t.Fatalf("changed without a hit")
 			}
-			if len(out) > len(data) {
+			if len(out) > len(data) && !(fb.Format == FormatTar && bytes.HasPrefix(data, []byte{0x1f, 0x8b})) {
+				// (A compressed archive is compressed again, which may
+				// take more bytes.)
 				t.Fatalf("redaction added bytes")
 			}
 		}
