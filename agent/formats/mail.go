@@ -97,6 +97,11 @@ func (x *extractor) scanMessage(msg []byte, opts *Options, depth int) (kindSet, 
 		if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 			return err
 		}
+		if len(path) > maxMIMEDepth {
+			// Each level reads all that is below it again: deeper
+			// nesting costs more than linear time.
+			return errMIMEDepth
+		}
 		if path != nil {
 			k |= x.scanHeader(part.Header)
 		}
@@ -113,12 +118,21 @@ func (x *extractor) scanMessage(msg []byte, opts *Options, depth int) (kindSet, 
 		k |= x.scanPart(part, buf.Bytes(), opts, depth)
 		return nil
 	})
+	if walkErr == errMIMEDepth {
+		return 0, walkErr
+	}
 	if walkErr != nil {
 		// Whatever the parts did not reveal, the raw message may.
 		return k | x.scanRaw(msg), nil
 	}
 	return k, nil
 }
+
+// maxMIMEDepth bounds the nesting of multiparts read part by part; a
+// message nested deeper is scanned as raw bytes (the fallback).
+const maxMIMEDepth = 32
+
+var errMIMEDepth = fmt.Errorf("%w: multiparts nested deeper than %d", ErrParse, maxMIMEDepth)
 
 // splitHeader splits a message at the blank line after its header. A
 // message that is all header (no body) is accepted.

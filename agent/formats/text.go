@@ -90,14 +90,38 @@ func scanFallback(data []byte, x *extractor) *Result {
 }
 
 // scanRaw scans raw bytes as text, and as UTF-16 when zero bytes suggest it.
+// Large inputs are scanned in overlapping windows, as a stream is, so
+// that the UTF-16 decoding needs no more than a window's room.
 func (x *extractor) scanRaw(data []byte) kindSet {
+	defer x.dropU16()
+	if len(data) <= streamChunk+streamOverlap {
+		return x.scanRawWindow(data)
+	}
+	if need := (streamChunk+streamOverlap)/2*3 + 4; cap(x.u16) < need {
+		x.u16 = make([]byte, 0, need) // room for every window
+	}
+	var k kindSet
+	for off := 0; off < len(data); off += streamChunk {
+		k |= x.scanRawWindow(data[max(0, off-streamOverlap):min(len(data), off+streamChunk)])
+	}
+	return k
+}
+
+// dropU16 lets go of a large UTF-16 buffer, once a file is scanned; a
+// small one is kept for the next file.
+func (x *extractor) dropU16() {
+	if cap(x.u16) > 1<<20 {
+		x.u16 = nil
+	}
+}
+
+func (x *extractor) scanRawWindow(data []byte) kindSet {
 	k := x.scan(data)
 	if bytes.IndexByte(data, 0) >= 0 {
 		// Little endian at offset 0 and 1 covers both byte orders for the
 		// ASCII characters identifiers are made of, at either alignment.
 		// Room for the worst case (three UTF-8 bytes per code unit), so
-		// decoding never grows the buffer; a small one is kept for the next
-		// file.
+		// decoding never grows the buffer.
 		if need := len(data)/2*3 + 4; cap(x.u16) < need {
 			x.u16 = make([]byte, 0, need)
 		}
@@ -106,9 +130,6 @@ func (x *extractor) scanRaw(data []byte) kindSet {
 		if len(data) > 1 {
 			buf = decodeUTF16(buf[:0], data[1:], false)
 			k |= x.scan(buf)
-		}
-		if cap(x.u16) > 1<<20 {
-			x.u16 = nil // do not keep a large file's buffer
 		}
 	}
 	return k
@@ -122,11 +143,15 @@ const (
 )
 
 func (x *extractor) scanStream(r io.Reader) (kindSet, error) {
+	defer x.dropU16()
+	if need := (streamChunk+streamOverlap)/2*3 + 4; cap(x.u16) < need {
+		x.u16 = make([]byte, 0, need) // room for every window
+	}
 	var k kindSet
 	w := newWindow(r)
 	for {
 		win, err := w.next()
-		k |= x.scanRaw(win)
+		k |= x.scanRawWindow(win)
 		if err == io.EOF {
 			return k, nil
 		}
