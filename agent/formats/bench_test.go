@@ -126,3 +126,9 @@ func BenchmarkScanJSON(b *testing.B)     { benchFiles(b, "data/kunder.json") }
 func BenchmarkScanOffice(b *testing.B)   { benchFiles(b, "dokument/*") }
 func BenchmarkScanGzip(b *testing.B)     { benchFiles(b, "exporter/*.gz") }
 func BenchmarkScanFallback(b *testing.B) { benchFiles(b, "bilagor/*", "inskannat/*") }
+func BenchmarkScanTar(b *testing.B)      { benchFiles(b, "exporter/projekt.tar") }
+func BenchmarkScanUTF16JSON(b *testing.B) {
+	benchFiles(b, "data/kunder-utf16.json", "exporter/kunder-unicode.txt")
+}
+func BenchmarkScanAccessLog(b *testing.B)  { benchFiles(b, "logs/access.log", "logs/syslog-export.log") }
+func BenchmarkScanPhpMyAdmin(b *testing.B) { benchFiles(b, "db/phpmyadmin.sql") }

@@ -224,7 +224,7 @@ func testDatasetRedact(t *testing.T, ds *gen.Dataset) {
 			}
 			continue
 		}
-		if Detect(f, src) == FormatSQL || Detect(f, src) == FormatJSON {
+		if sf := ScanBytes(f, src, nil, nil).Format; sf == FormatSQL || sf == FormatJSON {
 			checkListRedaction(t, f, src, dst, cuts, ds)
 			continue
 		}

@@ -77,7 +77,7 @@ func TestPlacements(t *testing.T) {
 			t.Errorf("%s holds %d of %d subjects", f, len(formats[f]), len(ds.Subjects))
 		}
 	}
-	for _, f := range []string{"gzip", "name", "path", "fallback"} {
+	for _, f := range []string{"gzip", "name", "path", "fallback", "tar"} {
 		if len(formats[f]) == 0 {
 			t.Errorf("no subject in %s", f)
 		}
