@@ -53,7 +53,8 @@ func sniffStrong(data []byte) Format {
 	case hasPrefixFold(t, "BEGIN:VCALENDAR"):
 		return FormatICal
 	case bytes.Contains(h, []byte("-- PostgreSQL database dump")) ||
-		bytes.Contains(h, []byte("-- MySQL dump")) || bytes.Contains(h, []byte("-- MariaDB dump")):
+		bytes.Contains(h, []byte("-- MySQL dump")) || bytes.Contains(h, []byte("-- MariaDB dump")) ||
+		bytes.Contains(h, []byte("-- phpMyAdmin SQL Dump")):
 		return FormatSQL
 	case len(t) > 0 && (t[0] == '[' || t[0] == '{'):
 		// Log lines often begin with "[" (a timestamp, a level) or "{":

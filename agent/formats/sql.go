@@ -13,7 +13,7 @@ import (
 // dump one record. String escapes are decoded before matching.
 func scanSQL(data []byte, x *extractor) (*Result, error) {
 	mysql := bytes.Contains(head(data), []byte("-- MySQL dump")) || bytes.Contains(head(data), []byte("-- MariaDB dump")) ||
-		bytes.Contains(head(data), []byte("/*!40101"))
+		bytes.Contains(head(data), []byte("/*!40101")) || bytes.Contains(head(data), []byte("-- phpMyAdmin SQL Dump"))
 	b := newBuilder(FormatSQL, data, x)
 	var buf []byte
 	delim := []byte(";")
