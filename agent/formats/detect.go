@@ -32,7 +32,12 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // sniffStrong recognizes formats with unmistakable content.
 func sniffStrong(data []byte) Format {
-	h := head(data)
+	return sniffHead(head(data), len(data) > sniffLen)
+}
+
+// sniffHead is sniffStrong on the head h of a file; cut says the file goes
+// on after it.
+func sniffHead(h []byte, cut bool) Format {
 	switch {
 	case len(h) >= 2 && h[0] == 0x1f && h[1] == 0x8b:
 		return FormatGzip
@@ -60,7 +65,7 @@ func sniffStrong(data []byte) Format {
 		// Log lines often begin with "[" (a timestamp, a level) or "{":
 		// only what reads as JSON is JSON, so that a line-oriented file
 		// is never taken for one document.
-		if f := sniffJSON(t, len(h) < len(data)); f != "" {
+		if f := sniffJSON(t, cut); f != "" {
 			return f
 		}
 	case looksMail(h):

@@ -344,6 +344,14 @@ func TestUTF16Structured(t *testing.T) {
 			}
 		}
 	})
+	t.Run("long json without a name", func(t *testing.T) {
+		hit := "{\"epost\": \"" + tEmail + "\"}"
+		data := u("[" + strings.Repeat("{\"a\": 1},\r\n", sniffLen) + hit + "]")
+		res := ScanBytes("", []byte(data), allMatcher(t), nil)
+		if res.Format != FormatJSON || len(res.Records) != 1 || res.NumRecords != sniffLen+1 {
+			t.Errorf("format %s, %d records of %d", res.Format, len(res.Records), res.NumRecords)
+		}
+	})
 	t.Run("text stays lines", func(t *testing.T) {
 		hit := "Kvitto 1;Kund Anna;Tel " + tPhone + "\r\n"
 		data := u("Kvitto 0;Kund Per;Tel 070-123 45 68\r\n" + hit)
@@ -356,7 +364,7 @@ func TestUTF16Structured(t *testing.T) {
 		hit := "\"" + tEmail + "\"\r\n"
 		data := u("[1,\r\n" + hit)
 		res := ScanBytes("x.json", []byte(data), allMatcher(t), nil)
-		if res.Whole || len(res.Records) != 1 || data[res.Records[0].Offset:] != u(hit)[2:] {
+		if res.Whole || len(res.Records) != 1 || data[res.Records[0].Offset:] != u(hit)[2:] || res.Tried != FormatJSON || res.Fallback == "" {
 			t.Errorf("%+v", res)
 		}
 	})

@@ -13,7 +13,7 @@ import (
 func scanUTF16(name string, data []byte, x *extractor, opts *Options, depth int) (*Result, error) {
 	bigEndian := data[0] == 0xFE
 	body := data[2:]
-	f := sniffStrong(decodeUTF16(nil, head(body), bigEndian))
+	f := sniffHead(decodeUTF16(nil, head(body), bigEndian), len(body) > sniffLen)
 	switch f {
 	case FormatJSON, FormatJSONL, FormatVCard, FormatICal, FormatSQL:
 	default:
@@ -36,7 +36,9 @@ func scanUTF16(name string, data []byte, x *extractor, opts *Options, depth int)
 	if err != nil {
 		// Not that format after all: its lines are still records.
 		x.dropRefs(from)
-		return scanUTF16Text(data, x), nil
+		res := scanUTF16Text(data, x)
+		res.Fallback, res.Tried = err.Error(), f
+		return res, nil
 	}
 	remapUTF16(res, body, bigEndian, 2)
 	return res, nil
