@@ -12,10 +12,15 @@
 // records). Redaction cuts whole records out of the original bytes, so
 // everything else stays byte-identical; only SQL tuples and JSON array
 // elements take a neighbouring separator along, and removing every tuple
-// of an INSERT removes the statement. A file that cannot be split (one mail
-// message, a zip or gzip file, the fallback for unknown or broken files)
-// is one record, and so is any file with an identifier outside its records
-// (a CSV header, say).
+// of an INSERT removes the statement. A tar archive's members are its
+// records; a compressed one is cut in its decompressed form and compressed
+// again, so its members stay byte-identical but its compressed bytes do
+// not. UTF-16 JSON, CSV and other structured text is split like its UTF-8
+// form. A file that cannot be split (one mail message, a zip or gzip file,
+// the fallback for unknown or broken files) is one record, and so is any
+// file with an identifier outside its records (a CSV header, say). Content
+// sniffing never makes a line-oriented file one record: text that only
+// begins like JSON is text.
 //
 // # Identifiers
 //

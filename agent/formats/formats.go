@@ -72,7 +72,7 @@ func (o *Options) maxSize() int64 {
 // Record is one matching record of a file.
 type Record struct {
 	Index  int   // position among all records of the file, from 0
-	Offset int64 // first byte of the record in the file
+	Offset int64 // first byte of the record in the file (in a compressed tar archive, in its decompressed form)
 	Length int64 // bytes, including the record's line terminator
 	Kinds  []Kind
 	// Refs are the matcher's refs of the identifiers matched in the
