@@ -28,7 +28,10 @@ func head(data []byte) []byte {
 	return data
 }
 
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+var (
+	utf8BOM  = []byte{0xEF, 0xBB, 0xBF}
+	oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+)
 
 // sniffStrong recognizes formats with unmistakable content.
 func sniffStrong(data []byte) Format {
@@ -47,6 +50,11 @@ func sniffHead(h []byte, cut bool) Format {
 		return FormatText
 	case len(h) >= 263 && bytes.Equal(h[257:262], []byte("ustar")):
 		return FormatTar
+	case bytes.HasPrefix(h, oleMagic):
+		// A compound file (Outlook .msg, old Office): its strings are
+		// UTF-16 in sectors, which the fallback reads; a hit is the
+		// whole file.
+		return FormatFallback
 	}
 	h = bytes.TrimPrefix(h, utf8BOM)
 	t := bytes.TrimLeft(h, " \t\r\n")

@@ -369,3 +369,15 @@ func TestUTF16Structured(t *testing.T) {
 		}
 	})
 }
+
+func TestOutlookMsg(t *testing.T) {
+	// The head of a compound file, then a UTF-16 property stream.
+	msg := "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + strings.Repeat("\x00", 504) + utf16Bytes("Från: "+tEmail, false) + strings.Repeat("\x00", 300)
+	res := ScanBytes("Offert.msg", []byte(msg), allMatcher(t), nil)
+	if res.Format != FormatFallback || res.Fallback != "" || !res.Whole || len(res.Records) != 1 {
+		t.Errorf("%+v", res)
+	}
+	if out, gone := RedactBytes([]byte(msg), res, res.Records); !gone || out != nil {
+		t.Error("a hit in a .msg does not remove the file")
+	}
+}
