@@ -46,4 +46,4 @@ const (
 // them find identifiers they did not find before (a new format, a new
 // spelling), so that what was recorded about a file's content by an older
 // scanner (the subject index) is not trusted to be complete.
-const Version = 1
+const Version = 2
