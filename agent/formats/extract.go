@@ -699,12 +699,21 @@ func (x *extractor) numbers(b []byte) kindSet {
 			// Up to three separators, then a digit continues the phrase.
 			q, units, space := p, 0, false
 			for q < n && units < 3 {
-				u, c := sepUnit(b, q)
+				c := b[q]
+				if class[c]&clSep != 0 { // the common case, kept inline
+					space = c == ' '
+					q++
+					units++
+					continue
+				}
+				if c < utf8.RuneSelf && c != '&' {
+					break
+				}
+				u, a := sepUnit(b, q)
 				if u == 0 {
 					break
 				}
-				space = c == ' '
-				wide = wide || u > 1
+				space, wide = a == ' ', true
 				q += u
 				units++
 			}
