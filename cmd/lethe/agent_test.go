@@ -383,3 +383,70 @@ func TestAgentBacksUpPostgres(t *testing.T) {
 		t.Errorf("snapshots of second: %s", out)
 	}
 }
+
+// TestAgentErasesFromDatabaseDump files an erasure over the agent's
+// socket after a backup of a real PostgreSQL dump: the agent rewrites the
+// snapshots in both repositories, and the restored dump loads into a
+// fresh database with that customer's rows gone and every other row there.
+func TestAgentErasesFromDatabaseDump(t *testing.T) {
+	setupEnv(t)
+	pg := startPostgres(t)
+	pg.psql(t, "postgres", "CREATE DATABASE crm")
+	pg.psql(t, "crm", `CREATE TABLE contacts (id int PRIMARY KEY, name text, email text, phone text);
+INSERT INTO contacts VALUES (1, 'Anna Andersson', 'anna.andersson@example.se', '070-123 45 67');
+INSERT INTO contacts VALUES (2, 'Bo Berg', 'bo.berg@example.se', '070-765 43 21');
+INSERT INTO contacts VALUES (3, 'Cecilia Ek', 'cecilia.ek@example.se', '08-123 456 78');`)
+	wantRows := "2|Bo Berg|bo.berg@example.se|070-765 43 21\n3|Cecilia Ek|cecilia.ek@example.se|08-123 456 78\n"
+
+	dir := t.TempDir()
+	file, sock, repos := agentConfig(t, dir, pg.dumpCommand("crm"))
+	a := startAgent(t, file, sock)
+	a.backupNow(t)
+
+	body := `{"identifiers": [{"kind": "email", "value": "anna.andersson@example.se"}], "reason": "17(1)(a)", "reference": "T-7"}`
+	resp, err := a.client.Post("http://lethe/v1/erasures", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		ID           string `json:"id"`
+		State        string `json:"state"`
+		Repositories []struct{ Repository, State string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("POST /v1/erasures: %s %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	a.waitFor(t, "the erasure", func() bool {
+		resp, err := a.client.Get("http://lethe/v1/erasures/" + st.ID)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if json.NewDecoder(resp.Body).Decode(&st) != nil {
+			return false
+		}
+		return st.State == "complete"
+	})
+	a.stop(t)
+	if strings.Contains(a.stderr.String(), "anna") {
+		t.Errorf("the agent's log names the customer:\n%s", a.stderr.String())
+	}
+
+	for i, repo := range repos {
+		restictest.Check(t, repo)
+		dst := filepath.Join(t.TempDir(), "restic")
+		restictest.Run(t, repo, "restore", "latest", "--target", dst)
+		db := fmt.Sprintf("restored%d", i)
+		pg.psql(t, "postgres", "CREATE DATABASE "+db)
+		pg.load(t, db, filepath.Join(dst, "shop.sql"))
+		if got := pg.psql(t, db, "SELECT * FROM contacts ORDER BY id"); got != wantRows {
+			t.Errorf("%s: restored contacts\n%s\nwant\n%s", repo, got, wantRows)
+		}
+	}
+	// The receipt of the request is stored, signed, in the repositories.
+	out := mustLethe(t, "-r", repos[0], "--state-dir", filepath.Join(dir, "state"), "receipts", "list")
+	if !strings.Contains(out, st.ID) {
+		t.Errorf("no receipt of %s:\n%s", st.ID, out)
+	}
+}

@@ -56,7 +56,7 @@ func runAgent(ctx context.Context, g *globalOptions, o agentOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(daemon.Options{Config: cfg, Log: log, Version: version})
+	d, err := daemon.New(daemon.Options{Config: cfg, Log: log, Version: version, Eraser: daemon.NewEngine(cfg)})
 	if err != nil {
 		return err
 	}

@@ -337,7 +337,7 @@ func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Reposit
 		return nil, err
 	}
 	if len(ids) == 0 {
-		if ids, err = e.pending(ctx, false); err != nil {
+		if ids, err = e.Pending(ctx, false); err != nil {
 			return nil, err
 		}
 	}
@@ -350,7 +350,7 @@ func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Reposit
 		}
 		rep := erasureReport{Repository: loc, Result: res}
 		if biz.Name != "" {
-			rc, err := e.issueReceipt(ctx, stateDir, id, res, rules, biz)
+			rc, err := e.IssueReceipt(ctx, id, res, rules.Holds, biz)
 			if err != nil {
 				return out, err
 			}

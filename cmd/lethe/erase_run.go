@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
+
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"lethe/agent/config"
 	"lethe/agent/erasure"
 	"lethe/agent/formats"
+	"lethe/agent/jobs"
 	"lethe/agent/receipts"
 	"lethe/agent/repository"
 	"lethe/tombstones"
@@ -91,119 +92,37 @@ func (o *eraseRunOptions) rules(so *subjectOptions) (erasure.Rules, error) {
 	}, nil
 }
 
-// eraser carries out erasures in one exclusively locked repository.
+// eraser carries out erasures in one exclusively locked repository and
+// shows their progress.
 type eraser struct {
-	g     *globalOptions
-	repo  *repository.Repository
-	state *tombstones.State
-	set   *tombstones.Set
-	key   *tombstones.SubjectKey
+	*jobs.Eraser
+	g *globalOptions
 }
 
 // newEraser loads the tombstones and the subject key of the repository
 // (merged with the state directory's).
 func (g *globalOptions) newEraser(ctx context.Context, repo *repository.Repository, stateDir string) (*eraser, error) {
-	st, err := tombstones.OpenState(stateDir)
-	if err != nil {
-		return nil, fmt.Errorf("opening state directory: %w", err)
-	}
-	n, err := tombstones.NewNormalizer("SE", nil)
+	e, err := jobs.NewEraser(ctx, repo, stateDir)
 	if err != nil {
 		return nil, err
 	}
-	svc := &tombstones.Service{State: st, Normalizer: n, Repos: []tombstones.Repo{{Name: repo.Backend().Location(), Store: repo}}}
-	set, key, _, err := svc.Sync(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("loading the erasures: %w", err)
-	}
-	return &eraser{g: g, repo: repo, state: st, set: set, key: key}, nil
+	return &eraser{Eraser: e, g: g}, nil
 }
 
 // run carries out (or resumes) the erasure of tombstone id with rules
 // (those journaled win over rules when the erasure was started before).
 func (e *eraser) run(ctx context.Context, id string, rules erasure.Rules) (*erasure.Result, error) {
-	t, ok := e.set.Get(id)
-	if !ok {
-		return nil, fmt.Errorf("erasure %s: no such tombstone", id)
-	}
-	if t.Revoked() {
-		return nil, fmt.Errorf("erasure %s: revoked", id)
-	}
-	j, err := erasure.LoadJournal(ctx, e.repo, id)
-	if err != nil {
-		return nil, err
-	}
-	if r, ok := j.Rules(); ok {
-		rules = r
-	}
-	so := subjectOptions{region: rules.Region, customKinds: rules.Kinds}
-	if so.region == "" {
-		so.region = "SE"
-	}
-	n, err := so.normalizer()
-	if err != nil {
-		return nil, fmt.Errorf("erasure %s: %w", id, err)
-	}
-	one := tombstones.NewSet()
-	if err := one.AddTombstone(t); err != nil {
-		return nil, err
-	}
-	m, err := tombstones.NewMatcher(n, e.key, one)
-	if err != nil {
-		return nil, fmt.Errorf("erasure %s: %w", id, err)
-	}
-	ro := ruleOptions{nameColumns: rules.NameColumns, pathRules: rules.PathRules}
-	fopts, err := ro.formatsOptions()
-	if err != nil {
-		return nil, err
-	}
-	loc := e.repo.Backend().Location()
-	cfgID := e.repo.Config().ID
-	mirror := erasure.FileMirror(filepath.Join(e.state.Dir(), "erasures", id+"-"+cfgID[:min(12, len(cfgID))]+".jsonl"))
 	progress := e.g.newProgress("erasing: snapshots")
-	res, err := erasure.Run(ctx, e.repo, erasure.Options{
-		Tombstone: id,
-		Mode:      string(t.Mode),
-		Redactor:  formats.NewRedactor(m, fopts),
-		Rules:     rules,
-		Mirror:    mirror,
+	defer progress.stop()
+	return e.Run(ctx, id, jobs.EraseOptions{
+		Rules: rules,
 		Event: func(ev erasure.Event) {
 			if ev.Step == erasure.StepRewritten {
 				progress.count(ev.Done, ev.Total)
 			}
 		},
+		Warn: func(err error) { e.g.warnf("warning: %v\n", err) },
 	})
-	progress.stop()
-	if err != nil {
-		_ = e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: loc, State: tombstones.ProgressFailed, Updated: time.Now().UTC(), Note: "retry with lethe erasures resume"})
-		return nil, fmt.Errorf("erasure %s in %s: %w", id, loc, err)
-	}
-	note := "verified"
-	if res.ExpiresAt != nil {
-		note = "expiring until " + res.ExpiresAt.Format(time.DateOnly)
-	}
-	if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: loc, State: tombstones.ProgressComplete, Updated: res.Completed, Note: note}); err != nil {
-		e.g.warnf("warning: recording progress in the state directory: %v\n", err)
-	}
-	return res, nil
-}
-
-// pending returns the active tombstones whose erasure is not complete in
-// the repository; with started set, only those already under way.
-func (e *eraser) pending(ctx context.Context, started bool) ([]string, error) {
-	var out []string
-	for _, t := range e.set.Active() {
-		j, err := erasure.LoadJournal(ctx, e.repo, t.ID)
-		if err != nil {
-			return nil, err
-		}
-		if j.Complete() || (started && len(j.Steps) == 0) {
-			continue
-		}
-		out = append(out, t.ID)
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // resumeStarted finishes the erasures a crash or an error left half done
@@ -347,33 +266,4 @@ func withJournals(ctx context.Context, svc *tombstones.Service, ts []tombstones.
 		ts[i].Deadline = &d
 	}
 	return nil
-}
-
-// issueReceipt signs and stores the receipt of erasure id's outcome in the
-// repository and prints where to find it. It is final when the erasure is
-// complete in the repository.
-func (e *eraser) issueReceipt(ctx context.Context, stateDir, id string, res *erasure.Result, rules erasure.Rules, biz receipts.Business) (*receipts.Receipt, error) {
-	t, ok := e.set.Get(id)
-	if !ok {
-		return nil, fmt.Errorf("receipt of %s: no such tombstone", id)
-	}
-	loc := e.repo.Backend().Location()
-	f := receipts.FromTombstone(t, biz)
-	f.Repositories = []receipts.Repository{receipts.FromErasure(loc, res)}
-	f.Holds = receipts.HoldsOf(rules.Holds, res)
-	if res != nil {
-		f.Final = true
-		done := res.Completed
-		f.Completed = &done
-		f.NoCopyFrom = &done
-		if res.ExpiresAt != nil {
-			f.NoCopyFrom = res.ExpiresAt
-		}
-	}
-	issuer := &receipts.Issuer{Keys: &receipts.Keys{StateDir: stateDir, Repos: []tombstones.Repo{{Name: loc, Store: e.repo}}}}
-	r, err := issuer.Issue(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("issuing the receipt of %s: %w", id, err)
-	}
-	return &r, nil
 }

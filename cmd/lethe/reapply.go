@@ -10,6 +10,7 @@ import (
 
 	"lethe/agent/erasure"
 	"lethe/agent/formats"
+	"lethe/agent/jobs"
 	"lethe/agent/repository"
 	"lethe/tombstones"
 )
@@ -30,13 +31,9 @@ func (o *ruleOptions) addFlags(cmd *cobra.Command) {
 
 // formatsOptions returns the scanning options the rules give.
 func (o *ruleOptions) formatsOptions() (*formats.Options, error) {
-	opts := &formats.Options{NameColumns: o.nameColumns}
-	for _, r := range o.pathRules {
-		pr, err := formats.ParsePathRule(r)
-		if err != nil {
-			return nil, fmt.Errorf("--path-rule %s: %w", r, err)
-		}
-		opts.PathRules = append(opts.PathRules, pr)
+	opts, err := jobs.FormatsOptions(o.nameColumns, o.pathRules)
+	if err != nil {
+		return nil, fmt.Errorf("--path-rule: %w", err)
 	}
 	return opts, nil
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"regexp"
+
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"lethe/agent/jobs"
 	"lethe/tombstones"
 )
 
@@ -40,19 +41,11 @@ func (o *subjectOptions) addSettingsFlags(cmd *cobra.Command, state bool) {
 }
 
 func (o *subjectOptions) normalizer() (*tombstones.Normalizer, error) {
-	var custom []tombstones.CustomKind
-	for _, s := range o.customKinds {
-		name, pattern, err := splitKV(s)
-		if err != nil {
-			return nil, fmt.Errorf("--kind: %w", err)
-		}
-		re, err := regexp.Compile(pattern)
-		if err != nil {
-			return nil, fmt.Errorf("--kind %s: invalid pattern: %w", name, err)
-		}
-		custom = append(custom, tombstones.CustomKind{Name: name, Pattern: re})
+	n, err := jobs.NormalizerFor(o.region, o.customKinds)
+	if err != nil && len(o.customKinds) > 0 {
+		return nil, fmt.Errorf("--kind: %w", err)
 	}
-	return tombstones.NewNormalizer(o.region, custom)
+	return n, err
 }
 
 // tombstoneService opens the state directory and, when --repo is given, the

@@ -1,0 +1,88 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+
+	"lethe/agent/config"
+	"lethe/agent/erasure"
+	"lethe/agent/jobs"
+	"lethe/agent/receipts"
+	"lethe/tombstones"
+)
+
+// Engine is the Eraser that carries erasures out with the erasure engine:
+// it locks the repository exclusively (waiting for other jobs' locks as
+// jobs.OpenLocked does), rewrites, prunes, verifies and issues the
+// receipt when the config names the business.
+type Engine struct {
+	StateDir string
+	Rules    erasure.Rules
+	Business receipts.Business
+	// Repos are the names of every configured repository: a receipt is
+	// final only once the erasure is complete in all of them.
+	Repos []string
+}
+
+// NewEngine returns the Engine for a config.
+func NewEngine(cfg *config.Config) *Engine {
+	x := &Engine{StateDir: cfg.StateDir, Rules: RulesOf(cfg), Business: receipts.Business{Name: cfg.Business.Name, Contact: cfg.Business.Contact}}
+	for _, r := range Repositories(cfg) {
+		x.Repos = append(x.Repos, r.Name)
+	}
+	return x
+}
+
+// Erase carries out (or resumes) the erasure of tombstoneID in repo.
+func (x *Engine) Erase(ctx context.Context, repo Repository, tombstoneID string) error {
+	r, jobCtx, release, err := jobs.OpenLocked(ctx, repo.Repo, jobs.Exclusive, true)
+	if err != nil {
+		return err
+	}
+	defer release()
+	e, err := jobs.NewEraser(jobCtx, r, x.StateDir)
+	if err != nil {
+		return err
+	}
+	res, err := e.Run(jobCtx, tombstoneID, jobs.EraseOptions{Rules: x.Rules})
+	if err != nil {
+		return err
+	}
+	if x.Business.Name == "" {
+		return nil
+	}
+	t, _ := e.Tombstone(tombstoneID)
+	var others []receipts.Repository
+	for _, name := range x.Repos {
+		if name == repo.Name {
+			continue
+		}
+		o := receipts.Repository{Location: name, State: receipts.StatePending, RecordsRemoved: map[string]int64{}}
+		if p, ok := t.Progress[name]; ok && p.State == tombstones.ProgressComplete {
+			o.State = receipts.StateComplete
+		}
+		others = append(others, o)
+	}
+	if _, err := e.IssueReceipt(jobCtx, tombstoneID, res, x.Rules.Holds, x.Business, others...); err != nil {
+		return fmt.Errorf("erasure %s is complete in %s, but: %w", tombstoneID, repo.Name, err)
+	}
+	return nil
+}
+
+// RulesOf returns the erasure rules a config gives: how identifiers are
+// recognised and the holds.
+func RulesOf(cfg *config.Config) erasure.Rules {
+	id := cfg.Identifiers
+	r := erasure.Rules{Region: id.PhoneRegion, NameColumns: id.NameColumns}
+	for _, k := range id.CustomKinds {
+		r.Kinds = append(r.Kinds, k.Name+"="+k.Pattern.String())
+	}
+	for _, p := range id.PathRules {
+		r.PathRules = append(r.PathRules, p.Template)
+	}
+	for _, h := range cfg.Holds {
+		r.Holds = append(r.Holds, erasure.Hold{Name: h.Name, Paths: h.Paths, Formats: h.Formats, Basis: h.Basis,
+			Years: h.Duration.Years, Months: h.Duration.Months, Days: h.Duration.Days})
+	}
+	return r
+}

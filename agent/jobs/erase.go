@@ -1,0 +1,207 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"lethe/agent/erasure"
+	"lethe/agent/formats"
+	"lethe/agent/receipts"
+	"lethe/agent/repository"
+	"lethe/tombstones"
+)
+
+// Eraser carries out erasures in one repository its caller holds
+// exclusively, with its index loaded: the CLI's erase and resume and the
+// agent run the same code.
+type Eraser struct {
+	repo  *repository.Repository
+	loc   string
+	state *tombstones.State
+	set   *tombstones.Set
+	key   *tombstones.SubjectKey
+}
+
+// NewEraser loads the tombstones and the subject key of the repository,
+// merged with the state directory's.
+func NewEraser(ctx context.Context, repo *repository.Repository, stateDir string) (*Eraser, error) {
+	st, err := tombstones.OpenState(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening state directory: %w", err)
+	}
+	n, err := tombstones.NewNormalizer("SE", nil)
+	if err != nil {
+		return nil, err
+	}
+	loc := repo.Backend().Location()
+	svc := &tombstones.Service{State: st, Normalizer: n, Repos: []tombstones.Repo{{Name: loc, Store: repo}}}
+	set, key, _, err := svc.Sync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the erasures: %w", err)
+	}
+	return &Eraser{repo: repo, loc: loc, state: st, set: set, key: key}, nil
+}
+
+// EraseOptions tune one erasure.
+type EraseOptions struct {
+	// Rules decide what the subject's records are, for an erasure not
+	// started yet; one started before keeps its journaled rules.
+	Rules erasure.Rules
+	// Event, if set, is told what the erasure is doing.
+	Event func(erasure.Event)
+	// Warn is told about problems that do not stop the erasure.
+	Warn func(error)
+}
+
+// Run carries out (or resumes) the erasure of tombstone id and records
+// its progress in the state directory.
+func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasure.Result, error) {
+	t, ok := e.set.Get(id)
+	if !ok {
+		return nil, fmt.Errorf("erasure %s: no such tombstone", id)
+	}
+	if t.Revoked() {
+		return nil, fmt.Errorf("erasure %s: revoked", id)
+	}
+	j, err := erasure.LoadJournal(ctx, e.repo, id)
+	if err != nil {
+		return nil, err
+	}
+	rules := opts.Rules
+	if r, ok := j.Rules(); ok {
+		rules = r
+	}
+	n, err := NormalizerFor(rules.Region, rules.Kinds)
+	if err != nil {
+		return nil, fmt.Errorf("erasure %s: %w", id, err)
+	}
+	one := tombstones.NewSet()
+	if err := one.AddTombstone(t); err != nil {
+		return nil, err
+	}
+	m, err := tombstones.NewMatcher(n, e.key, one)
+	if err != nil {
+		return nil, fmt.Errorf("erasure %s: %w", id, err)
+	}
+	fopts, err := FormatsOptions(rules.NameColumns, rules.PathRules)
+	if err != nil {
+		return nil, fmt.Errorf("erasure %s: %w", id, err)
+	}
+	cfgID := e.repo.Config().ID
+	mirror := erasure.FileMirror(filepath.Join(e.state.Dir(), "erasures", id+"-"+cfgID[:min(12, len(cfgID))]+".jsonl"))
+	res, err := erasure.Run(ctx, e.repo, erasure.Options{
+		Tombstone: id,
+		Mode:      string(t.Mode),
+		Redactor:  formats.NewRedactor(m, fopts),
+		Rules:     rules,
+		Mirror:    mirror,
+		Event:     opts.Event,
+	})
+	if err != nil {
+		_ = e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressFailed, Updated: time.Now().UTC(), Note: "to be retried"})
+		return nil, fmt.Errorf("erasure %s in %s: %w", id, e.loc, err)
+	}
+	note := "verified"
+	if res.ExpiresAt != nil {
+		note = "expiring until " + res.ExpiresAt.Format(time.DateOnly)
+	}
+	if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressComplete, Updated: res.Completed, Note: note}); err != nil && opts.Warn != nil {
+		opts.Warn(fmt.Errorf("recording progress in the state directory: %w", err))
+	}
+	return res, nil
+}
+
+// Pending returns the active tombstones whose erasure is not complete in
+// the repository; with started set, only those already under way.
+func (e *Eraser) Pending(ctx context.Context, started bool) ([]string, error) {
+	var out []string
+	for _, t := range e.set.Active() {
+		j, err := erasure.LoadJournal(ctx, e.repo, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		if j.Complete() || (started && len(j.Steps) == 0) {
+			continue
+		}
+		out = append(out, t.ID)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Tombstone returns the tombstone id as the repository and the state
+// directory know it.
+func (e *Eraser) Tombstone(id string) (tombstones.Tombstone, bool) { return e.set.Get(id) }
+
+// IssueReceipt signs and stores in the repository the receipt of erasure
+// id's outcome res there (nil: not carried out yet). others are the
+// request's other repositories as the receipt states them; the receipt is
+// final when none of them, nor this one, is pending.
+func (e *Eraser) IssueReceipt(ctx context.Context, id string, res *erasure.Result, holds []erasure.Hold, biz receipts.Business, others ...receipts.Repository) (*receipts.Receipt, error) {
+	t, ok := e.set.Get(id)
+	if !ok {
+		return nil, fmt.Errorf("receipt of %s: no such tombstone", id)
+	}
+	f := receipts.FromTombstone(t, biz)
+	f.Repositories = append([]receipts.Repository{receipts.FromErasure(e.loc, res)}, others...)
+	f.Holds = receipts.HoldsOf(holds, res)
+	pending := false
+	for _, o := range others {
+		pending = pending || o.State == receipts.StatePending
+	}
+	if res != nil && !pending {
+		f.Final = true
+		done := res.Completed
+		f.Completed = &done
+		f.NoCopyFrom = &done
+		if res.ExpiresAt != nil {
+			f.NoCopyFrom = res.ExpiresAt
+		}
+	}
+	issuer := &receipts.Issuer{Keys: &receipts.Keys{StateDir: e.state.Dir(), Repos: []tombstones.Repo{{Name: e.loc, Store: e.repo}}}}
+	r, err := issuer.Issue(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("issuing the receipt of %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// NormalizerFor returns the normalizer for a phone region (default SE)
+// and custom kinds written NAME=REGEXP.
+func NormalizerFor(region string, kinds []string) (*tombstones.Normalizer, error) {
+	if region == "" {
+		region = "SE"
+	}
+	var custom []tombstones.CustomKind
+	for _, s := range kinds {
+		name, pattern, ok := strings.Cut(s, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("custom kind %q: want NAME=REGEXP", s)
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return nil, fmt.Errorf("custom kind %s: invalid pattern: %w", name, err)
+		}
+		custom = append(custom, tombstones.CustomKind{Name: name, Pattern: re})
+	}
+	return tombstones.NewNormalizer(region, custom)
+}
+
+// FormatsOptions returns the scanning options for CSV name columns and
+// path rules written as templates.
+func FormatsOptions(nameColumns, pathRules []string) (*formats.Options, error) {
+	opts := &formats.Options{NameColumns: nameColumns}
+	for _, r := range pathRules {
+		pr, err := formats.ParsePathRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("path rule %s: %w", r, err)
+		}
+		opts.PathRules = append(opts.PathRules, pr)
+	}
+	return opts, nil
+}
