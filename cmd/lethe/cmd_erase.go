@@ -8,7 +8,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"lethe/agent/config"
+	"lethe/agent/daemon"
 	"lethe/agent/erasure"
+	"lethe/agent/jobs"
 	"lethe/agent/receipts"
 	"lethe/agent/repository"
 	"lethe/tombstones"
@@ -63,6 +65,9 @@ REASON is a GDPR Art. 17(1) ground (a to f, e.g. "17(1)(b)") or free text.`,
 				return err
 			}
 			req := tombstones.Request{Reason: reason, Reference: reference, Mode: m}
+			if g.configFile != "" && !record {
+				return g.eraseConfigured(ctx, &o, cmd.Flags().Changed("state-dir"), req, rules, ro.business)
+			}
 			if g.repo == "" || record {
 				svc, done, err := g.tombstoneService(ctx, &o)
 				if err != nil {
@@ -365,4 +370,119 @@ func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Reposit
 		}
 	}
 	return out, nil
+}
+
+// eraseConfigured records the request in every repository of the config
+// (or the one --repo names) and carries it out in each in turn, with the
+// config's identifier rules, holds and business besides the flags'. The
+// receipt, issued in the last repository, states them all.
+func (g *globalOptions) eraseConfigured(ctx context.Context, o *subjectOptions, stateSet bool, req tombstones.Request, flagRules erasure.Rules, biz receipts.Business) error {
+	cfg, err := config.Load(g.configFile)
+	if err != nil {
+		return err
+	}
+	repos, err := g.configRepos()
+	if err != nil {
+		return err
+	}
+	if len(repos) == 0 {
+		return fmt.Errorf("%s has no repository %q", g.configFile, g.repo)
+	}
+	stateDir := cfg.StateDir
+	if stateSet {
+		stateDir = o.stateDir
+	}
+	rules := daemon.RulesOf(cfg)
+	rules.Holds = append(rules.Holds, flagRules.Holds...)
+	rules.Deep = flagRules.Deep
+	if biz.Name == "" {
+		biz = receipts.Business{Name: cfg.Business.Name, Contact: cfg.Business.Contact}
+	}
+	n, err := cfg.Identifiers.Normalizer()
+	if err != nil {
+		return err
+	}
+	if req.Identifiers, err = o.ids.Identifiers(n); err != nil {
+		return err
+	}
+
+	// The tombstone goes to every repository first.
+	st, err := tombstones.OpenState(stateDir)
+	if err != nil {
+		return fmt.Errorf("opening state directory: %w", err)
+	}
+	svc := &tombstones.Service{State: st, Normalizer: n}
+	var releases []func() error
+	defer func() {
+		for _, r := range releases {
+			_ = r()
+		}
+	}()
+	for i := range repos {
+		repo, _, release, err := jobs.OpenLocked(ctx, g.configRepoSpec(&repos[i]), jobs.Shared, false)
+		if err != nil {
+			return fmt.Errorf("repository %s: %w", repos[i].Name, err)
+		}
+		releases = append(releases, release)
+		svc.Repos = append(svc.Repos, tombstones.Repo{Name: repo.Backend().Location(), Store: repo})
+	}
+	t, err := svc.Record(ctx, req)
+	if err != nil {
+		return err
+	}
+	for _, r := range releases {
+		_ = r()
+	}
+	releases = nil
+	if !g.json {
+		fmt.Fprintf(g.stdout, "recorded erasure %s in %d repositories\n", t.ID, len(repos))
+	}
+
+	var reports []erasureReport
+	var done []receipts.Repository
+	for i := range repos {
+		err := func() error {
+			repo, jctx, release, err := jobs.OpenLocked(ctx, g.configRepoSpec(&repos[i]), jobs.Exclusive, true)
+			if err != nil {
+				return err
+			}
+			defer release()
+			e, err := g.newEraser(jctx, repo, stateDir)
+			if err != nil {
+				return err
+			}
+			res, err := e.run(jctx, t.ID, rules)
+			if err != nil {
+				return err
+			}
+			loc := repo.Backend().Location()
+			rep := erasureReport{Repository: loc, Result: res}
+			if !g.json {
+				writeErasureResult(g.stdout, loc, res)
+			}
+			if i == len(repos)-1 && biz.Name != "" {
+				rc, err := e.IssueReceipt(jctx, t.ID, res, rules.Holds, biz, done...)
+				if err != nil {
+					return err
+				}
+				rep.Receipt = rc.Facts.ReceiptID
+				if !g.json {
+					fmt.Fprintf(g.stdout, "receipt %s issued in %s: lethe receipts show %s --lang sv\n", rep.Receipt, repos[i].Name, rep.Receipt)
+				}
+			}
+			done = append(done, receipts.FromErasure(loc, res))
+			reports = append(reports, rep)
+			return nil
+		}()
+		if err != nil {
+			return fmt.Errorf("repository %s: %w (the erasure stays pending there; lethe erasures resume retries)", repos[i].Name, err)
+		}
+	}
+	if g.json {
+		return printJSON(g.stdout, struct {
+			Tombstone tombstones.Tombstone `json:"tombstone"`
+			Erasures  []erasureReport      `json:"erasures"`
+		}{t, reports})
+	}
+	return nil
 }

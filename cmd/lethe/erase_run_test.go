@@ -383,3 +383,58 @@ func TestEraseS3Versioned(t *testing.T) {
 		}
 	}
 }
+
+// TestEraseWithConfig: `lethe erase --config` records the request in every
+// configured repository, carries it out in each and issues one final
+// receipt that states them all.
+func TestEraseWithConfig(t *testing.T) {
+	f := newErasureFixture(t)
+	second := filepath.Join(f.base, "repo2")
+	mustLethe(t, "-r", second, "init")
+	mustLethe(t, args("-r", second, "backup", "--host", "kontoret", f.root)...)
+	pw := filepath.Join(f.base, "password")
+	if err := os.WriteFile(pw, []byte(restictest.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var kinds strings.Builder
+	fmt.Fprintf(&kinds, "    - name: %s\n      pattern: '%s'\n", f.ds.CustomKind, f.ds.CustomPattern)
+	cfg := fmt.Sprintf(`state-dir: %s
+business:
+  name: Kontoret AB
+  contact: info@kontoret.example
+sources:
+  - name: files
+    paths: [%s]
+repositories:
+  - name: local
+    location: %s
+    password-file: %s
+  - name: second
+    location: %s
+    password-file: %s
+identifiers:
+  custom-kinds:
+%s  name-columns: [%s]
+  path-rules: ['%s']
+`, filepath.Join(f.base, "state"), f.root, f.repo, pw, second, pw, kinds.String(), strings.Join(f.ds.NameColumns, ", "), f.ds.PathRule)
+	file := filepath.Join(f.base, "lethe.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustLethe(t, "config", "check", "--config", file)
+	out := mustLethe(t, args("--config", file, "erase", "--reason", "17(1)(a)", f.ids)...)
+	if !strings.Contains(out, "in 2 repositories") || strings.Count(out, "nothing of the subject left") != 2 || !strings.Contains(out, "receipt ") {
+		t.Fatalf("erase --config:\n%s", out)
+	}
+	f.checkErased(t)
+	restictest.Check(t, second)
+	target := filepath.Join(f.base, "restore2")
+	restictest.Run(t, second, "restore", "latest", "--target", target)
+	if err := compareTrees(f.want, filepath.Join(target, f.root)); err != nil {
+		t.Fatalf("second repository: %v", err)
+	}
+	js := mustLethe(t, "-r", second, "--state-dir", filepath.Join(f.base, "state"), "--json", "receipts", "list")
+	if !strings.Contains(js, `"final":true`) && !strings.Contains(js, `"final": true`) {
+		t.Errorf("the receipt is not final:\n%s", js)
+	}
+}
