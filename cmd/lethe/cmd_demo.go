@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -237,15 +238,33 @@ func demoErasure(ctx context.Context, g *globalOptions, ds *gen.Dataset, repo, p
 		return out.String(), code
 	}
 	fmt.Fprintf(g.stdout, "a customer asks to be erased, also from the backup; lethe records the request and rewrites every snapshot without the customer's records:\n")
-	if _, code := lethe(true, append(append([]string{"erase", "--reason", "17(1)(a)", "--reference", "DEMO-1"}, rules...), ids...)...); code != exitOK {
+	erase := append(append([]string{"erase", "--reason", "17(1)(a)", "--reference", "DEMO-1",
+		"--business-name", "Demoföretaget AB", "--business-contact", "dataskydd@demo.example"}, rules...), ids...)
+	out, code := lethe(false, erase...)
+	fmt.Fprint(g.stdout, out)
+	if code != exitOK {
 		return fmt.Errorf("lethe erase failed with exit status %d", code)
+	}
+	fmt.Fprintln(g.stdout)
+	receipt := ""
+	for _, l := range strings.Split(out, "\n") {
+		if r, ok := strings.CutPrefix(strings.TrimSpace(l), "receipt "); ok {
+			receipt, _, _ = strings.Cut(r, " ")
+		}
+	}
+	if receipt == "" {
+		return errors.New("lethe erase issued no receipt")
+	}
+	fmt.Fprintf(g.stdout, "the receipt the business sends the customer, signed:\n")
+	if _, code := lethe(true, "receipts", "show", receipt, "--lang", "sv", "--state-dir", state); code != exitOK {
+		return fmt.Errorf("lethe receipts show failed with exit status %d", code)
 	}
 	fmt.Fprintln(g.stdout)
 	if _, code := lethe(true, "erasures", "list", "--state-dir", state); code != exitOK {
 		return fmt.Errorf("lethe erasures list failed with exit status %d", code)
 	}
 	fmt.Fprintln(g.stdout)
-	out, code := lethe(false, append(append([]string{"scan", "--tombstones"}, rules...), ds.Root)...)
+	out, code = lethe(false, append(append([]string{"scan", "--tombstones"}, rules...), ds.Root)...)
 	if code != exitIncomplete {
 		return fmt.Errorf("lethe scan found no record of the erased customer (exit status %d)", code)
 	}
