@@ -94,6 +94,9 @@ type Options struct {
 	// content. path is masked by MaskPath. Found is called from several
 	// goroutines and must not modify node.
 	Found func(path string, node *repository.Node, f formats.Findings)
+	// Index, when set, is given the content of every file read and
+	// stored, for the subject index (see ContentIndexer).
+	Index ContentIndexer
 	// IgnoreInode and IgnoreCtime relax the parent-snapshot change check
 	// (restic's --ignore-inode / --ignore-ctime).
 	IgnoreInode, IgnoreCtime bool

@@ -119,7 +119,12 @@ func (r *run) saveFiltered(fj *fileJob, ch *chunker.Chunker) error {
 		return errSkipped
 	}
 
-	content, size, err := r.chunk(fj.path, rc, ch, "reading filtered content")
+	var in io.Reader = rc
+	capt := r.newCapture(rc, fj.fi.Size())
+	if capt != nil {
+		in = capt
+	}
+	content, size, err := r.chunk(fj.path, in, ch, "reading filtered content")
 	if cerr := rc.Close(); err == nil && cerr != nil {
 		// The filter may only see at the end that it could not finish.
 		err = r.filterFailed(fj.path, "filtering content", cerr)
@@ -150,6 +155,7 @@ func (r *run) saveFiltered(fj *fileJob, ch *chunker.Chunker) error {
 	if r.a.opts.Found != nil {
 		r.a.opts.Found(r.a.show(fj.path), node, found)
 	}
+	r.index(capt, fj.path, node)
 	r.progressRest(fj, size)
 	return nil
 }

@@ -409,7 +409,12 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 		return r.report(fj.path, err)
 	}
 	r.c.filesRead.Add(1)
-	content, size, err := r.chunk(fj.path, readCounter{f: f, r: r}, ch, "reading file")
+	var src io.Reader = readCounter{f: f, r: r}
+	capt := r.newCapture(src, fi.Size())
+	if capt != nil {
+		src = capt
+	}
+	content, size, err := r.chunk(fj.path, src, ch, "reading file")
 	if err != nil {
 		return err
 	}
@@ -417,6 +422,7 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 	node.Size = size
 	node.Content = content
 	fj.node = node
+	r.index(capt, fj.path, node)
 	if fj.old != nil {
 		r.c.filesChanged.Add(1)
 	} else {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"lethe/agent/archiver"
+	"lethe/agent/erasure/subjects"
 	"lethe/agent/repository"
 )
 
@@ -42,6 +43,10 @@ type BackupOptions struct {
 	// Archiver tunes the archiver and carries the progress and error
 	// callbacks.
 	Archiver archiver.Options
+	// Subjects, when set, indexes the content of the files the backup
+	// reads (the subject index); its last entries are saved once the
+	// snapshot is.
+	Subjects *subjects.Recorder
 }
 
 // BackupResult is what a backup did.
@@ -57,6 +62,9 @@ type BackupResult struct {
 	// Stats counts what was backed up. When Stats.Incomplete(), items
 	// could not be read and the snapshot lacks them.
 	Stats archiver.Stats
+	// IndexErr is why entries of the subject index could not be saved;
+	// the snapshot is complete, but restores scan the files they miss.
+	IndexErr error
 }
 
 // BackupTargets makes targets absolute and checks that each exists, so a
@@ -102,7 +110,11 @@ func Backup(ctx context.Context, repo BackupRepo, opts BackupOptions) (BackupRes
 			return res, err
 		}
 	}
-	arch := archiver.New(repo, opts.Archiver)
+	aopts := opts.Archiver
+	if opts.Subjects != nil {
+		aopts.Index = opts.Subjects
+	}
+	arch := archiver.New(repo, aopts)
 	snapshot := func(parent *repository.Snapshot) (*repository.Snapshot, archiver.Stats, error) {
 		return arch.Snapshot(ctx, targets, archiver.SnapshotOptions{
 			Time:           ts,
@@ -124,6 +136,9 @@ func Backup(ctx context.Context, repo BackupRepo, opts BackupOptions) (BackupRes
 	}
 	if err != nil {
 		return res, fmt.Errorf("backup failed, no snapshot was saved: %w", err)
+	}
+	if opts.Subjects != nil {
+		res.IndexErr = opts.Subjects.Close(ctx)
 	}
 	return res, nil
 }

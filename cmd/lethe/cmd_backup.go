@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lethe/agent/archiver"
+	"lethe/agent/erasure/subjects"
 	"lethe/agent/jobs"
 	"lethe/agent/repository"
 )
@@ -79,7 +80,7 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 	}
 	defer release()
 
-	ra, err := g.reapplier(ctx, &o.subjects, repo, targets)
+	ra, si, err := g.reapplier(ctx, &o.subjects, repo, targets, true)
 	if err != nil {
 		return err
 	}
@@ -108,12 +109,16 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 		NoParent:       o.force,
 		ProgramVersion: "lethe " + version,
 		Archiver:       aopts,
+		Subjects:       subjects.NewRecorder(ctx, repo, si.indexer, si.index),
 	})
 	p.stop()
 	if err != nil {
 		return err
 	}
 	sn, st := res.Snapshot, res.Stats
+	if res.IndexErr != nil {
+		g.warnf("warning: %v; the snapshot is complete, but restores with erasures scan the files it did not index (`lethe index` completes it)\n", res.IndexErr)
+	}
 	w := newWithheld(st.FilesRedacted, st.FilesDropped, st.DirsDropped, st.RecordsRemoved)
 	if g.json {
 		sum := backupSummary(sn, st, time.Since(start))

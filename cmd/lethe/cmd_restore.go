@@ -45,7 +45,7 @@ turn it off.`,
 			if err != nil {
 				return err
 			}
-			ra, err := g.reapplier(ctx, &so, repo, sn.Paths)
+			ra, _, err := g.reapplier(ctx, &so, repo, sn.Paths, false)
 			if err != nil {
 				return err
 			}

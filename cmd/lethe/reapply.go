@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lethe/agent/erasure"
+	"lethe/agent/erasure/subjects"
 	"lethe/agent/formats"
 	"lethe/agent/jobs"
 	"lethe/agent/repository"
@@ -59,23 +60,36 @@ type reapplier struct {
 	active int
 }
 
+// subjectIndex is the repository's subject index as restore and backup
+// use it: the indexer of this profile and, when loaded, the index.
+type subjectIndex struct {
+	indexer *subjects.Indexer
+	index   *subjects.Index
+}
+
 // reapplier loads the active tombstones from the repository and the state
 // directory (their union; the repository's are enough on a fresh machine)
 // and returns the filter that removes their subjects' records, or nil when
 // no tombstone is active. A tombstone that cannot be read is an error: going
 // on without it would let an erased subject's records through.
-func (g *globalOptions) reapplier(ctx context.Context, o *reapplyOptions, repo *repository.Repository, roots []string) (*reapplier, error) {
+//
+// It also returns the subject index: loaded when a tombstone is active or
+// loadIndex is set. The filter screens files by it, so that files whose
+// entries hold no erased subject keep the fast path; files without a
+// trusted entry are filtered. An index that cannot be loaded is reported
+// and not used, which costs time, not correctness.
+func (g *globalOptions) reapplier(ctx context.Context, o *reapplyOptions, repo *repository.Repository, roots []string, loadIndex bool) (*reapplier, *subjectIndex, error) {
 	n, err := o.normalizer()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fopts, err := o.formatsOptions()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st, err := tombstones.OpenState(o.stateDir)
 	if err != nil {
-		return nil, fmt.Errorf("opening state directory: %w", err)
+		return nil, nil, fmt.Errorf("opening state directory: %w", err)
 	}
 	svc := &tombstones.Service{
 		State:      st,
@@ -84,19 +98,28 @@ func (g *globalOptions) reapplier(ctx context.Context, o *reapplyOptions, repo *
 	}
 	set, key, _, err := svc.Sync(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loading the erasures to reapply: %w (lethe does not go on without them: "+
+		return nil, nil, fmt.Errorf("loading the erasures to reapply: %w (lethe does not go on without them: "+
 			"it could not withhold the erased subjects' records; `lethe check` names damaged objects)", err)
 	}
-	active := len(set.Active())
-	if active == 0 {
-		return nil, nil
+	si := &subjectIndex{indexer: subjects.NewIndexer(n, key, fopts)}
+	active := set.Active()
+	if len(active) > 0 || loadIndex {
+		si.index, err = subjects.Load(ctx, repo, si.indexer)
+		if err != nil {
+			g.warnf("warning: %v; going on without it (every file is scanned; `lethe check` names damaged objects)\n", err)
+			si.index = subjects.New(si.indexer)
+		}
+	}
+	if len(active) == 0 {
+		return nil, si, nil
 	}
 	m, err := tombstones.NewMatcher(n, key, set)
 	if err != nil {
-		return nil, fmt.Errorf("loading the erasures to reapply: %w", err)
+		return nil, nil, fmt.Errorf("loading the erasures to reapply: %w", err)
 	}
 	red := formats.NewRedactor(m, fopts)
-	return &reapplier{filter: erasure.NewFilter(red, roots, nil), red: red, active: active}, nil
+	filter := erasure.NewFilter(red, roots, si.index.Screen(active))
+	return &reapplier{filter: filter, red: red, active: len(active)}, si, nil
 }
 
 // maskPath masks the path components that name an erased subject.

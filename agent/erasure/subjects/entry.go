@@ -1,0 +1,102 @@
+// Package subjects is the subject index: per file content, the keyed tags
+// of every identifier the content holds, stored encrypted under
+// lethe/subjects/ in the repository. Restore and backup use it to keep
+// files that cannot hold an erased subject on the fast path, `lethe find`
+// to answer where a person occurs, and the erasure engine to plan which
+// files to rewrite.
+//
+// An entry is trusted only when it was built with the profile at hand
+// (formats.Version, phone region, custom kinds, name columns, size limit):
+// any other entry, and a content without one, may hold anything and is
+// scanned. A false positive costs a rescan of one file; there are no false
+// negatives (see docs/subject-index.md).
+package subjects
+
+import (
+	"math/bits"
+	"slices"
+
+	"lethe/agent/formats"
+	"lethe/tombstones"
+)
+
+// ContentKey names a file's content in the index (see
+// tombstones.SubjectKey.ContentKey).
+type ContentKey [16]byte
+
+// precision is the number of tag bits kept beyond what tells the tags of
+// one entry apart: a looked-up tag that is not in an entry of n tags hits
+// one of them with probability below 2^-precision.
+const precision = 16
+
+// Entry is what the index knows of one file content.
+type Entry struct {
+	Key ContentKey
+	// Format is the format the content was read as; Fallback is set when
+	// its parser failed and the raw bytes were scanned instead.
+	Format   formats.Format
+	Fallback bool
+	// Records counts all records of the content.
+	Records int
+	// PlainPhones is set when the content holds a phone number written in
+	// plain digits (kept by the tag of its tail).
+	PlainPhones bool
+	// Width is the number of high bits of a tombstones.Tag kept in Tags.
+	Width uint8
+	// Tags are the truncated tags (tag >> (64-Width)), sorted, unique;
+	// Counts[i] is the number of records Tags[i] occurs in.
+	Tags   []uint64
+	Counts []uint32
+}
+
+// widthFor returns the tag width for an entry of n tags.
+func widthFor(n int) uint8 {
+	return uint8(min(64, bits.Len(uint(n))+precision))
+}
+
+// newEntry builds an entry from full tags and their record counts.
+func newEntry(key ContentKey, counts map[tombstones.Tag]uint32) *Entry {
+	e := &Entry{Key: key, Width: widthFor(len(counts))}
+	shift := 64 - uint(e.Width)
+	merged := make(map[uint64]uint32, len(counts))
+	for t, c := range counts {
+		merged[uint64(t)>>shift] += c
+	}
+	e.Tags = make([]uint64, 0, len(merged))
+	for t := range merged {
+		e.Tags = append(e.Tags, t)
+	}
+	slices.Sort(e.Tags)
+	e.Counts = make([]uint32, len(e.Tags))
+	for i, t := range e.Tags {
+		e.Counts[i] = merged[t]
+	}
+	return e
+}
+
+// find returns the number of records tag occurs in (0: not there).
+func (e *Entry) find(tag tombstones.Tag) uint32 {
+	if len(e.Tags) == 0 {
+		return 0
+	}
+	t := uint64(tag) >> (64 - uint(e.Width))
+	if i, ok := slices.BinarySearch(e.Tags, t); ok {
+		return e.Counts[i]
+	}
+	return 0
+}
+
+// Match reports whether the content may hold the subject of p, and the
+// most records one of the subject's identifiers occurs in (0 when the
+// entry says so only by its plain phone numbers).
+func (e *Entry) Match(p tombstones.Probe) (records uint32, may bool) {
+	for _, t := range p.Tags {
+		if c := e.find(t); c > 0 {
+			records, may = max(records, c), true
+		}
+	}
+	if p.PlainPhones && e.PlainPhones {
+		may = true
+	}
+	return records, may
+}

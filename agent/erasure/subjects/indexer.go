@@ -1,0 +1,128 @@
+package subjects
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"lethe/agent/formats"
+	"lethe/agent/repository"
+	"lethe/tombstones"
+)
+
+// Indexer builds entries: it scans a file's bytes with a tombstones
+// TagMatcher and every candidate offered (formats.Options.AllCandidates),
+// so an entry's tags cover everything a tombstone matcher with the same
+// profile could match. It is safe for concurrent use.
+type Indexer struct {
+	key     *tombstones.SubjectKey
+	opts    formats.Options
+	profile string
+	pool    sync.Pool // *formats.Scanner
+}
+
+// NewIndexer returns an indexer under the subject key. opts are the
+// scanning options restores and backups use (name columns, size limit);
+// path rules play no part, since a path is always decided on by its name.
+func NewIndexer(n *tombstones.Normalizer, key *tombstones.SubjectKey, opts *formats.Options) *Indexer {
+	ix := &Indexer{key: key}
+	if opts != nil {
+		ix.opts.MaxSize = opts.MaxSize
+		ix.opts.NameColumns = opts.NameColumns
+	}
+	ix.opts.AllCandidates = true
+	m := tombstones.NewTagMatcher(n, key)
+	ix.profile = profileOf(m, &ix.opts)
+	ix.pool.New = func() any { return formats.NewScanner(m, &ix.opts) }
+	return ix
+}
+
+// profileOf names everything besides the content that decides what an
+// entry holds.
+func profileOf(m *tombstones.TagMatcher, opts *formats.Options) string {
+	cols := make([]string, len(opts.NameColumns))
+	for i, c := range opts.NameColumns {
+		cols[i] = strings.ToLower(c)
+	}
+	slices.Sort(cols)
+	maxSize := opts.MaxSize
+	if maxSize <= 0 {
+		maxSize = formats.DefaultMaxSize
+	}
+	return fmt.Sprintf("formats=%d;%s;maxsize=%d;namecols=%q", formats.Version, m.ProfileOf(), maxSize, cols)
+}
+
+// Profile names what the indexer's entries were built with; an entry of
+// another profile is not trusted.
+func (ix *Indexer) Profile() string { return ix.profile }
+
+// MaxSize is the largest content the indexer makes an entry for; larger
+// contents are scanned as a stream by the redactor and have none.
+func (ix *Indexer) MaxSize() int64 {
+	if ix.opts.MaxSize <= 0 {
+		return formats.DefaultMaxSize
+	}
+	return ix.opts.MaxSize
+}
+
+// Key returns the content key of a file named name (its last element
+// counts) with the given content.
+func (ix *Indexer) Key(name string, content repository.IDs) ContentKey {
+	return contentKey(ix.key, name, content)
+}
+
+func contentKey(key *tombstones.SubjectKey, name string, content repository.IDs) ContentKey {
+	buf := make([]byte, 0, len(content)*len(repository.ID{}))
+	for _, id := range content {
+		buf = append(buf, id[:]...)
+	}
+	return ContentKey(key.ContentKey(nameClass(name), buf))
+}
+
+// nameClass is the part of a file name that decides how formats reads the
+// file: the extensions (from the first dot on), and the whole name when it
+// is one formats knows (mbox, inbox). Files that differ in it get
+// different entries even with equal content.
+func nameClass(name string) string {
+	base := path.Base(name)
+	stem, ext, _ := strings.Cut(base, ".")
+	switch strings.ToLower(stem) {
+	case "mbox", "inbox":
+		return base
+	}
+	if ext == "" {
+		return ""
+	}
+	return "." + ext
+}
+
+// Entry scans data, the whole content of a file named name, and returns
+// its entry; nil when data is larger than MaxSize.
+func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entry {
+	if int64(len(data)) > ix.MaxSize() {
+		return nil
+	}
+	sc := ix.pool.Get().(*formats.Scanner)
+	res := sc.Scan(path.Base(name), data)
+	ix.pool.Put(sc)
+	counts := make(map[tombstones.Tag]uint32)
+	plainPhones := false
+	for _, rec := range res.Records {
+		for _, ref := range rec.Refs {
+			t, phone, err := tombstones.ParseTagRef(ref)
+			if err != nil {
+				continue // not a ref of the tag matcher
+			}
+			counts[t]++
+			plainPhones = plainPhones || phone
+		}
+	}
+	e := newEntry(ix.Key(name, content), counts)
+	e.Format = res.Format
+	e.Fallback = res.Fallback != ""
+	e.Records = res.NumRecords
+	e.PlainPhones = plainPhones
+	return e
+}
