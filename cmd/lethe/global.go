@@ -81,6 +81,8 @@ Environment:
 		newReceiptsCommand(g),
 		newScanCommand(g),
 		newRedactCommand(g),
+		newFindCommand(g),
+		newIndexCommand(g),
 		newConfigCommand(g),
 		newAgentCommand(g),
 	)
