@@ -125,6 +125,7 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 		if ra != nil {
 			sum["erasures_applied"] = ra.active
 			sum["kept_out"] = w
+			sum["files_scanned"] = ra.filter.scanned.Load()
 		}
 		if err := printJSON(g.stdout, sum); err != nil {
 			return err

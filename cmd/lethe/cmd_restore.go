@@ -78,6 +78,7 @@ turn it off.`,
 				if ra != nil {
 					sum["erasures_applied"] = ra.active
 					sum["withheld"] = w
+					sum["files_scanned"] = ra.filter.scanned.Load()
 				}
 				return printJSON(g.stdout, sum)
 			}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -55,9 +57,21 @@ func (o *reapplyOptions) addFlags(cmd *cobra.Command) {
 // out: the filter for the seams and the redactor's path mask. A nil
 // *reapplier means no tombstone is active.
 type reapplier struct {
-	filter *erasure.Filter
+	filter *scanFilter
 	red    *formats.Redactor
 	active int
+}
+
+// scanFilter is the erasure filter; it counts the files whose content it
+// reads through the redactor, which the subject index did not rule out.
+type scanFilter struct {
+	*erasure.Filter
+	scanned atomic.Uint64
+}
+
+func (f *scanFilter) FilterContent(ctx context.Context, p string, node *repository.Node, open func() (io.ReadCloser, error)) (io.ReadCloser, formats.Findings, error) {
+	f.scanned.Add(1)
+	return f.Filter.FilterContent(ctx, p, node, open)
 }
 
 // subjectIndex is the repository's subject index as restore and backup
@@ -118,7 +132,7 @@ func (g *globalOptions) reapplier(ctx context.Context, o *reapplyOptions, repo *
 		return nil, nil, fmt.Errorf("loading the erasures to reapply: %w", err)
 	}
 	red := formats.NewRedactor(m, fopts)
-	filter := erasure.NewFilter(red, roots, si.index.Screen(active))
+	filter := &scanFilter{Filter: erasure.NewFilter(red, roots, si.index.Screen(active))}
 	return &reapplier{filter: filter, red: red, active: len(active)}, si, nil
 }
 
