@@ -7,19 +7,21 @@ import (
 	"testing"
 
 	"lethe/agent/formats"
-	"lethe/tombstones"
 )
 
 func randomEntry(rng *rand.Rand, n int) *Entry {
-	counts := make(map[tombstones.Tag]uint32)
-	for len(counts) < n {
-		counts[tombstones.Tag(rng.Uint64())] = 1 + uint32(rng.IntN(3))
+	var tags []uint64
+	for i := 0; i < n; i++ {
+		t := rng.Uint64()
+		for c := rng.IntN(3); c >= 0; c-- {
+			tags = append(tags, t)
+		}
 	}
 	var key ContentKey
 	for i := range key {
 		key[i] = byte(rng.Uint32())
 	}
-	e := newEntry(key, counts)
+	e := newEntry(key, tags)
 	e.Format, e.Records, e.Fallback, e.PlainPhones = formats.FormatCSV, n+rng.IntN(5), rng.IntN(2) == 0, rng.IntN(2) == 0
 	return e
 }

@@ -54,22 +54,30 @@ func widthFor(n int) uint8 {
 	return uint8(min(64, bits.Len(uint(n))+precision))
 }
 
-// newEntry builds an entry from full tags and their record counts.
-func newEntry(key ContentKey, counts map[tombstones.Tag]uint32) *Entry {
-	e := &Entry{Key: key, Width: widthFor(len(counts))}
+// newEntry builds an entry from the tags of the identifiers of every
+// record: a tag once per record it occurs in. It sorts tags.
+func newEntry(key ContentKey, tags []uint64) *Entry {
+	slices.Sort(tags)
+	distinct := 0
+	for i := range tags {
+		if i == 0 || tags[i] != tags[i-1] {
+			distinct++
+		}
+	}
+	e := &Entry{Key: key, Width: widthFor(distinct)}
 	shift := 64 - uint(e.Width)
-	merged := make(map[uint64]uint32, len(counts))
-	for t, c := range counts {
-		merged[uint64(t)>>shift] += c
-	}
-	e.Tags = make([]uint64, 0, len(merged))
-	for t := range merged {
+	e.Tags = make([]uint64, 0, distinct)
+	e.Counts = make([]uint32, 0, distinct)
+	for _, t := range tags {
+		// Truncating keeps the order, so equal truncated tags are
+		// neighbours.
+		t >>= shift
+		if n := len(e.Tags); n > 0 && e.Tags[n-1] == t {
+			e.Counts[n-1]++
+			continue
+		}
 		e.Tags = append(e.Tags, t)
-	}
-	slices.Sort(e.Tags)
-	e.Counts = make([]uint32, len(e.Tags))
-	for i, t := range e.Tags {
-		e.Counts[i] = merged[t]
+		e.Counts = append(e.Counts, 1)
 	}
 	return e
 }

@@ -107,7 +107,7 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 	sc := ix.pool.Get().(*formats.Scanner)
 	res := sc.Scan(path.Base(name), data)
 	ix.pool.Put(sc)
-	counts := make(map[tombstones.Tag]uint32)
+	var tags []uint64
 	plainPhones := false
 	for _, rec := range res.Records {
 		for _, ref := range rec.Refs {
@@ -115,11 +115,11 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 			if err != nil {
 				continue // not a ref of the tag matcher
 			}
-			counts[t]++
+			tags = append(tags, uint64(t))
 			plainPhones = plainPhones || phone
 		}
 	}
-	e := newEntry(ix.Key(name, content), counts)
+	e := newEntry(ix.Key(name, content), tags)
 	e.Format = res.Format
 	e.Fallback = res.Fallback != ""
 	e.Records = res.NumRecords
