@@ -11,9 +11,10 @@ import (
 	"lethe/agent/repository/restictest"
 )
 
-// restoreScanned restores snapshot into target with --json and returns how
-// many files were read through the redactor; the tree must equal want.
-func restoreScanned(t *testing.T, repo, target, root, want string, rules []string, extra ...string) uint64 {
+// restoreScanned restores the latest snapshot into target with --json and
+// returns how many files were read through the redactor and how many
+// records were withheld; the tree must equal want.
+func restoreScanned(t *testing.T, repo, target, root, want string, rules []string, extra ...string) (uint64, uint64) {
 	t.Helper()
 	a := args("-r", repo, "--json", "restore", "latest", "--target", target, rules, extra)
 	out := mustLethe(t, a...)
@@ -27,10 +28,18 @@ func restoreScanned(t *testing.T, repo, target, root, want string, rules []strin
 	if err := compareTrees(want, filepath.Join(target, root)); err != nil {
 		t.Fatalf("restore into %s differs from the redacted source: %v", target, err)
 	}
-	if sum.Withheld.Records == 0 {
-		t.Fatalf("restore withheld nothing: %s", out)
+	return *sum.Scanned, sum.Withheld.Records
+}
+
+// restoreWithheld is restoreScanned for a snapshot that holds the
+// subject: something must be withheld.
+func restoreWithheld(t *testing.T, repo, target, root, want string, rules []string, extra ...string) uint64 {
+	t.Helper()
+	n, w := restoreScanned(t, repo, target, root, want, rules, extra...)
+	if w == 0 {
+		t.Fatalf("restore from %s withheld nothing", repo)
 	}
-	return *sum.Scanned
+	return n
 }
 
 // TestSubjectIndexScreensRestores: a restore with an erasure reads through
@@ -86,19 +95,37 @@ func TestSubjectIndexScreensRestores(t *testing.T) {
 	want := filepath.Join(base, "want")
 	mustLethe(t, args("redact", "--tombstones", "--out", want, rules, root)...)
 
-	indexed := restoreScanned(t, repo, filepath.Join(base, "r1"), root, want, rules)
+	indexed := restoreWithheld(t, repo, filepath.Join(base, "r1"), root, want, rules)
 	if indexed < uint64(len(holding)) || indexed > uint64(len(holding))+3 {
 		t.Errorf("indexed repository: %d files scanned, %d hold her records", indexed, len(holding))
 	}
-	stale := restoreScanned(t, repo, filepath.Join(base, "r2"), root, want, rules, "--name-column", "another")
+	stale := restoreWithheld(t, repo, filepath.Join(base, "r2"), root, want, rules, "--name-column", "another")
 	if stale < uint64(len(ds.Files))/2 {
 		t.Errorf("entries of another profile: only %d of %d files scanned", stale, len(ds.Files))
 	}
-	none := restoreScanned(t, rrepo, filepath.Join(base, "r3"), root, want, rules)
+	none := restoreWithheld(t, rrepo, filepath.Join(base, "r3"), root, want, rules)
 	if none < uint64(len(ds.Files))/2 {
 		t.Errorf("repository without an index: only %d of %d files scanned", none, len(ds.Files))
 	}
 	t.Logf("files %d, holding her records %d; scanned: indexed %d, other rules %d, no index %d", len(ds.Files), len(holding), indexed, stale, none)
+
+	// A backup of the unchanged source reads only the files that hold
+	// her; the others are reused from the parent as they are.
+	out, errOut, code := lethe(t, args("-r", repo, "--json", "backup", rules, root)...)
+	var bsum struct {
+		Scanned *uint64 `json:"files_scanned"`
+	}
+	if code != exitErasedKeptOut || json.Unmarshal([]byte(out), &bsum) != nil || bsum.Scanned == nil {
+		t.Fatalf("backup after the erasure: exit %d\n%s%s", code, out, errOut)
+	}
+	if *bsum.Scanned != indexed {
+		t.Errorf("backup after the erasure: %d files scanned, the restore scanned %d", *bsum.Scanned, indexed)
+	}
+	if n, _ := restoreScanned(t, repo, filepath.Join(base, "r5"), root, want, rules); n != 0 {
+		// Her records were kept out of the new snapshot; its files were
+		// indexed as stored, so none may hold her.
+		t.Errorf("restore of the backup taken after the erasure: %d files scanned", n)
+	}
 
 	// A full scan completes the restic repository's index, and resumes
 	// with nothing left to do.
@@ -106,7 +133,7 @@ func TestSubjectIndexScreensRestores(t *testing.T) {
 		Missing int `json:"files_missing"`
 		Indexed int `json:"files_indexed"`
 	}
-	out := mustLethe(t, args("-r", rrepo, "--json", "index", rules)...)
+	out = mustLethe(t, args("-r", rrepo, "--json", "index", rules)...)
 	if err := json.Unmarshal([]byte(out), &ist); err != nil || ist.Indexed == 0 || ist.Indexed != ist.Missing {
 		t.Fatalf("lethe index: %v %+v\n%s", err, ist, out)
 	}
@@ -114,7 +141,7 @@ func TestSubjectIndexScreensRestores(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &ist); err != nil || ist.Missing != 0 {
 		t.Fatalf("lethe index again: %v %+v\n%s", err, ist, out)
 	}
-	if n := restoreScanned(t, rrepo, filepath.Join(base, "r4"), root, want, rules); n != indexed {
+	if n := restoreWithheld(t, rrepo, filepath.Join(base, "r4"), root, want, rules); n != indexed {
 		t.Errorf("after lethe index: %d files scanned, %d in the repository lethe backed up", n, indexed)
 	}
 
