@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"lethe/agent/formats"
+	"lethe/tombstones"
 )
 
 func randomEntry(rng *rand.Rand, n int) *Entry {
@@ -108,4 +109,37 @@ func FuzzDecodeBatch(f *testing.F) {
 			t.Fatalf("re-encoded batch: %v", err)
 		}
 	})
+}
+
+// TestCollisionsIndependent: a looked-up tag that truncates like a tag
+// common to many contents (a company's own address in every mail) in one
+// entry does not in the others, so a false positive stays one rescan.
+func TestCollisionsIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	common := rng.Uint64()
+	var entries []*Entry
+	for i := 0; i < 1000; i++ {
+		var key ContentKey
+		for j := range key {
+			key[j] = byte(rng.Uint32())
+		}
+		entries = append(entries, newEntry(key, []uint64{common, rng.Uint64(), rng.Uint64()}))
+	}
+	// A tag other than common that entries[0] cannot tell from it.
+	var probe uint64
+	for {
+		probe = rng.Uint64()
+		if probe != common && entries[0].find(tombstones.Tag(probe)) > 0 && spread(entries[0].Key, probe)>>(64-uint(entries[0].Width)) == spread(entries[0].Key, common)>>(64-uint(entries[0].Width)) {
+			break
+		}
+	}
+	hits := 0
+	for _, e := range entries[1:] {
+		if e.find(tombstones.Tag(probe)) > 0 {
+			hits++
+		}
+	}
+	if hits > 2 {
+		t.Errorf("the colliding tag matches %d of %d other entries", hits, len(entries)-1)
+	}
 }

@@ -13,6 +13,7 @@
 package subjects
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"slices"
 
@@ -41,9 +42,11 @@ type Entry struct {
 	// PlainPhones is set when the content holds a phone number written in
 	// plain digits (kept by the tag of its tail).
 	PlainPhones bool
-	// Width is the number of high bits of a tombstones.Tag kept in Tags.
+	// Width is the number of high bits kept in Tags of a tag spread
+	// over the entry (see spread).
 	Width uint8
-	// Tags are the truncated tags (tag >> (64-Width)), sorted, unique;
+	// Tags are the truncated tags (spread(tag) >> (64-Width)), sorted,
+	// unique;
 	// Counts[i] is the number of records Tags[i] occurs in.
 	Tags   []uint64
 	Counts []uint32
@@ -54,9 +57,25 @@ func widthFor(n int) uint8 {
 	return uint8(min(64, bits.Len(uint(n))+precision))
 }
 
+// spread maps a tag to the value an entry keeps the top bits of. It is a
+// bijection (so distinct tags stay distinct) that differs per entry: a tag
+// looked up that truncates like a tag common to many files (a company's
+// own address in every mail) would otherwise match all of them; spread,
+// a collision in one entry says nothing about another.
+func spread(key ContentKey, t uint64) uint64 {
+	t ^= binary.BigEndian.Uint64(key[:8])
+	// The SplitMix64 finalizer.
+	t = (t ^ t>>30) * 0xbf58476d1ce4e5b9
+	t = (t ^ t>>27) * 0x94d049bb133111eb
+	return t ^ t>>31
+}
+
 // newEntry builds an entry from the tags of the identifiers of every
-// record: a tag once per record it occurs in. It sorts tags.
+// record: a tag once per record it occurs in. It overwrites tags.
 func newEntry(key ContentKey, tags []uint64) *Entry {
+	for i, t := range tags {
+		tags[i] = spread(key, t)
+	}
 	slices.Sort(tags)
 	distinct := 0
 	for i := range tags {
@@ -87,7 +106,7 @@ func (e *Entry) find(tag tombstones.Tag) uint32 {
 	if len(e.Tags) == 0 {
 		return 0
 	}
-	t := uint64(tag) >> (64 - uint(e.Width))
+	t := spread(e.Key, uint64(tag)) >> (64 - uint(e.Width))
 	if i, ok := slices.BinarySearch(e.Tags, t); ok {
 		return e.Counts[i]
 	}
