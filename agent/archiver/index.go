@@ -12,8 +12,7 @@ import (
 // than MaxSize, and unchanged files reused from the parent snapshot, are
 // not passed. Index is called from several goroutines once the node is
 // final (node.Content is the content stored, data its bytes); it must not
-// modify node nor keep it, but data is its own (the archiver does not use
-// it afterwards). path is masked by Options.MaskPath.
+// modify node nor keep data. path is masked by Options.MaskPath.
 type ContentIndexer interface {
 	MaxSize() int64
 	Index(path string, node *repository.Node, data []byte)

@@ -44,8 +44,8 @@ type BackupOptions struct {
 	// callbacks.
 	Archiver archiver.Options
 	// Subjects, when set, indexes the content of the files the backup
-	// reads (the subject index); Backup closes it, which saves its last
-	// entries.
+	// reads (the subject index); its last entries are saved once the
+	// snapshot is.
 	Subjects *subjects.Recorder
 }
 
@@ -90,11 +90,6 @@ func BackupTargets(targets []string) ([]string, error) {
 // snapshot.
 func Backup(ctx context.Context, repo BackupRepo, opts BackupOptions) (BackupResult, error) {
 	var res BackupResult
-	if opts.Subjects != nil {
-		// Stops its goroutines on the early returns; closing twice is
-		// harmless.
-		defer opts.Subjects.Close(ctx)
-	}
 	targets, err := BackupTargets(opts.Targets)
 	if err != nil {
 		return res, err
@@ -139,13 +134,11 @@ func Backup(ctx context.Context, repo BackupRepo, opts BackupOptions) (BackupRes
 		res.Parent = nil
 		res.Snapshot, res.Stats, err = snapshot(nil)
 	}
-	if opts.Subjects != nil {
-		// Entries of what was stored are right also when the backup
-		// failed.
-		res.IndexErr = opts.Subjects.Close(ctx)
-	}
 	if err != nil {
 		return res, fmt.Errorf("backup failed, no snapshot was saved: %w", err)
+	}
+	if opts.Subjects != nil {
+		res.IndexErr = opts.Subjects.Close(ctx)
 	}
 	return res, nil
 }
