@@ -59,16 +59,6 @@ func (s *memStore) ListLethe(_ context.Context, prefix string, fn func(string) e
 	return nil
 }
 
-func (s *memStore) size() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, b := range s.objects {
-		n += len(b)
-	}
-	return n
-}
-
 // setup returns a normalizer with the data set's custom kind and a key.
 func setup(t testing.TB, customKind, pattern string) (*tombstones.Normalizer, *tombstones.SubjectKey) {
 	t.Helper()
