@@ -75,6 +75,13 @@ func (w *Writer) save(ctx context.Context, entries []*Entry) error {
 	}
 	data := encodeBatch(w.idx.profile, entries)
 	if err := w.st.SaveLethe(ctx, batchName(data), data); err != nil {
+		// Queued again, a later Flush (under another context) saves them.
+		w.mu.Lock()
+		w.pending = append(entries, w.pending...)
+		for _, e := range entries {
+			w.tags += len(e.Tags)
+		}
+		w.mu.Unlock()
 		return fmt.Errorf("saving the subject index: %w", err)
 	}
 	w.mu.Lock()
