@@ -182,6 +182,11 @@ func TestSubjectIndexScreensRestores(t *testing.T) {
 			t.Errorf("find prints an identifier")
 		}
 	}
+	// By an identifier instead of the erasure: her mail address alone.
+	byEmail := mustLethe(t, args("-r", rrepo, "find", "--email", s.Email, rules)...)
+	if !strings.Contains(byEmail, "found ") || strings.Contains(byEmail, "found in none") || strings.Contains(byEmail, s.Email) {
+		t.Errorf("find --email:\n%s", byEmail)
+	}
 	if _, err := os.Stat(filepath.Join(rrepo, "lethe", "subjects")); err != nil {
 		t.Errorf("no index objects in the restic repository after lethe index: %v", err)
 	}
