@@ -145,7 +145,7 @@ func (g *globalOptions) nameMask(ctx context.Context, repo *repository.Repositor
 	}
 	o := &reapplyOptions{}
 	o.region, o.stateDir = "SE", tombstones.StateDirFromEnv()
-	r, err := g.reapplier(ctx, o, repo, nil)
+	r, _, err := g.reapplier(ctx, o, repo, nil, false)
 	if err != nil || r == nil {
 		return withheld
 	}
