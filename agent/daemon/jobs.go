@@ -11,6 +11,7 @@ import (
 	"lethe/agent/archiver"
 	"lethe/agent/config"
 	"lethe/agent/erasure"
+	"lethe/agent/erasure/subjects"
 	"lethe/agent/formats"
 	"lethe/agent/jobs"
 	"lethe/agent/repository"
@@ -151,10 +152,11 @@ func (j *RepoJobs) Backup(ctx context.Context, r Repository, at time.Time) (Back
 		return rep, err
 	}
 	defer release()
-	red, err := j.redactor(ctx, r, repo)
+	er, err := j.erasures(ctx, r, repo)
 	if err != nil {
 		return rep, err
 	}
+	red := er.red
 	var errs []error
 	for i := range j.Config.Sources {
 		src := &j.Config.Sources[i]
@@ -170,7 +172,7 @@ func (j *RepoJobs) Backup(ctx context.Context, r Repository, at time.Time) (Back
 			roots = []string{"/" + src.Filename}
 		}
 		if red != nil {
-			aopts.Filter = erasure.NewFilter(red, roots, nil)
+			aopts.Filter = erasure.NewFilter(red, roots, er.idx.Screen(er.active))
 			aopts.MaskPath = red.MaskPath
 		}
 		var res jobs.BackupResult
@@ -185,6 +187,7 @@ func (j *RepoJobs) Backup(ctx context.Context, r Repository, at time.Time) (Back
 			})
 		} else {
 			res, err = jobs.Backup(ctx, repo, jobs.BackupOptions{
+				Subjects:       subjects.NewRecorder(ctx, repo, er.ix, er.idx),
 				Targets:        src.Paths,
 				Excludes:       src.Excludes,
 				Host:           j.Host,
@@ -209,14 +212,27 @@ func (j *RepoJobs) Backup(ctx context.Context, r Repository, at time.Time) (Back
 		rep.KeptOut += res.Stats.FilesDropped + res.Stats.DirsDropped
 		j.log().Info("source backed up", "repository", r.Name, "source", src.Name,
 			"snapshot", res.Snapshot.ID.Str(), "bytes_added", res.Stats.DataAdded, "unreadable", unreadable.Load())
+		if res.IndexErr != nil {
+			j.log().Warn("the subject index of the backup was not saved; the next backup or lethe index adds it",
+				"repository", r.Name, "source", src.Name, "error", res.IndexErr.Error())
+		}
 	}
 	return rep, errors.Join(errs...)
 }
 
-// redactor returns the redactor of the active erasures, or nil when
-// there is none. An erasure that cannot be loaded fails the backup: going
-// on without it would store an erased subject's records again.
-func (j *RepoJobs) redactor(ctx context.Context, r Repository, repo *repository.Repository) (*formats.Redactor, error) {
+// backupErasures is what a backup needs to keep erased subjects out and
+// to index what it reads.
+type backupErasures struct {
+	red    *formats.Redactor // nil: no active tombstone
+	active []tombstones.Tombstone
+	ix     *subjects.Indexer
+	idx    *subjects.Index
+}
+
+// erasures loads the repository's tombstones (merged with the state
+// directory's) and its subject index. An index that cannot be loaded
+// costs time (every file is scanned), not correctness.
+func (j *RepoJobs) erasures(ctx context.Context, r Repository, repo *repository.Repository) (*backupErasures, error) {
 	n, err := j.Config.Identifiers.Normalizer()
 	if err != nil {
 		return nil, err
@@ -226,14 +242,21 @@ func (j *RepoJobs) redactor(ctx context.Context, r Repository, repo *repository.
 	if err != nil {
 		return nil, fmt.Errorf("loading the erasures to keep out of the backup: %w", err)
 	}
-	if len(set.Active()) == 0 {
-		return nil, nil
+	fopts := j.Config.Identifiers.FormatOptions()
+	be := &backupErasures{active: set.Active(), ix: subjects.NewIndexer(n, key, fopts)}
+	if be.idx, err = subjects.Load(ctx, repo, be.ix); err != nil {
+		j.log().Warn("subject index not loaded; every file is scanned", "repository", r.Name, "error", err.Error())
+		be.idx = subjects.New(be.ix)
+	}
+	if len(be.active) == 0 {
+		return be, nil
 	}
 	m, err := tombstones.NewMatcher(n, key, set)
 	if err != nil {
 		return nil, fmt.Errorf("loading the erasures to keep out of the backup: %w", err)
 	}
-	return formats.NewRedactor(m, j.Config.Identifiers.FormatOptions()), nil
+	be.red = formats.NewRedactor(m, fopts)
+	return be, nil
 }
 
 // Forget applies the retention policy and prunes, under an exclusive

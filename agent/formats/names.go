@@ -37,7 +37,7 @@ var fileExts = func() map[string]bool {
 	m := make(map[string]bool)
 	for _, e := range strings.Fields(`pdf txt doc docx xls xlsx ppt pptx odt ods odp rtf csv tsv json jsonl xml html htm
 		eml msg mbox vcf ics ical jpg jpeg png gif tif tiff heic bmp webp svg mp3 mp4 m4a mov wav
-		zip gz tgz tar 7z rar bz2 xz zst sql db sqlite log md bak old orig tmp sig p7s asc key pem`) {
+		zip gz tgz tar 7z rar bz2 xz zst sql db sqlite log md bak old orig tmp sig p7s asc key pem lnk url`) {
 		m[e] = true
 	}
 	return m

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lethe/agent/erasure"
+	"lethe/agent/erasure/subjects"
 	"lethe/agent/formats"
 	"lethe/agent/receipts"
 	"lethe/agent/repository"
@@ -94,14 +95,42 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	}
 	cfgID := e.repo.Config().ID
 	mirror := erasure.FileMirror(filepath.Join(e.state.Dir(), "erasures", id+"-"+cfgID[:min(12, len(cfgID))]+".jsonl"))
+	// The subject index rules out the files that cannot hold the subject,
+	// and learns the new content of the files the rewrite redacts. Without
+	// it every file is read: slower, as correct.
+	ix := subjects.NewIndexer(n, e.key, fopts)
+	idx, err := subjects.Load(ctx, e.repo, ix)
+	if err != nil {
+		if opts.Warn != nil {
+			opts.Warn(fmt.Errorf("%w; every file is read", err))
+		}
+		idx = subjects.New(ix)
+	}
+	w := subjects.NewWriter(e.repo, idx)
+	var indexErr error
 	res, err := erasure.Run(ctx, e.repo, erasure.Options{
-		Tombstone: id,
-		Mode:      string(t.Mode),
-		Redactor:  formats.NewRedactor(m, fopts),
-		Rules:     rules,
-		Mirror:    mirror,
-		Event:     opts.Event,
+		Tombstone:  id,
+		Mode:       string(t.Mode),
+		Redactor:   formats.NewRedactor(m, fopts),
+		Screen:     idx.Screen([]tombstones.Tombstone{t}),
+		Rules:      rules,
+		Mirror:     mirror,
+		Event:      opts.Event,
+		IndexLimit: ix.MaxSize(),
+		Indexed: func(_ string, node *repository.Node, data []byte) {
+			if err := w.Add(ctx, ix.Entry(node.Name, node.Content, data)); err != nil && indexErr == nil {
+				indexErr = err
+			}
+		},
 	})
+	if err == nil {
+		if ferr := w.Flush(ctx); ferr != nil && indexErr == nil {
+			indexErr = ferr
+		}
+		if indexErr != nil && opts.Warn != nil {
+			opts.Warn(fmt.Errorf("saving the subject index of the rewritten files: %w (they are read by every restore until lethe index adds them)", indexErr))
+		}
+	}
 	if err != nil {
 		_ = e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressFailed, Updated: time.Now().UTC(), Note: "to be retried"})
 		return nil, fmt.Errorf("erasure %s in %s: %w", id, e.loc, err)

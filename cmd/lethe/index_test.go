@@ -86,7 +86,7 @@ func TestSubjectIndexScreensRestores(t *testing.T) {
 	restictest.Run(t, rrepo, "init")
 	restictest.Run(t, rrepo, "backup", root)
 
-	erase := args("-r", repo, "erase", "--reason", "17(1)(a)", "--kind", ds.CustomKind+"="+ds.CustomPattern)
+	erase := args("-r", repo, "erase", "--record-only", "--reason", "17(1)(a)", "--kind", ds.CustomKind+"="+ds.CustomPattern)
 	for _, id := range ds.Subjects[subject].IDs(ds.CustomKind) {
 		erase = append(erase, "--id", id)
 	}

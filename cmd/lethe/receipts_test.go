@@ -95,7 +95,7 @@ func TestReceiptsCLI(t *testing.T) {
 	var outputs bytes.Buffer
 	out := func(s string) string { outputs.WriteString(s); return s }
 
-	id := strings.TrimSpace(out(mustLethe(t, "-r", repo, "erase", "--state-dir", stateA,
+	id := strings.TrimSpace(out(mustLethe(t, "-r", repo, "erase", "--record-only", "--state-dir", stateA,
 		"--email", "Anna.Svensson@Example.SE", "--phone", "070-123 45 67", "--personnummer", "19800101-1231", "--reason", "b")))
 	pubA := out(mustLethe(t, "-r", repo, "receipts", "pubkey", "--state-dir", stateA))
 	if !strings.HasPrefix(pubA, "-----BEGIN PUBLIC KEY-----\n") || !strings.Contains(pubA, "fingerprint: SHA256:") {
