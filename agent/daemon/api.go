@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
+	"lethe/agent/jobs"
+	"lethe/agent/receipts"
 	"lethe/tombstones"
 )
 
@@ -326,8 +330,59 @@ func (d *Daemon) getStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// getReceipt serves a receipt, by its id or its request's (the latest
+// then), from the first repository holding it: ?format=json (the signed
+// file, default), text, md or html and ?lang=sv or en.
 func (d *Daemon) getReceipt(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, CodeNotImplemented, "receipts are not available yet")
+	id := r.PathValue("id")
+	format, err := receipts.ParseFormat(cmp.Or(r.URL.Query().Get("format"), "json"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
+		return
+	}
+	lang, err := receipts.ParseLang(cmp.Or(r.URL.Query().Get("lang"), "sv"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
+		return
+	}
+	for _, repo := range d.repos {
+		rc, ok, err := d.findReceipt(r.Context(), repo, id)
+		if err != nil {
+			d.log.Warn("reading receipts", "repository", repo.Name, "error", err.Error())
+			continue
+		}
+		if !ok {
+			continue
+		}
+		ctype := map[receipts.Format]string{"json": "application/json", "text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}[format]
+		w.Header().Set("Content-Type", ctype)
+		if err := receipts.Render(w, rc, format, lang); err != nil {
+			d.log.Warn("rendering a receipt", "error", err.Error())
+		}
+		return
+	}
+	writeError(w, http.StatusNotFound, CodeNotFound, "no receipt "+id)
+}
+
+// findReceipt looks for receipt id in a repository, checked against the
+// agent's signing key.
+func (d *Daemon) findReceipt(ctx context.Context, repo Repository, id string) (receipts.Receipt, bool, error) {
+	rr, err := jobs.Open(ctx, repo.Repo)
+	if err != nil {
+		return receipts.Receipt{}, false, err
+	}
+	defer jobs.Close(rr)
+	store := []tombstones.Repo{{Name: repo.Name, Store: rr}}
+	key, err := (&receipts.Keys{StateDir: d.cfg.StateDir, Repos: store}).Load(ctx)
+	if err != nil || key == nil {
+		return receipts.Receipt{}, false, err
+	}
+	rs, err := receipts.List(ctx, rr, key.Public().(ed25519.PublicKey))
+	if err != nil {
+		return receipts.Receipt{}, false, err
+	}
+	rc, ok := receipts.Find(rs, id)
+	return rc, ok, nil
 }
 
 // serve serves h on l until ctx is done, then shuts the server down.

@@ -241,7 +241,7 @@ func TestAPIErrors(t *testing.T) {
 		{"GET", "/v1/erasures/01JBZZZZZZZZZZZZZZZZZZZZZZ", "", 404, CodeNotFound},
 		{"DELETE", "/v1/erasures", "", 405, CodeMethodNotAllowed},
 		{"GET", "/v1/backups", "", 405, CodeMethodNotAllowed},
-		{"GET", "/v1/receipts/01JBZZZZZZZZZZZZZZZZZZZZZZ", "", 501, CodeNotImplemented},
+		{"GET", "/v1/receipts/01JBZZZZZZZZZZZZZZZZZZZZZZ", "", 404, CodeNotFound},
 		{"GET", "/v2/anything", "", 404, CodeNotFound},
 	} {
 		var e apiError

@@ -428,9 +428,19 @@ INSERT INTO contacts VALUES (3, 'Cecilia Ek', 'cecilia.ek@example.se', '08-123 4
 		}
 		return st.State == "complete"
 	})
+	// The customer's receipt, over the API, in Swedish.
+	resp, err = a.client.Get("http://lethe/v1/receipts/" + st.ID + "?format=text&lang=sv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(text), "Exempel AB") || !strings.Contains(string(text), st.ID) {
+		t.Errorf("GET /v1/receipts/%s: %s\n%s", st.ID, resp.Status, text)
+	}
 	a.stop(t)
-	if strings.Contains(a.stderr.String(), "anna") {
-		t.Errorf("the agent's log names the customer:\n%s", a.stderr.String())
+	if strings.Contains(a.stderr.String(), "anna") || strings.Contains(string(text), "anna") {
+		t.Errorf("the agent's log or the receipt names the customer:\n%s\n%s", a.stderr.String(), text)
 	}
 
 	for i, repo := range repos {
