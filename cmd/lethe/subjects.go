@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"lethe/agent/jobs"
@@ -78,13 +76,4 @@ func (g *globalOptions) tombstoneService(ctx context.Context, o *subjectOptions)
 		done = func() { _ = release() }
 	}
 	return svc, done, nil
-}
-
-// splitKV splits "key=value".
-func splitKV(s string) (string, string, error) {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return "", "", fmt.Errorf("invalid option %q: want key=value", s)
-	}
-	return k, v, nil
 }
