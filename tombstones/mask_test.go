@@ -70,10 +70,23 @@ func TestOldMasksRemaskedOnRead(t *testing.T) {
 	if synced == nil {
 		t.Fatal("not synced to the fresh repository")
 	}
-	for _, old := range oldMasks() {
-		if bytes.Contains(synced, []byte(old)) {
-			t.Errorf("synced object holds the old mask %q", old)
+	// What is stored is re-masked too: the log and the old repository's
+	// object, not only what is read from them.
+	logData, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, data := range map[string][]byte{"synced object": synced, "state log": logData, "repository object": repo.objects[tombstoneName(ts.ID)]} {
+		for _, old := range oldMasks() {
+			if bytes.Contains(data, []byte(old)) {
+				t.Errorf("%s holds the old mask %q", what, old)
+			}
 		}
+	}
+	// And the tombstone is whole: the fingerprints still match.
+	res, err := s2.Check(ctx, subject[:1])
+	if err != nil || len(res) != 1 || len(res[0].Tombstones) != 1 {
+		t.Errorf("check after re-masking: %v %+v", err, res)
 	}
 }
 

@@ -170,6 +170,9 @@ func (s *Service) Sync(ctx context.Context) (*Set, *SubjectKey, *SyncReport, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if _, err := s.State.Remask(); err != nil {
+		return nil, nil, nil, err
+	}
 	local, err := s.State.Load()
 	if err != nil {
 		return nil, nil, nil, err
@@ -181,7 +184,10 @@ func (s *Service) Sync(ctx context.Context) (*Set, *SubjectKey, *SyncReport, err
 	report := &SyncReport{ToRepo: make(map[string]int)}
 	repoNames := make([]map[string]bool, len(s.Repos))
 	for i, r := range s.Repos {
-		set, err := LoadRepoSet(ctx, r.Store)
+		set, stale, err := loadRepoSet(ctx, r.Store)
+		if err == nil {
+			err = remaskRepo(ctx, r.Store, stale)
+		}
 		if err != nil {
 			if rerr := s.repoErr(r.Name, err); rerr != nil {
 				return nil, nil, nil, rerr

@@ -41,6 +41,16 @@ func (m *memStore) SaveLethe(_ context.Context, name string, data []byte) error 
 	return nil
 }
 
+func (m *memStore) RemoveLethe(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return errDown
+	}
+	delete(m.objects, name)
+	return nil
+}
+
 func (m *memStore) LoadLethe(_ context.Context, name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

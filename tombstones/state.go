@@ -256,3 +256,72 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// Remask rewrites the log when a tombstone in it carries a mask of an
+// older lethe (one that showed a date of birth or five digits): the log is
+// written anew, atomically, with every mask as Remask gives it. It returns
+// how many tombstones it re-masked.
+func (s *State) Remask() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := filepath.Join(s.dir, stateLogName)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading tombstone log: %w", err)
+	}
+	var out bytes.Buffer
+	n := 0
+	for _, line := range bytes.SplitAfter(data, []byte{'\n'}) {
+		b := bytes.TrimSpace(line)
+		o, derr := decodeObject(b)
+		if len(b) == 0 || derr != nil || o.Type != objTombstone || !remaskEntries(o.Tombstone.Entries) {
+			out.Write(line)
+			continue
+		}
+		enc, err := json.Marshal(o)
+		if err != nil {
+			return 0, err
+		}
+		out.Write(enc)
+		out.WriteByte('\n')
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	tmp, err := os.CreateTemp(s.dir, stateLogName+".remask-*")
+	if err != nil {
+		return 0, fmt.Errorf("re-masking tombstone log: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(out.Bytes()); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("re-masking tombstone log: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("re-masking tombstone log: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, fmt.Errorf("re-masking tombstone log: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return 0, fmt.Errorf("re-masking tombstone log: %w", err)
+	}
+	return n, syncDir(s.dir)
+}
+
+// remaskEntries gives every entry its current mask and reports whether
+// one changed.
+func remaskEntries(es []Entry) bool {
+	changed := false
+	for i := range es {
+		if m := Remask(es[i].Kind, es[i].Masked); m != es[i].Masked {
+			es[i].Masked, changed = m, true
+		}
+	}
+	return changed
+}

@@ -136,6 +136,14 @@ func (s *Set) objects() []object {
 // Objects are checked against their names, so a renamed or swapped object
 // is an error, not a silent change.
 func LoadRepoSet(ctx context.Context, st Store) (*Set, error) {
+	set, _, err := loadRepoSet(ctx, st)
+	return set, err
+}
+
+// loadRepoSet is LoadRepoSet that also returns the tombstone objects
+// stored with the masks of an older lethe, re-masked.
+func loadRepoSet(ctx context.Context, st Store) (*Set, []object, error) {
+	var stale []object
 	var names []string
 	err := st.ListLethe(ctx, TombstonesPrefix, func(name string) error {
 		if !strings.HasPrefix(name, TombstonesPrefix) {
@@ -145,26 +153,58 @@ func LoadRepoSet(ctx context.Context, st Store) (*Set, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing tombstones: %w", err)
+		return nil, nil, fmt.Errorf("listing tombstones: %w", err)
 	}
 	set := NewSet()
 	for _, name := range names {
 		data, err := st.LoadLethe(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", name, err)
+			return nil, nil, fmt.Errorf("loading %s: %w", name, err)
 		}
 		o, err := decodeObject(data)
 		if err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", name, err)
+			return nil, nil, fmt.Errorf("decoding %s: %w", name, err)
 		}
 		if o.name() != name {
-			return nil, fmt.Errorf("decoding %s: object is %s", name, o.name())
+			return nil, nil, fmt.Errorf("decoding %s: object is %s", name, o.name())
+		}
+		if o.Type == objTombstone {
+			c := *o.Tombstone
+			c.Entries = append([]Entry(nil), c.Entries...)
+			if remaskEntries(c.Entries) {
+				stale = append(stale, object{Version: o.Version, Type: objTombstone, Tombstone: &c})
+			}
 		}
 		if err := set.addObject(o); err != nil {
-			return nil, fmt.Errorf("loading %s: %w", name, err)
+			return nil, nil, fmt.Errorf("loading %s: %w", name, err)
 		}
 	}
-	return set, nil
+	return set, stale, nil
+}
+
+// remover is a Store that can also delete an object.
+type remover interface {
+	RemoveLethe(ctx context.Context, name string) error
+}
+
+// remaskRepo replaces tombstone objects stored with old masks by their
+// re-masked form, where the store can delete. Between the delete and the
+// save the object is missing only in this repository: the state directory
+// and the other repositories still hold it, and the next sync restores it.
+func remaskRepo(ctx context.Context, st Store, stale []object) error {
+	rm, ok := st.(remover)
+	if !ok {
+		return nil
+	}
+	for _, o := range stale {
+		if err := rm.RemoveLethe(ctx, o.name()); err != nil {
+			return fmt.Errorf("re-masking %s: %w", o.name(), err)
+		}
+		if err := saveObject(ctx, st, o); err != nil {
+			return fmt.Errorf("re-masking %s: %w", o.name(), err)
+		}
+	}
+	return nil
 }
 
 func saveObject(ctx context.Context, st Store, o object) error {
