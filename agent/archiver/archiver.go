@@ -78,8 +78,8 @@ type Options struct {
 	// storing blobs (default GOMAXPROCS).
 	SaveWorkers int
 	// Error is told about items that cannot be backed up (unreadable, or
-	// the filter failed on them); nil skips them silently (they still
-	// count in Stats.Errors).
+	// the filter failed on them), one at a time; nil skips them silently
+	// (they still count in Stats.Errors).
 	Error ErrorFunc
 	// Progress receives progress reports; nil for none.
 	Progress Progress

@@ -28,6 +28,10 @@ type run struct {
 	fileCh chan *fileJob
 	blobCh chan blobJob
 	treeCh chan *dirJob
+
+	// errMu makes the error callback see one item at a time: the walker
+	// and the file workers report concurrently.
+	errMu sync.Mutex
 }
 
 // fileJob is a file to read; done is closed when node is complete or err
@@ -104,7 +108,10 @@ func (r *run) report(path string, err error) error {
 	r.c.errors.Add(1)
 	if r.a.opts.Error != nil {
 		shown := r.a.show(path)
-		if cbErr := r.a.opts.Error(shown, fmt.Errorf("%s: %w", shown, err)); cbErr != nil {
+		r.errMu.Lock()
+		cbErr := r.a.opts.Error(shown, fmt.Errorf("%s: %w", shown, err))
+		r.errMu.Unlock()
+		if cbErr != nil {
 			r.fail(cbErr)
 			return cbErr
 		}
