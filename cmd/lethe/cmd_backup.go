@@ -134,6 +134,9 @@ func runBackup(ctx context.Context, g *globalOptions, o backupOptions, args []st
 		if res.Parent != nil {
 			g.printf("using parent snapshot %s\n", res.Parent.ID.Str())
 		}
+		if res.ParentErr != nil {
+			g.warnf("warning: the parent snapshot's trees are damaged (%v); every file was read\n", res.ParentErr)
+		}
 		g.printf("\nFiles:       %6d new, %6d changed, %6d unmodified\n", st.FilesNew, st.FilesChanged, st.FilesUnmodified)
 		g.printf("Dirs:        %6d new, %6d changed, %6d unmodified\n", st.DirsNew, st.DirsChanged, st.DirsUnmodified)
 		g.printf("Added to the repository: %s\n\n", fmtBytes(st.DataAdded))
