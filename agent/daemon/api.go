@@ -39,7 +39,6 @@ const (
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotReady         = "not_ready"
-	CodeNotImplemented   = "not_implemented"
 	CodeInternal         = "internal"
 )
 
