@@ -154,6 +154,7 @@ type Repo interface {
 	Prune(ctx context.Context, opts repository.PruneOptions) (repository.PruneStats, error)
 	UsedBlobs(ctx context.Context, snaps []*repository.Snapshot) (repository.BlobSet, error)
 	LookupAll(h repository.BlobHandle) []repository.PackedBlob
+	EachBlob(fn func(repository.PackedBlob) bool)
 }
 
 // Run carries out (or resumes) an erasure in one repository: plan,
@@ -616,20 +617,112 @@ func (e *eraser) prune(ctx context.Context) error {
 	for h := range e.erasedBlobs() {
 		opts.RepackBlobs.Insert(h)
 	}
+	stale, err := e.staleBlobs(ctx)
+	if err != nil {
+		return fmt.Errorf("pruning after the rewrite: %w", err)
+	}
+	var extra []repository.BlobHandle
+	for h := range stale {
+		if !opts.RepackBlobs.Has(h) {
+			opts.RepackBlobs.Insert(h)
+			extra = append(extra, h)
+		}
+	}
 	st, err := e.repo.Prune(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("pruning after the rewrite: %w", err)
 	}
 	e.event(StepPrune, repository.ID{}, 1, 1)
-	return e.append(ctx, Step{Kind: StepPrune, Prune: &PruneStep{Stats: st}})
+	return e.append(ctx, Step{Kind: StepPrune, Prune: &PruneStep{Stats: st, Stale: extra}})
 }
 
-// erasedBlobs is the union of the blobs every rewrite left unreferenced.
+// staleBlobs returns the blobs no snapshot references that may hold the
+// subject: left by snapshots forgotten but not yet pruned, or by an
+// interrupted backup. Forgetting a snapshot erases nothing, so the
+// erasure-grade prune takes these too. Every unreferenced tree is stale
+// (trees hold names); an unreferenced data blob is left to the normal
+// threshold only when every unreferenced file node holding it is ruled out
+// by its name and the subject index, and path rules, which need a node's
+// full path, are not in use.
+func (e *eraser) staleBlobs(ctx context.Context) (repository.BlobSet, error) {
+	snaps, damaged, err := e.repo.LoadAllSnapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(damaged) > 0 {
+		return nil, fmt.Errorf("%d snapshots cannot be loaded (first: %v); repair them first (lethe repair snapshots)", len(damaged), damaged[0])
+	}
+	used, err := e.repo.UsedBlobs(ctx, snaps)
+	if err != nil {
+		return nil, err
+	}
+	stale := repository.BlobSet{}
+	data := repository.BlobSet{}
+	var trees repository.IDs
+	e.repo.EachBlob(func(pb repository.PackedBlob) bool {
+		switch {
+		case used.Has(pb.BlobHandle) || stale.Has(pb.BlobHandle) || data.Has(pb.BlobHandle):
+		case pb.Type == repository.TreeBlob:
+			stale.Insert(pb.BlobHandle)
+			trees = append(trees, pb.ID)
+		default:
+			data.Insert(pb.BlobHandle)
+		}
+		return true
+	})
+	if len(data) == 0 {
+		return stale, nil
+	}
+	if e.opts.Screen == nil || len(e.opts.Rules.PathRules) > 0 {
+		for h := range data {
+			stale.Insert(h)
+		}
+		return stale, nil
+	}
+	clean, held := repository.BlobSet{}, repository.BlobSet{}
+	for _, id := range trees {
+		buf, err := e.repo.LoadBlob(ctx, repository.TreeBlob, id, nil)
+		if err != nil {
+			continue // its files are unknown, so their blobs stay stale
+		}
+		t, err := repository.DecodeTree(buf)
+		if err != nil {
+			continue
+		}
+		for _, n := range t.Nodes {
+			if n.Type != repository.NodeFile {
+				continue
+			}
+			_, named := e.opts.Redactor.DecidePath(n.Name, false)
+			to := clean
+			if named || e.opts.Screen.MayHold(n) {
+				to = held
+			}
+			for _, c := range n.Content {
+				to.Insert(repository.BlobHandle{ID: c, Type: repository.DataBlob})
+			}
+		}
+	}
+	for h := range data {
+		if held.Has(h) || !clean.Has(h) {
+			stale.Insert(h)
+		}
+	}
+	return stale, nil
+}
+
+// erasedBlobs is the union of the blobs every rewrite left unreferenced
+// and the stale blobs the prune took.
 func (e *eraser) erasedBlobs() repository.BlobSet {
 	out := repository.BlobSet{}
 	done, _ := e.j.snapshotSteps()
 	for _, st := range done {
 		for _, h := range st.Erased {
+			out.Insert(h)
+		}
+	}
+	if p := e.j.last(StepPrune); p != nil && p.Prune != nil {
+		for _, h := range p.Prune.Stale {
 			out.Insert(h)
 		}
 	}

@@ -437,3 +437,71 @@ func TestEraseResumes(t *testing.T) {
 		checkNoBlobHolds(t, env)
 	}
 }
+
+// screenFunc is a Screen from a function.
+type screenFunc func(*repository.Node) bool
+
+func (f screenFunc) MayHold(n *repository.Node) bool { return f(n) }
+
+// A snapshot forgotten but not yet pruned still holds the subject in its
+// blobs: the erasure-grade prune takes them, and leaves unreferenced blobs
+// that cannot hold her to the normal threshold.
+func TestEraseTakesForgottenSnapshots(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, 1)
+	repo := env.open(t)
+	const (
+		oldRow = "4,Anna Svensson,anna.svensson@example.se,gammal kund\n"
+		clean  = "inget om någon kund här\n"
+		shared = "delad fil i två ögonblicksbilder\n"
+	)
+	snapshotOf := func(files map[string]string) *repository.Snapshot {
+		t.Helper()
+		dir := t.TempDir()
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(ctx, []string{dir}, archiver.SnapshotOptions{Time: time.Date(2026, 11, 10, 2, 0, 0, 0, time.UTC), Hostname: "kontoret"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sn
+	}
+	// Each backup writes its own pack: the clean blob shares one with a
+	// blob a kept snapshot references, so only the threshold decides it.
+	forgotten := []*repository.Snapshot{
+		snapshotOf(map[string]string{"gamla.csv": csvKeep + oldRow}),
+		snapshotOf(map[string]string{"ren.txt": clean, "delad.txt": shared}),
+	}
+	kept := snapshotOf(map[string]string{"delad.txt": shared})
+	for _, sn := range forgotten {
+		if err := repo.RemoveUnpacked(ctx, backends.SnapshotFile, sn.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.snaps = append(env.snaps, kept)
+
+	opts := eraseOpts(t)
+	opts.Prune.MaxUnused = 1 // keep every partly used pack unless forced
+	opts.Screen = screenFunc(func(n *repository.Node) bool { return n.Name != "ren.txt" })
+	res, err := Run(ctx, repo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verify.OK {
+		t.Fatalf("verify: %+v", res.Verify)
+	}
+	stored := func(data string) bool {
+		return len(repo.LookupAll(repository.BlobHandle{ID: repository.Hash([]byte(data)), Type: repository.DataBlob})) > 0
+	}
+	if stored(csvKeep + oldRow) {
+		t.Error("the forgotten snapshot's CSV holding the subject is still stored")
+	}
+	if !stored(clean) {
+		t.Error("an unreferenced blob the index rules out was pruned despite the threshold")
+	}
+	restictest.Check(t, env.repoDir)
+	checkNoBlobHolds(t, env)
+}

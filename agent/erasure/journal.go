@@ -106,6 +106,10 @@ type SnapshotStep struct {
 // PruneStep is the result of the erasure-grade prune.
 type PruneStep struct {
 	Stats repository.PruneStats `json:"stats"`
+	// Stale are the blobs, beyond those the rewrite left behind, that no
+	// snapshot referenced and the prune took because they may hold the
+	// subject (see staleBlobs); verification checks they are gone.
+	Stale []repository.BlobHandle `json:"stale,omitempty"`
 }
 
 // ExpireStep is expire mode's outcome: the snapshots holding the subject
