@@ -39,6 +39,9 @@ func setupEnv(t *testing.T) {
 	t.Setenv("LETHE_PASSWORD_FILE", "")
 	t.Setenv("LETHE_REPOSITORY", "")
 	t.Setenv("LETHE_STATE_DIR", filepath.Join(t.TempDir(), "state"))
+	// Keys with full-strength scrypt cost a second per command, ten under
+	// the race detector; no test here is about their strength.
+	t.Setenv(weakKDFEnv, "1")
 }
 
 // writeTree makes a small source tree with the kinds of entries a server

@@ -23,7 +23,8 @@ func newInitCommand(g *globalOptions) *cobra.Command {
 			}
 			r.Password = func() (string, error) { return g.newPassword("enter password for new repository: ") }
 			host, _ := os.Hostname()
-			repo, err := jobs.Init(ctx, r, repository.InitOptions{Username: currentUsername(), Hostname: host})
+			g.warnWeakKDF()
+			repo, err := jobs.Init(ctx, r, repository.InitOptions{Username: currentUsername(), Hostname: host, KDF: weakKDF()})
 			if err != nil {
 				return err
 			}

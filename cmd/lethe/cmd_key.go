@@ -82,6 +82,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			host, _ := os.Hostname()
+			g.warnWeakKDF()
 			id, err := repo.AddKey(ctx, pw, currentUsername(), host)
 			if err != nil {
 				return err
@@ -117,6 +118,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 			}
 			old := repo.KeyID()
 			host, _ := os.Hostname()
+			g.warnWeakKDF()
 			id, err := repo.ChangePassword(ctx, pw, currentUsername(), host)
 			if err != nil {
 				return err

@@ -113,8 +113,29 @@ func (g *globalOptions) configRepos() ([]config.Repository, error) {
 // damage reported as for --repo.
 func (g *globalOptions) configRepoSpec(r *config.Repository) jobs.Repo {
 	spec := r.JobsRepo()
-	spec.Repository = repository.Options{Warn: func(err error) { g.warnf("warning: %v\n", err) }}
+	spec.Repository = repository.Options{Warn: func(err error) { g.warnf("warning: %v\n", err) }, KDF: weakKDF()}
 	return spec
+}
+
+// weakKDFEnv set to 1 gives new key files cheap scrypt parameters. It is
+// for tests, which create and open repositories by the hundred (borg's
+// BORG_TESTONLY_WEAKEN_KDF is the same idea); such a key hardly slows
+// down guessing its password.
+const weakKDFEnv = "LETHE_TESTONLY_WEAKEN_KDF"
+
+// weakKDF returns the parameters weakKDFEnv asks for, or nil.
+func weakKDF() *repository.KDFParams {
+	if os.Getenv(weakKDFEnv) != "1" {
+		return nil
+	}
+	return &repository.KDFParams{N: 1 << 10, R: 8, P: 1}
+}
+
+// warnWeakKDF says so when a new key gets weak parameters.
+func (g *globalOptions) warnWeakKDF() {
+	if weakKDF() != nil {
+		g.warnf("warning: %s=1: the new key has weak scrypt parameters, for tests only\n", weakKDFEnv)
+	}
 }
 
 // readPassword finds the password in the password file, LETHE_PASSWORD
@@ -163,7 +184,7 @@ func (g *globalOptions) repoSpec() (jobs.Repo, error) {
 		Options:  g.options,
 		Password: func() (string, error) { return g.readPassword("enter password for repository: ") },
 		// Damage a read skips is reported, as restic does.
-		Repository: repository.Options{Warn: func(err error) { g.warnf("warning: %v\n", err) }},
+		Repository: repository.Options{Warn: func(err error) { g.warnf("warning: %v\n", err) }, KDF: weakKDF()},
 	}, nil
 }
 
