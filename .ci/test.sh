@@ -11,6 +11,13 @@ as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# Building the S3 test server takes minutes on a new machine: it runs
+# while the other tools are installed and the code is checked.
+scratch=$(mktemp -d)
+bash backends/s3test/install.sh >"$scratch/minio.log" 2>&1 &
+minio_pid=$!
+trap 'pkill -P "$minio_pid" 2>/dev/null || true; kill "$minio_pid" 2>/dev/null || true; rm -rf "$scratch"' EXIT
+
 if ! command -v restic >/dev/null 2>&1; then
 	echo "installing restic (Debian package)"
 	export DEBIAN_FRONTEND=noninteractive
@@ -53,9 +60,6 @@ if [ ! -x "$staticcheck" ]; then
 	mv "$tools/tmp/staticcheck" "$staticcheck"
 fi
 
-if [ -f backends/s3test/install.sh ]; then
-	bash backends/s3test/install.sh
-fi
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
@@ -73,8 +77,8 @@ fi
 # verify also checks that ExecStart's program exists, and lethe is not
 # installed here: check a copy of the unit whose ExecStart runs a lethe
 # built for the check, the unit's only change.
-unit_dir=$(mktemp -d)
-trap 'rm -rf "$unit_dir"' EXIT
+unit_dir="$scratch/unit"
+mkdir "$unit_dir"
 go build -o "$unit_dir/lethe" ./cmd/lethe
 sed "s|^ExecStart=/usr/local/bin/lethe |ExecStart=$unit_dir/lethe |" configs/lethe.service >"$unit_dir/lethe.service"
 if cmp -s configs/lethe.service "$unit_dir/lethe.service"; then
@@ -97,4 +101,11 @@ systemd-analyze security --offline=true --threshold=19 "$unit_dir/lethe.service"
 
 go vet ./...
 "$staticcheck" ./...
+if ! wait "$minio_pid"; then
+	cat "$scratch/minio.log" >&2
+	echo "building the S3 test server failed" >&2
+	exit 1
+fi
+cat "$scratch/minio.log"
+
 go test -race -timeout 75m ./...
