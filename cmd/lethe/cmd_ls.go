@@ -9,17 +9,28 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lethe/agent/formats"
 	"lethe/agent/repository"
 )
 
 func newLsCommand(g *globalOptions) *cobra.Command {
-	var long bool
+	var (
+		long bool
+		o    reapplyOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "ls SNAPSHOT [DIR...]",
 		Short: "List the files of a snapshot",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `ls lists the files of a snapshot. Files and folders that a restore would
+withhold as wholly an erased subject's (named after them, or theirs by a
+path rule) are not listed, as a restore does not write them.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: g.withRepository(false, true, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			sn, err := repo.FindSnapshot(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			ra, _, err := g.reapplier(ctx, &o, repo, sn.Paths, false)
 			if err != nil {
 				return err
 			}
@@ -38,6 +49,16 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 						id = *n.Subtree
 					}
 					return fmt.Errorf("loading tree %s: %w", id.Str(), err)
+				}
+				if ra != nil {
+					if d, _, err := ra.filter.Decide(ctx, p, n); err != nil {
+						return err
+					} else if d == formats.Drop {
+						if n.Type == repository.NodeDir {
+							return repository.ErrSkipDir
+						}
+						return nil
+					}
 				}
 				if !selected(p, dirs) {
 					return nil
@@ -59,6 +80,7 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, owner, size and mtime")
+	o.addFlags(cmd)
 	return cmd
 }
 
