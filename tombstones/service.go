@@ -31,6 +31,15 @@ type Service struct {
 	// Now returns the current time (time.Now if nil).
 	Now func() time.Time
 
+	// ReadOnly makes the service never create a subject key: when no
+	// place holds one, SubjectKey returns ErrNoSubjectKey and Sync goes on
+	// without a key (there can be no tombstone then). Read-only commands
+	// set it, so that running one where there is no key yet (no
+	// repository given, or one lethe never wrote to) leaves no key
+	// behind to disagree with the repository's later. A key that exists
+	// is still copied to the places that lack it, as are tombstones.
+	ReadOnly bool
+
 	// Deadline returns when a request received at the given time must be
 	// answered (OneMonthAfter if nil); the config's erasure.deadline
 	// period gives it.
@@ -82,26 +91,25 @@ type Request struct {
 	Mode        Mode   // "" is rewrite
 }
 
+// ErrNoSubjectKey is what SubjectKey returns for a ReadOnly service when
+// no place holds a key yet.
+var ErrNoSubjectKey = errors.New("no subject key yet")
+
 // SubjectKey reconciles the subject key across the state directory and all
-// reachable repositories and returns it. The first use creates it. Every
-// place that has a key must have the same one; places without it get a
-// copy.
+// reachable repositories and returns it. The first use creates it, unless
+// the service is ReadOnly. Every place that has a key must have the same
+// one; places without it get a copy. A state directory that holds no
+// tombstone adopts the repositories' key in place of its own: nothing was
+// fingerprinted under its key that could be lost.
 func (s *Service) SubjectKey(ctx context.Context) (*SubjectKey, error) {
-	type source struct {
-		name string
-		key  *SubjectKey
-	}
-	var sources []source
 	stateKey, err := s.State.LoadKey()
 	if err != nil {
 		return nil, err
 	}
-	if stateKey != nil {
-		sources = append(sources, source{"state directory " + s.State.Dir(), stateKey})
-	}
 	reachable := make([]bool, len(s.Repos))
 	repoKeys := make([]*SubjectKey, len(s.Repos))
 	var unreachable []string
+	var sources []keySource
 	for i, r := range s.Repos {
 		k, err := loadRepoKey(ctx, r.Store)
 		if err != nil {
@@ -114,22 +122,35 @@ func (s *Service) SubjectKey(ctx context.Context) (*SubjectKey, error) {
 		reachable[i] = true
 		repoKeys[i] = k
 		if k != nil {
-			sources = append(sources, source{"repository " + r.Name, k})
+			sources = append(sources, keySource{"repository " + r.Name, k})
 		}
+	}
+	if stateKey != nil && len(sources) > 0 && !stateKey.Equal(sources[0].key) {
+		unused, err := s.stateKeyUnused()
+		if err != nil {
+			return nil, err
+		}
+		if unused && agree(sources) {
+			if err := s.State.replaceKey(stateKey, sources[0].key, s.now()); err != nil {
+				return nil, err
+			}
+			stateKey = sources[0].key
+		}
+	}
+	if stateKey != nil {
+		sources = append([]keySource{{"state directory " + s.State.Dir(), stateKey}}, sources...)
+	}
+	if err := s.checkAgree(sources); err != nil {
+		return nil, err
 	}
 	var key *SubjectKey
-	for _, src := range sources {
-		if key == nil {
-			key = src.key
-			continue
-		}
-		if !key.Equal(src.key) {
-			return nil, fmt.Errorf("subject keys disagree: %s has key %s, %s has key %s; "+
-				"fingerprints made under one do not match under the other, so lethe will not pick one",
-				sources[0].name, key.ID(), src.name, src.key.ID())
-		}
+	if len(sources) > 0 {
+		key = sources[0].key
 	}
 	if key == nil {
+		if s.ReadOnly {
+			return nil, ErrNoSubjectKey
+		}
 		if len(unreachable) > 0 {
 			return nil, fmt.Errorf("no subject key yet, and repositories %s are unreachable: "+
 				"a new key might conflict with one there", strings.Join(unreachable, ", "))
@@ -156,6 +177,65 @@ func (s *Service) SubjectKey(ctx context.Context) (*SubjectKey, error) {
 	return key, nil
 }
 
+// keySource is a place that holds a subject key.
+type keySource struct {
+	name string
+	key  *SubjectKey
+}
+
+func agree(sources []keySource) bool {
+	for _, src := range sources[1:] {
+		if !src.key.Equal(sources[0].key) {
+			return false
+		}
+	}
+	return true
+}
+
+// stateKeyUnused reports whether the state directory's log holds no
+// tombstone or revocation, so that nothing depends on its key.
+func (s *Service) stateKeyUnused() (bool, error) {
+	set, err := s.State.Load()
+	if err != nil {
+		return false, err
+	}
+	return len(set.tombstones) == 0 && len(set.revocations) == 0, nil
+}
+
+// checkAgree returns an error, saying how to resolve it, when two
+// sources hold different keys. The state directory, if it has a key,
+// comes first.
+func (s *Service) checkAgree(sources []keySource) error {
+	for _, src := range sources {
+		if src.key.Equal(sources[0].key) {
+			continue
+		}
+		first := sources[0]
+		hint := "an agent's repositories share one key: " + src.name + " belongs to another agent " +
+			"(another state directory and config); give it its own state directory"
+		if strings.HasPrefix(first.name, "state directory ") && !sources[1].key.Equal(first.key) {
+			n := 0
+			if set, err := s.State.Load(); err == nil {
+				n = len(set.tombstones)
+			}
+			hint = fmt.Sprintf("the %s holds %d erasure%s made under its key, so it belongs with other repositories; "+
+				"run with the state directory that goes with %s (--state-dir or LETHE_STATE_DIR; "+
+				"a new, empty one takes over the repository's key)", first.name, n, plural(n), strings.TrimPrefix(src.name, "repository "))
+		}
+		return fmt.Errorf("subject keys disagree: %s has key %s, %s has key %s; "+
+			"fingerprints made under one do not match under the other, so lethe will not pick one; %s",
+			first.name, first.key.ID(), src.name, src.key.ID(), hint)
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
 // SyncReport says what a Sync copied where.
 type SyncReport struct {
 	ToState int            // objects appended to the state directory's log
@@ -164,10 +244,12 @@ type SyncReport struct {
 }
 
 // Sync makes the state directory and every reachable repository hold the
-// union of all their tombstones and revocations, and returns the union.
+// union of all their tombstones and revocations, and returns the union and
+// the subject key. The key is nil only for a ReadOnly service where no
+// place has one; the union is empty then.
 func (s *Service) Sync(ctx context.Context) (*Set, *SubjectKey, *SyncReport, error) {
 	key, err := s.SubjectKey(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNoSubjectKey) {
 		return nil, nil, nil, err
 	}
 	if _, err := s.State.Remask(); err != nil {
@@ -203,9 +285,11 @@ func (s *Service) Sync(ctx context.Context) (*Set, *SubjectKey, *SyncReport, err
 			repoNames[i][o.name()] = true
 		}
 	}
-	keyID := key.ID()
 	for _, t := range union.Tombstones() {
-		if t.KeyID != keyID {
+		if key == nil {
+			return nil, nil, nil, fmt.Errorf("tombstone %s was made under subject key %s, which neither the state directory nor a repository holds", t.ID, t.KeyID)
+		}
+		if keyID := key.ID(); t.KeyID != keyID {
 			return nil, nil, nil, fmt.Errorf("tombstone %s was made under subject key %s, not this agent's key %s", t.ID, t.KeyID, keyID)
 		}
 	}
@@ -383,22 +467,55 @@ func (s *Service) setDeadline(t *Tombstone, now time.Time) {
 	t.Deadline = &d
 }
 
-// Show returns one tombstone, with its revocations and progress.
+// Show returns one tombstone, named by its id or a unique prefix of it,
+// with its revocations and progress.
 func (s *Service) Show(ctx context.Context, id string) (Tombstone, error) {
 	id = strings.ToUpper(strings.TrimSpace(id))
-	if !ValidID(id) {
-		return Tombstone{}, errors.New("tombstone id: not a valid id")
+	if !validIDPrefix(id) {
+		return Tombstone{}, errors.New("tombstone id: not a valid id or id prefix")
 	}
 	set, _, _, err := s.Sync(ctx)
 	if err != nil {
 		return Tombstone{}, err
 	}
-	t, ok := set.Get(id)
-	if !ok {
-		return Tombstone{}, fmt.Errorf("tombstone %s: not found", id)
+	t, err := set.Find(id)
+	if err != nil {
+		return Tombstone{}, err
 	}
 	s.setDeadline(&t, s.now())
 	return t, nil
+}
+
+// Find returns the tombstone whose id is id or begins with it, as restic
+// resolves an id prefix; a prefix that more than one id begins with is an
+// error.
+func (s *Set) Find(id string) (Tombstone, error) {
+	if t, ok := s.Get(id); ok {
+		return t, nil
+	}
+	var found []string
+	for tid := range s.tombstones {
+		if strings.HasPrefix(tid, id) {
+			found = append(found, tid)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Tombstone{}, fmt.Errorf("tombstone %s: not found", id)
+	case 1:
+		t, _ := s.Get(found[0])
+		return t, nil
+	}
+	return Tombstone{}, fmt.Errorf("tombstone prefix %s is ambiguous: %d tombstones begin with it; give more of the id", id, len(found))
+}
+
+// validIDPrefix reports whether s is a non-empty beginning of a valid id.
+func validIDPrefix(s string) bool {
+	if s == "" || len(s) > ulid.EncodedSize {
+		return false
+	}
+	// The rest of a valid id ("0…") makes the prefix whole.
+	return ValidID(s + strings.Repeat("0", ulid.EncodedSize-len(s)))
 }
 
 // Revoke cancels a tombstone with its own reason; the revocation is
@@ -485,6 +602,9 @@ func (s *Service) Check(ctx context.Context, ids []Identifier) ([]CheckResult, e
 	out := make([]CheckResult, len(ids))
 	for i, id := range ids {
 		out[i] = CheckResult{Kind: id.Kind, Masked: Mask(id.Kind, normalized[i])}
+		if key == nil { // no key, so no tombstone
+			continue
+		}
 		for _, tid := range byFP[key.Fingerprint(id.Kind, normalized[i])] {
 			if revoked[tid] {
 				out[i].Revoked = append(out[i].Revoked, tid)
@@ -501,6 +621,9 @@ func (s *Service) Matcher(ctx context.Context) (*Matcher, error) {
 	set, key, _, err := s.Sync(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if key == nil { // no key, so no tombstone: a matcher of nothing
+		return NewIdentifierMatcher(s.Normalizer, nil)
 	}
 	return NewMatcher(s.Normalizer, key, set)
 }

@@ -666,3 +666,131 @@ func TestConcurrentRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOnlyMakesNoKey: a read-only service where no key exists lists
+// nothing and leaves no key behind, so the repository's key, made later,
+// is the only one.
+func TestReadOnlyMakesNoKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ro := newService(t, dir)
+	ro.ReadOnly = true
+	if _, err := ro.SubjectKey(ctx); !errors.Is(err, ErrNoSubjectKey) {
+		t.Fatalf("read-only SubjectKey with no key: %v", err)
+	}
+	ts, err := ro.List(ctx)
+	if err != nil || len(ts) != 0 {
+		t.Fatalf("read-only List: %v, %v", ts, err)
+	}
+	res, err := ro.Check(ctx, subject[:1])
+	if err != nil || len(res) != 1 || len(res[0].Tombstones) != 0 {
+		t.Fatalf("read-only Check: %+v, %v", res, err)
+	}
+	if _, err := ro.Matcher(ctx); err != nil {
+		t.Fatalf("read-only Matcher: %v", err)
+	}
+	repo := newMemStore()
+	ro.Repos = []Repo{{Name: "repo1", Store: repo}}
+	if _, err := ro.Show(ctx, "01JAAAAAAAAAAAAAAAAAAAAAAA"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("read-only Show: %v", err)
+	}
+	if k, err := ro.State.LoadKey(); err != nil || k != nil {
+		t.Fatalf("state directory got a key: %v %v", k, err)
+	}
+	if len(repo.objects) != 0 {
+		t.Fatalf("repository got objects: %v", repo.objects)
+	}
+
+	// An existing key is still copied where it is missing.
+	w := newService(t, t.TempDir(), repo)
+	k, err := w.SubjectKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ro.SubjectKey(ctx); err != nil || !got.Equal(k) {
+		t.Fatalf("read-only SubjectKey with a repository key: %v", err)
+	}
+	if sk, err := ro.State.LoadKey(); err != nil || !sk.Equal(k) {
+		t.Fatalf("state directory did not get the repository's key: %v", err)
+	}
+}
+
+// TestStateAdoptsRepositoryKey: a state directory whose key fingerprinted
+// nothing takes the repository's key; one holding tombstones does not, and
+// the error says what to do.
+func TestStateAdoptsRepositoryKey(t *testing.T) {
+	ctx := context.Background()
+	repo := newMemStore()
+	rk, err := newService(t, t.TempDir(), repo).SubjectKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A key made with no repository (an older lethe's read-only command).
+	dir := t.TempDir()
+	lone := newService(t, dir)
+	if _, err := lone.SubjectKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, dir, repo)
+	if _, err := s.Record(ctx, Request{Identifiers: subject[:1], Reason: "a"}); err != nil {
+		t.Fatalf("recording with an unused state key: %v", err)
+	}
+	if sk, err := s.State.LoadKey(); err != nil || !sk.Equal(rk) {
+		t.Fatalf("state key not replaced by the repository's: %v", err)
+	}
+	res, err := s.Check(ctx, subject[:1])
+	if err != nil || len(res[0].Tombstones) != 1 {
+		t.Fatalf("check after adoption: %+v, %v", res, err)
+	}
+
+	// A state directory with a tombstone under its own key keeps it.
+	dir2 := t.TempDir()
+	other := newService(t, dir2)
+	if _, err := other.Record(ctx, Request{Identifiers: subject[1:2], Reason: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	own, err := other.State.LoadKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newService(t, dir2, repo).List(ctx)
+	if err == nil || !strings.Contains(err.Error(), "subject keys disagree") ||
+		!strings.Contains(err.Error(), "holds 1 erasure made under its key") || !strings.Contains(err.Error(), "--state-dir") {
+		t.Fatalf("disagreeing keys: %v", err)
+	}
+	if sk, err := other.State.LoadKey(); err != nil || !sk.Equal(own) {
+		t.Fatalf("a used state key was replaced: %v", err)
+	}
+}
+
+// TestShowByPrefix: a unique prefix names a tombstone, as in restic; an
+// ambiguous one is an error that says how many match.
+func TestShowByPrefix(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, t.TempDir())
+	a, err := s.Record(ctx, Request{Identifiers: subject[:1], Reason: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Record(ctx, Request{Identifiers: subject[1:2], Reason: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for n < len(a.ID) && a.ID[n] == b.ID[n] {
+		n++
+	}
+	if got, err := s.Show(ctx, strings.ToLower(b.ID[:n+1])); err != nil || got.ID != b.ID {
+		t.Fatalf("unique prefix: %v, %v", got.ID, err)
+	}
+	if _, err := s.Show(ctx, a.ID[:n]); err == nil || !strings.Contains(err.Error(), "2 tombstones") {
+		t.Fatalf("ambiguous prefix: %v", err)
+	}
+	if _, err := s.Show(ctx, "7Z"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("unknown prefix: %v", err)
+	}
+	if _, err := s.Show(ctx, "9"); err == nil || !strings.Contains(err.Error(), "not a valid id") {
+		t.Fatalf("invalid prefix: %v", err)
+	}
+}

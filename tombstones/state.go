@@ -94,19 +94,7 @@ func (s *State) SaveKey(k *SubjectKey, now time.Time) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("saving subject key: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("saving subject key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("saving subject key: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	if err := writeSynced(f, data); err != nil {
 		return fmt.Errorf("saving subject key: %w", err)
 	}
 	// A hard link fails if the key exists, so two processes cannot both
@@ -125,6 +113,55 @@ func (s *State) SaveKey(k *SubjectKey, now time.Time) error {
 		return nil
 	}
 	return syncDir(s.dir)
+}
+
+// replaceKey replaces the state directory's key old by k. The caller
+// checked that nothing in the log depends on old; if the file no longer
+// holds old (another process replaced it), it is left alone and an error
+// says so.
+func (s *State) replaceKey(old, k *SubjectKey, now time.Time) error {
+	cur, err := s.LoadKey()
+	if err != nil {
+		return err
+	}
+	if cur == nil || !cur.Equal(old) {
+		if cur != nil && cur.Equal(k) {
+			return nil
+		}
+		return fmt.Errorf("replacing subject key: %s changed meanwhile", filepath.Join(s.dir, stateKeyName))
+	}
+	data, err := encodeKey(k, now)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(s.dir, stateKeyName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("replacing subject key: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := writeSynced(f, data); err != nil {
+		return fmt.Errorf("replacing subject key: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, stateKeyName)); err != nil {
+		return fmt.Errorf("replacing subject key: %w", err)
+	}
+	return syncDir(s.dir)
+}
+
+// writeSynced makes f mode 0600, writes data, fsyncs and closes it.
+func writeSynced(f *os.File, data []byte) error {
+	err := f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Load reads the log. A line cut short by a crash is skipped.
