@@ -42,7 +42,7 @@ out, also when they are unchanged since the parent snapshot. When that
 happens the live source still holds erased subjects: the snapshot is saved,
 lethe says so and exits with status 4 (` + "`lethe scan --tombstones PATH`" + `
 shows where they are).`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsOf(1, -1, "at least one source path, a file or directory to back up"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBackup(cmd.Context(), g, o, args)
 		},

@@ -43,7 +43,7 @@ the customer's records withheld, and backs up again without them.`,
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "work in `directory` (default: a new temporary directory)")
-	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the generated data")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "random `number` the generated data is made from")
 	return cmd
 }
 

@@ -183,14 +183,15 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 			return err
 		},
 	}
-	lo.addSettingsFlags(list, true)
+	lo.readOnly = true
+	lo.addStateFlag(list)
 	list.Flags().StringVar(&deadline, "deadline", "", "`period` a request must be answered in (e.g. 1m, 30d; default 1m)")
 
 	var so subjectOptions
 	show := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show one tombstone",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show one tombstone (ID or a unique prefix of it)",
+		Args:  argsOf(1, 1, "one tombstone ID or a unique prefix of it (see lethe erasures list)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, done, err := g.tombstoneService(cmd.Context(), &so)
 			if err != nil {
@@ -212,7 +213,8 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 			return writeTombstone(g.stdout, t)
 		},
 	}
-	so.addSettingsFlags(show, true)
+	so.readOnly = true
+	so.addStateFlag(show)
 
 	var (
 		ro                  subjectOptions
@@ -242,8 +244,8 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	ro.addSettingsFlags(revoke, true)
-	revoke.Flags().StringVar(&rreason, "reason", "", "why the erasure is revoked")
+	ro.addStateFlag(revoke)
+	revoke.Flags().StringVar(&rreason, "reason", "", "why the erasure is revoked (`reason`, free text)")
 	revoke.Flags().StringVar(&rreference, "reference", "", "your `reference` (ticket number)")
 
 	var co subjectOptions
@@ -286,6 +288,7 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	co.readOnly = true
 	co.addIdentifierFlags(check)
 	co.addSettingsFlags(check, true)
 

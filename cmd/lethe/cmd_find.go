@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -91,19 +92,24 @@ func runFind(ctx context.Context, g *globalOptions, o *findOptions, repo *reposi
 	if err != nil {
 		return fmt.Errorf("opening state directory: %w", err)
 	}
-	svc := &tombstones.Service{State: st, Normalizer: n, Repos: []tombstones.Repo{{Name: repo.Backend().Location(), Store: repo}}}
+	svc := &tombstones.Service{State: st, Normalizer: n, ReadOnly: true, Repos: []tombstones.Repo{{Name: repo.Backend().Location(), Store: repo}}}
 	set, key, _, err := svc.Sync(ctx)
 	if err != nil {
 		return fmt.Errorf("loading the erasures and the subject key: %w", err)
+	}
+	if key == nil {
+		// The index is keyed by the subject key, which the first lethe
+		// backup or index makes.
+		return errors.New("this repository has no subject index yet (no lethe backup or index ran in it): run `lethe index` first")
 	}
 	var (
 		entries []tombstones.Entry
 		m       formats.Matcher
 	)
 	if o.tombstone != "" {
-		t, ok := set.Get(o.tombstone)
-		if !ok {
-			return fmt.Errorf("no erasure %s in the state directory or the repository", o.tombstone)
+		t, err := set.Find(strings.ToUpper(strings.TrimSpace(o.tombstone)))
+		if err != nil {
+			return fmt.Errorf("%w in the state directory or the repository", err)
 		}
 		one := tombstones.NewSet()
 		t.Revocations = nil

@@ -20,7 +20,6 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 		Use:   "key",
 		Short: "Manage the repository's keys (passwords)",
 	}
-	cmd.PersistentFlags().StringVar(&newPasswordFile, "new-password-file", "", "read the new password from `file`")
 
 	readNew := func() (string, error) {
 		if newPasswordFile != "" {
@@ -94,7 +93,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 	remove := &cobra.Command{
 		Use:   "remove ID",
 		Short: "Remove a key (not the one in use)",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsOf(1, 1, "one key ID (see lethe key list)"),
 		RunE: g.withRepository(true, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			id, err := findKey(ctx, repo, args[0])
 			if err != nil {
@@ -126,6 +125,10 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 			g.printf("saved new key as %s, removed old key %s\n", id.Str(), old.Str())
 			return nil
 		}),
+	}
+	// Only the commands that take a new password offer the flag.
+	for _, c := range []*cobra.Command{add, passwd} {
+		c.Flags().StringVar(&newPasswordFile, "new-password-file", "", "read the new password from `file`")
 	}
 	cmd.AddCommand(list, add, remove, passwd)
 	return cmd

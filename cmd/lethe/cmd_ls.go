@@ -24,7 +24,7 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 		Long: `ls lists the files of a snapshot. Files and folders that a restore would
 withhold as wholly an erased subject's (named after them, or theirs by a
 path rule) are not listed, as a restore does not write them.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsOf(1, -1, `a snapshot (an ID, a unique prefix or "latest"), and optionally directories in it`),
 		RunE: g.withRepository(false, true, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			sn, err := repo.FindSnapshot(ctx, args[0])
 			if err != nil {
@@ -81,6 +81,7 @@ path rule) are not listed, as a restore does not write them.`,
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, owner, size and mtime")
 	o.addFlags(cmd)
+	o.readOnly = true // listing writes no key: see reapplier
 	return cmd
 }
 

@@ -96,20 +96,45 @@ verify exits 0 when the file is a receipt signed by the key and unchanged in
 every byte, 1 otherwise.`,
 	}
 
-	var po receiptOptions
+	var (
+		po     receiptOptions
+		create bool
+	)
 	pubkey := &cobra.Command{
 		Use:   "pubkey",
-		Short: "Print the public key receipts are signed with (made on first use), to publish",
-		Args:  cobra.NoArgs,
+		Short: "Print the public key receipts are signed with, to publish",
+		Long: `Print the public key receipts are signed with, and its fingerprint, to
+publish. The key is made by the first receipt; pubkey only reads it, so
+that a state directory or a repository never gets a key that disagrees with
+the one the agent already has. To publish the key before the first
+receipt, make it with --create, in the repository (--repo), where every
+machine of the agent finds it.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if create && g.repo == "" {
+				return errors.New("--create needs --repo: the key is kept in the repository, so that every machine signs with it")
+			}
 			keys, _, done, err := g.receiptKeys(cmd.Context(), &po)
 			if err != nil {
 				return err
 			}
 			defer done()
-			k, err := keys.Key(cmd.Context())
+			var k ed25519.PrivateKey
+			if create {
+				k, err = keys.Key(cmd.Context())
+			} else {
+				k, err = keys.Load(cmd.Context())
+			}
 			if err != nil {
 				return err
+			}
+			if k == nil {
+				where := "in the state directory " + po.stateDir
+				if g.repo != "" {
+					where += " or the repository"
+				}
+				return fmt.Errorf("no receipt signing key yet %s: the first receipt makes it; "+
+					"to publish it before, make it with `lethe -r REPO receipts pubkey --create`", where)
 			}
 			pub := k.Public().(ed25519.PublicKey)
 			pemKey, err := receipts.MarshalPublicKey(pub)
@@ -127,12 +152,13 @@ every byte, 1 otherwise.`,
 		},
 	}
 	po.addStateFlag(pubkey)
+	pubkey.Flags().BoolVar(&create, "create", false, "make the key if there is none yet (needs --repo)")
 
 	var vo receiptOptions
 	verify := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Check a receipt's signature and canonical form (exit 1 on any change)",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsOf(1, 1, "one receipt file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := g.verifyFile(cmd.Context(), &vo, args[0])
 			if err != nil {
@@ -161,7 +187,7 @@ every byte, 1 otherwise.`,
 	render := &cobra.Command{
 		Use:   "render FILE",
 		Short: "Verify a signed receipt file and write it for the customer",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsOf(1, 1, "one receipt file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, lang, err := ro.rendering()
 			if err != nil {
@@ -216,7 +242,7 @@ every byte, 1 otherwise.`,
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a receipt by its id, or the latest receipt of a request (tombstone) id",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsOf(1, 1, "one receipt ID, or a request (tombstone) ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, lang, err := so.rendering()
 			if err != nil {

@@ -108,7 +108,7 @@ func newRepairPacksCommand(g *globalOptions) *cobra.Command {
 		Long: `repair packs copies the blobs of the named packs that can still be read
 into new packs, removes the damaged packs from the index and deletes them.
 Run repair snapshots afterwards to drop what was lost from the snapshots.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsOf(1, -1, "the IDs of the damaged packs (lethe check names them)"),
 		RunE: g.withRepository(true, false, func(ctx context.Context, repo *repository.Repository, args []string) error {
 			var ids repository.IDs
 			for _, a := range args {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +31,7 @@ removed from the restored files, and files and folders that are wholly a
 subject's are not restored. The erasures come from the repository and the
 state directory, so this holds on a fresh machine too. There is no way to
 turn it off.`,
-		Args: cobra.ExactArgs(1),
+		Args: argsOf(1, 1, `one snapshot: an ID, a unique prefix or "latest"`),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if target == "" {
@@ -73,6 +74,15 @@ turn it off.`,
 				return fmt.Errorf("restoring snapshot %s: %w", sn.ID.Str(), err)
 			}
 			w := newWithheld(st.FilesRedacted, st.FilesDropped, st.DirsDropped, st.RecordsRemoved)
+			if len(includes) > 0 && st.Files+st.Dirs+st.Symlinks+st.Others+st.Errors == 0 && !w.any() && st.OthersDropped == 0 {
+				// A restore of nothing is a mistyped path, not a success.
+				masked := make([]string, len(includes))
+				for i, inc := range includes {
+					masked[i] = ra.maskPath(inc)
+				}
+				return fmt.Errorf("nothing in snapshot %s matches --include %s (its paths are %s; see lethe ls %s)",
+					sn.ID.Str(), strings.Join(masked, ", --include "), strings.Join(sn.Paths, ", "), sn.ID.Str())
+			}
 			if g.json {
 				sum := map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "files_restored": st.Files, "dirs_restored": st.Dirs, "bytes_restored": st.Bytes, "errors": st.Errors, "total_duration": time.Since(start).Seconds()}
 				if ra != nil {
@@ -102,6 +112,7 @@ turn it off.`,
 	f.StringArrayVarP(&hosts, "host", "H", nil, "with \"latest\": only snapshots of this `host`")
 	f.BoolVar(&sparse, "sparse", false, "restore all-zero blocks as holes")
 	so.addFlags(cmd)
+	so.readOnly = true // a restore writes no key: see reapplier
 	return cmd
 }
 

@@ -34,6 +34,7 @@ func (o *scanOptions) matcher(ctx context.Context, g *globalOptions) (*tombstone
 		return nil, nil, errors.New("give either identifier flags or --tombstones")
 	}
 	if o.useTombstones {
+		o.readOnly = true
 		svc, done, err := g.tombstoneService(ctx, &o.subjectOptions)
 		if err != nil {
 			return nil, nil, err
@@ -98,7 +99,7 @@ matching record on stdout, with path, format, record number, byte range and
 identifier kinds, never the identifier itself.
 
 Exit status: 0 when nothing matched, 3 when something did, 1 on errors.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsOf(1, -1, "at least one file or directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var unreadable atomic.Int64
@@ -146,7 +147,7 @@ func newRedactCommand(g *globalOptions) *cobra.Command {
 removed; everything else stays byte-identical. Files without records are
 copied unchanged, files that are wholly the subject's are not written. The
 input is never changed.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsOf(1, -1, "at least one file or directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if out == "" {

@@ -34,7 +34,7 @@ func (o *holdOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.paths, "hold-path", nil, "keep the subject's records in files matching `pattern` (exclude syntax, relative to the snapshot's paths; repeatable)")
 	f.StringArrayVar(&o.formats, "hold-format", nil, "keep the subject's records in files of `format` (csv, mbox, ...; repeatable)")
 	f.StringVar(&o.basis, "hold-basis", "", "the legal `basis` of the hold, e.g. \"Bokföringslagen 7 kap. 2 §\"")
-	f.StringVar(&o.period, "hold-for", "", "how long the hold lasts from each snapshot's time, e.g. 7y, 18m, 30d")
+	f.StringVar(&o.period, "hold-for", "", "how long the hold lasts from each snapshot's time, a `period` such as 7y, 18m, 30d")
 }
 
 // holds returns the hold the flags define, if any.

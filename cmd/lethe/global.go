@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -267,6 +268,19 @@ func (g *globalOptions) withAccess(a access, loadIndex bool, fn func(ctx context
 		}
 		defer release()
 		return fn(ctx, repo, args)
+	}
+}
+
+// argsOf checks the number of arguments, between min and max (max < 0:
+// no limit), and when it is wrong says what the command needs instead of
+// cobra's count of arguments.
+func argsOf(min, max int, need string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= min && (max < 0 || len(args) <= max) {
+			return nil
+		}
+		name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		return fmt.Errorf("%s needs %s (usage: %s)", name, need, cmd.UseLine())
 	}
 }
 

@@ -87,6 +87,9 @@ type subjectIndex struct {
 // no tombstone is active. A tombstone that cannot be read is an error: going
 // on without it would let an erased subject's records through.
 //
+// With o.readOnly it makes no subject key; where there is none yet it
+// returns no filter and an empty subjectIndex (no indexer).
+//
 // It also returns the subject index: loaded when a tombstone is active or
 // loadIndex is set. The filter screens files by it, so that files whose
 // entries hold no erased subject keep the fast path; files without a
@@ -108,12 +111,17 @@ func (g *globalOptions) reapplier(ctx context.Context, o *reapplyOptions, repo *
 	svc := &tombstones.Service{
 		State:      st,
 		Normalizer: n,
+		ReadOnly:   o.readOnly,
 		Repos:      []tombstones.Repo{{Name: repo.Backend().Location(), Store: repo}},
 	}
 	set, key, _, err := svc.Sync(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading the erasures to reapply: %w (lethe does not go on without them: "+
 			"it could not withhold the erased subjects' records; `lethe check` names damaged objects)", err)
+	}
+	if key == nil {
+		// Read-only, and no key anywhere: no tombstone and no index.
+		return nil, &subjectIndex{}, nil
 	}
 	si := &subjectIndex{indexer: subjects.NewIndexer(n, key, fopts)}
 	active := set.Active()

@@ -97,7 +97,10 @@ func TestReceiptsCLI(t *testing.T) {
 
 	id := strings.TrimSpace(out(mustLethe(t, "-r", repo, "erase", "--record-only", "--state-dir", stateA,
 		"--email", "Anna.Svensson@Example.SE", "--phone", "070-123 45 67", "--personnummer", "19800101-1231", "--reason", "b")))
-	pubA := out(mustLethe(t, "-r", repo, "receipts", "pubkey", "--state-dir", stateA))
+	if _, e, code := lethe(t, "-r", repo, "receipts", "pubkey", "--state-dir", stateA); code != 1 || !strings.Contains(e, "--create") {
+		t.Errorf("pubkey before any key: exit %d, %s", code, e)
+	}
+	pubA := out(mustLethe(t, "-r", repo, "receipts", "pubkey", "--create", "--state-dir", stateA))
 	if !strings.HasPrefix(pubA, "-----BEGIN PUBLIC KEY-----\n") || !strings.Contains(pubA, "fingerprint: SHA256:") {
 		t.Fatalf("pubkey:\n%s", pubA)
 	}

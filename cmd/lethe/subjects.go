@@ -17,14 +17,18 @@ type subjectOptions struct {
 	region      string
 	customKinds []string
 	stateDir    string
+
+	// readOnly is set by the commands that only read erasures: they
+	// never make a subject key (see tombstones.Service.ReadOnly).
+	readOnly bool
 }
 
 func (o *subjectOptions) addIdentifierFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringArrayVar(&o.ids.Emails, "email", nil, "an email `address` of the subject (repeatable)")
 	f.StringArrayVar(&o.ids.Phones, "phone", nil, "a phone `number` of the subject (repeatable)")
-	f.StringArrayVar(&o.ids.Personnummer, "personnummer", nil, "a personnummer or samordningsnummer (repeatable)")
-	f.StringArrayVar(&o.ids.Orgnr, "orgnr", nil, "an organisationsnummer (repeatable)")
+	f.StringArrayVar(&o.ids.Personnummer, "personnummer", nil, "a personnummer or samordningsnummer (`number`, repeatable)")
+	f.StringArrayVar(&o.ids.Orgnr, "orgnr", nil, "an organisationsnummer (`number`, repeatable)")
 	f.StringArrayVar(&o.ids.Names, "name", nil, "the subject's `name` (weak: matched only where a rule says so)")
 	f.StringArrayVar(&o.ids.IDs, "id", nil, "an identifier as `KIND=VALUE` (a built-in or --kind kind)")
 }
@@ -34,8 +38,14 @@ func (o *subjectOptions) addSettingsFlags(cmd *cobra.Command, state bool) {
 	f.StringVar(&o.region, "phone-region", "SE", "`region` of phone numbers written without country code")
 	f.StringArrayVar(&o.customKinds, "kind", nil, "define a custom identifier kind as `NAME=REGEXP` (e.g. customer=K-[0-9]{5})")
 	if state {
-		f.StringVar(&o.stateDir, "state-dir", tombstones.StateDirFromEnv(), "local state `directory` (env LETHE_STATE_DIR)")
+		o.addStateFlag(cmd)
 	}
+}
+
+// addStateFlag adds --state-dir alone, for the commands that read no
+// identifier.
+func (o *subjectOptions) addStateFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.stateDir, "state-dir", tombstones.StateDirFromEnv(), "local state `directory` (env LETHE_STATE_DIR)")
 }
 
 func (o *subjectOptions) normalizer() (*tombstones.Normalizer, error) {
@@ -60,6 +70,7 @@ func (g *globalOptions) tombstoneService(ctx context.Context, o *subjectOptions)
 	svc := &tombstones.Service{
 		State:      st,
 		Normalizer: n,
+		ReadOnly:   o.readOnly,
 		Warn: func(repo string, err error) {
 			g.warnf("warning: repository %s: %v (the erasure is kept in the state directory and synced later)\n", repo, err)
 		},
