@@ -245,7 +245,7 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	ro.addStateFlag(revoke)
-	revoke.Flags().StringVar(&rreason, "reason", "", "why the erasure is revoked (`reason`, free text)")
+	revoke.Flags().StringVar(&rreason, "reason", "", "why the erasure is revoked: a free-text `reason`")
 	revoke.Flags().StringVar(&rreference, "reference", "", "your `reference` (ticket number)")
 
 	var co subjectOptions

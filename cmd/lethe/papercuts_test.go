@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"lethe/agent/jobs"
 	"lethe/agent/receipts"
+	"lethe/agent/repository"
 	"lethe/agent/repository/restictest"
 	"lethe/tombstones"
 )
@@ -77,7 +79,7 @@ func noKeys(t *testing.T, what, state, repo string) {
 }
 
 // TestReadOnlyCommandsMakeNoKeys: read-only commands run against a
-// repository restic wrote, or with no repository, make no key anywhere;
+// repository restic backed up into, or with no repository, make no key anywhere;
 // the first erasure then makes the one key, and no command disagrees.
 func TestReadOnlyCommandsMakeNoKeys(t *testing.T) {
 	setupEnv(t)
@@ -89,8 +91,9 @@ func TestReadOnlyCommandsMakeNoKeys(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "kunder.csv"), []byte("K-1;anna@example.se\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	restictest.Run(t, repo, "init")
+	cheapRepo(t, repo)
 	restictest.Run(t, repo, "backup", "--host", "server1", src)
+	noKeys(t, "init and restic's backup", state, repo)
 	before := snapshotFiles(t, repo)
 	receipt := filepath.Join(base, "receipt.json")
 	if err := os.WriteFile(receipt, []byte("{}"), 0o644); err != nil {
@@ -170,7 +173,7 @@ func TestStateKeyAdoptedOrExplained(t *testing.T) {
 	setupEnv(t)
 	base := t.TempDir()
 	repo := filepath.Join(base, "repo")
-	mustLethe(t, "-r", repo, "init")
+	cheapRepo(t, repo)
 	mustLethe(t, "-r", repo, "erase", "--record-only", "--state-dir", filepath.Join(base, "state-a"), "--email", "anna@example.se", "--reason", "b")
 
 	// What `erasures list` without a repository left behind before.
@@ -196,6 +199,20 @@ func TestStateKeyAdoptedOrExplained(t *testing.T) {
 	}
 }
 
+// cheapRepo makes a repository whose key derivation is cheap: every
+// command of these tests opens it.
+func cheapRepo(t *testing.T, path string) {
+	t.Helper()
+	repo, err := jobs.Init(context.Background(), jobs.Repo{Location: path, Password: func() (string, error) { return restictest.Password, nil }},
+		repository.InitOptions{KDF: &repository.KDFParams{N: 1 << 10, R: 8, P: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Close(repo); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mustNormalizer(t *testing.T) *tombstones.Normalizer {
 	t.Helper()
 	n, err := tombstones.NewNormalizer("SE", nil)
@@ -217,7 +234,7 @@ func TestArgumentMessages(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustLethe(t, "-r", repo, "init")
+	cheapRepo(t, repo)
 	mustLethe(t, "-r", repo, "backup", "-q", src)
 
 	target := filepath.Join(base, "t")
