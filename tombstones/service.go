@@ -213,11 +213,15 @@ func (s *Service) checkAgree(sources []keySource) error {
 		first := sources[0]
 		hint := "an agent's repositories share one key: " + src.name + " belongs to another agent " +
 			"(another state directory and config); give it its own state directory"
+		n := 0
 		if strings.HasPrefix(first.name, "state directory ") && !sources[1].key.Equal(first.key) {
-			n := 0
 			if set, err := s.State.Load(); err == nil {
 				n = len(set.tombstones)
 			}
+		}
+		// A state directory without tombstones would have taken the
+		// repositories' key had they agreed: then they are what differs.
+		if n > 0 {
 			hint = fmt.Sprintf("the %s holds %d erasure%s made under its key, so it belongs with other repositories; "+
 				"run with the state directory that goes with %s (--state-dir or LETHE_STATE_DIR; "+
 				"a new, empty one takes over the repository's key)", first.name, n, plural(n), strings.TrimPrefix(src.name, "repository "))

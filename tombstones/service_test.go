@@ -483,7 +483,7 @@ func TestSubjectKeyReconciliation(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := newService(t, t.TempDir(), r1, r2).SubjectKey(ctx)
-	if err == nil || !strings.Contains(err.Error(), "subject keys disagree") {
+	if err == nil || !strings.Contains(err.Error(), "subject keys disagree") || !strings.Contains(err.Error(), "repository repo2 belongs to another agent") {
 		t.Fatalf("two keys: %v", err)
 	}
 
