@@ -51,7 +51,7 @@ include them. Give the same rules (--kind, --name-column, --path-rule,
 	o.addIdentifierFlags(cmd)
 	o.addSettingsFlags(cmd, true)
 	o.ruleOptions.addFlags(cmd)
-	cmd.Flags().StringVar(&o.tombstone, "tombstone", "", "find the subject of this erasure `id`")
+	cmd.Flags().StringVar(&o.tombstone, "tombstone", "", "find the subject of this erasure `id` (or a unique prefix of it)")
 	cmd.Flags().BoolVar(&o.verify, "verify", false, "scan the files found to confirm them")
 	return cmd
 }
