@@ -2,13 +2,11 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 
 	"lethe/agent/config"
 	"lethe/agent/erasure"
 	"lethe/agent/jobs"
 	"lethe/agent/receipts"
-	"lethe/tombstones"
 )
 
 // Engine is the Eraser that carries erasures out with the erasure engine:
@@ -44,29 +42,9 @@ func (x *Engine) Erase(ctx context.Context, repo Repository, tombstoneID string)
 	if err != nil {
 		return err
 	}
-	res, err := e.Run(jobCtx, tombstoneID, jobs.EraseOptions{Rules: x.Rules})
-	if err != nil {
-		return err
-	}
-	if x.Business.Name == "" {
-		return nil
-	}
-	t, _ := e.Tombstone(tombstoneID)
-	var others []receipts.Repository
-	for _, name := range x.Repos {
-		if name == repo.Name {
-			continue
-		}
-		o := receipts.Repository{Location: name, State: receipts.StatePending, RecordsRemoved: map[string]int64{}}
-		if p, ok := t.Progress[name]; ok && p.State == tombstones.ProgressComplete {
-			o.State = receipts.StateComplete
-		}
-		others = append(others, o)
-	}
-	if _, err := e.IssueReceipt(jobCtx, tombstoneID, res, x.Rules.Holds, x.Business, others...); err != nil {
-		return fmt.Errorf("erasure %s is complete in %s, but: %w", tombstoneID, repo.Name, err)
-	}
-	return nil
+	c := jobs.CarryOut{Repos: x.Repos, Business: x.Business}
+	_, _, err = c.Erase(jobCtx, e, repo.Name, tombstoneID, jobs.EraseOptions{Rules: x.Rules})
+	return err
 }
 
 // RulesOf returns the erasure rules a config gives: how identifiers are

@@ -26,6 +26,11 @@ type Eraser struct {
 	state *tombstones.State
 	set   *tombstones.Set
 	key   *tombstones.SubjectKey
+	// indexes are the subject indexes loaded, by profile: loaded once,
+	// they also hold what the erasures run since added (the Writer adds
+	// every entry it stores to its index), so the next erasure sees the
+	// content the previous one redacted.
+	indexes map[string]*subjects.Index
 }
 
 // NewEraser loads the tombstones and the subject key of the repository,
@@ -45,8 +50,33 @@ func NewEraser(ctx context.Context, repo *repository.Repository, stateDir string
 	if err != nil {
 		return nil, fmt.Errorf("loading the erasures: %w", err)
 	}
-	return &Eraser{repo: repo, loc: loc, state: st, set: set, key: key}, nil
+	return &Eraser{repo: repo, loc: loc, state: st, set: set, key: key, indexes: map[string]*subjects.Index{}}, nil
 }
+
+// index returns the repository's subject index for ix's profile, loaded
+// on first use. An index that cannot be loaded is not kept: the next
+// erasure tries again.
+func (e *Eraser) index(ctx context.Context, ix *subjects.Indexer) (*subjects.Index, error) {
+	if idx, ok := e.indexes[ix.Profile()]; ok {
+		return idx, nil
+	}
+	idx, err := subjects.Load(ctx, e.repo, ix)
+	if err != nil {
+		return nil, err
+	}
+	e.indexes[ix.Profile()] = idx
+	return idx, nil
+}
+
+// maskingRedactor redacts with one tombstone's matcher but masks paths
+// with every active tombstone's: a message about this erasure must not
+// name another erased subject either.
+type maskingRedactor struct {
+	*formats.Redactor
+	mask *formats.Redactor
+}
+
+func (r maskingRedactor) MaskPath(p string) string { return r.mask.MaskPath(p) }
 
 // EraseOptions tune one erasure.
 type EraseOptions struct {
@@ -93,13 +123,17 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	if err != nil {
 		return nil, fmt.Errorf("erasure %s: %w", id, err)
 	}
+	all, err := tombstones.NewMatcher(n, e.key, e.set)
+	if err != nil {
+		return nil, fmt.Errorf("erasure %s: %w", id, err)
+	}
 	cfgID := e.repo.Config().ID
 	mirror := erasure.FileMirror(filepath.Join(e.state.Dir(), "erasures", id+"-"+cfgID[:min(12, len(cfgID))]+".jsonl"))
 	// The subject index rules out the files that cannot hold the subject,
 	// and learns the new content of the files the rewrite redacts. Without
 	// it every file is read: slower, as correct.
 	ix := subjects.NewIndexer(n, e.key, fopts)
-	idx, err := subjects.Load(ctx, e.repo, ix)
+	idx, err := e.index(ctx, ix)
 	if err != nil {
 		if opts.Warn != nil {
 			opts.Warn(fmt.Errorf("%w; every file is read", err))
@@ -111,7 +145,7 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	res, err := erasure.Run(ctx, e.repo, erasure.Options{
 		Tombstone:  id,
 		Mode:       string(t.Mode),
-		Redactor:   formats.NewRedactor(m, fopts),
+		Redactor:   maskingRedactor{formats.NewRedactor(m, fopts), formats.NewRedactor(all, fopts)},
 		Screen:     idx.Screen([]tombstones.Tombstone{t}),
 		Rules:      rules,
 		Mirror:     mirror,
@@ -198,6 +232,63 @@ func (e *Eraser) IssueReceipt(ctx context.Context, id string, res *erasure.Resul
 		return nil, fmt.Errorf("issuing the receipt of %s: %w", id, err)
 	}
 	return &r, nil
+}
+
+// CarryOut carries erasures out in the repositories they are made for,
+// one call per repository, and issues the receipt after each: final only
+// once the erasure is complete in every one of them. The CLI's erase and
+// resume and the agent run it.
+type CarryOut struct {
+	// Repos names every repository the erasures are carried out in, as
+	// the state directory's progress records name them; empty: only the
+	// repository of each call.
+	Repos []string
+	// Business issues the receipts; without a name none is issued.
+	Business receipts.Business
+
+	// done are the outcomes of this CarryOut's runs, by erasure and
+	// repository: the receipt states them in full.
+	done map[[2]string]receipts.Repository
+}
+
+// Erase carries out (or resumes) erasure id with e, the eraser of the
+// repository named name, and issues the receipt there when a business is
+// named. The receipt states the other repositories as this CarryOut saw
+// them done or, for those it did not run in, as the state directory
+// records their progress.
+func (c *CarryOut) Erase(ctx context.Context, e *Eraser, name, id string, opts EraseOptions) (*erasure.Result, *receipts.Receipt, error) {
+	res, err := e.Run(ctx, id, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.done == nil {
+		c.done = map[[2]string]receipts.Repository{}
+	}
+	c.done[[2]string{id, name}] = receipts.FromErasure(e.loc, res)
+	if c.Business.Name == "" {
+		return res, nil, nil
+	}
+	t, _ := e.Tombstone(id)
+	var others []receipts.Repository
+	for _, n := range c.Repos {
+		if n == name {
+			continue
+		}
+		if o, ok := c.done[[2]string{id, n}]; ok {
+			others = append(others, o)
+			continue
+		}
+		o := receipts.Repository{Location: n, State: receipts.StatePending, RecordsRemoved: map[string]int64{}}
+		if p, ok := t.Progress[n]; ok && p.State == tombstones.ProgressComplete {
+			o.State = receipts.StateComplete
+		}
+		others = append(others, o)
+	}
+	rc, err := e.IssueReceipt(ctx, id, res, opts.Rules.Holds, c.Business, others...)
+	if err != nil {
+		return res, nil, fmt.Errorf("erasure %s is complete in %s, but: %w", id, name, err)
+	}
+	return res, rc, nil
 }
 
 // NormalizerFor returns the normalizer for a phone region (default SE)

@@ -350,18 +350,15 @@ func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Reposit
 		}
 	}
 	loc := repo.Backend().Location()
+	c := &jobs.CarryOut{Business: biz}
 	var out []erasureReport
 	for _, id := range ids {
-		res, err := e.run(ctx, id, rules)
+		res, rc, err := e.run(ctx, c, loc, id, rules)
 		if err != nil {
 			return out, err
 		}
 		rep := erasureReport{Repository: loc, Result: res}
-		if biz.Name != "" {
-			rc, err := e.IssueReceipt(ctx, id, res, rules.Holds, biz)
-			if err != nil {
-				return out, err
-			}
+		if rc != nil {
 			rep.Receipt = rc.Facts.ReceiptID
 		}
 		out = append(out, rep)
@@ -441,8 +438,11 @@ func (g *globalOptions) eraseConfigured(ctx context.Context, o *subjectOptions, 
 		fmt.Fprintf(g.stdout, "recorded erasure %s in %d repositories\n", t.ID, len(repos))
 	}
 
+	c := &jobs.CarryOut{Business: biz}
+	for i := range repos {
+		c.Repos = append(c.Repos, repos[i].Name)
+	}
 	var reports []erasureReport
-	var done []receipts.Repository
 	for i := range repos {
 		err := func() error {
 			repo, jctx, release, err := jobs.OpenLocked(ctx, g.configRepoSpec(&repos[i]), jobs.Exclusive, true)
@@ -454,7 +454,7 @@ func (g *globalOptions) eraseConfigured(ctx context.Context, o *subjectOptions, 
 			if err != nil {
 				return err
 			}
-			res, err := e.run(jctx, t.ID, rules)
+			res, rc, err := e.run(jctx, c, repos[i].Name, t.ID, rules)
 			if err != nil {
 				return err
 			}
@@ -463,17 +463,16 @@ func (g *globalOptions) eraseConfigured(ctx context.Context, o *subjectOptions, 
 			if !g.json {
 				writeErasureResult(g.stdout, loc, res)
 			}
-			if i == len(repos)-1 && biz.Name != "" {
-				rc, err := e.IssueReceipt(jctx, t.ID, res, rules.Holds, biz, done...)
-				if err != nil {
-					return err
-				}
+			if rc != nil {
 				rep.Receipt = rc.Facts.ReceiptID
 				if !g.json {
-					fmt.Fprintf(g.stdout, "receipt %s issued in %s: lethe receipts show %s --lang sv\n", rep.Receipt, repos[i].Name, rep.Receipt)
+					final := "final"
+					if !rc.Facts.Final {
+						final = "not final until the erasure is complete in every repository"
+					}
+					fmt.Fprintf(g.stdout, "receipt %s issued in %s (%s): lethe receipts show %s --lang sv\n", rep.Receipt, repos[i].Name, final, rep.Receipt)
 				}
 			}
-			done = append(done, receipts.FromErasure(loc, res))
 			reports = append(reports, rep)
 			return nil
 		}()

@@ -110,11 +110,12 @@ func (g *globalOptions) newEraser(ctx context.Context, repo *repository.Reposito
 }
 
 // run carries out (or resumes) the erasure of tombstone id with rules
-// (those journaled win over rules when the erasure was started before).
-func (e *eraser) run(ctx context.Context, id string, rules erasure.Rules) (*erasure.Result, error) {
+// (those journaled win over rules when the erasure was started before)
+// in the repository named name, through c, which issues the receipt.
+func (e *eraser) run(ctx context.Context, c *jobs.CarryOut, name, id string, rules erasure.Rules) (*erasure.Result, *receipts.Receipt, error) {
 	progress := e.g.newProgress("erasing: snapshots")
 	defer progress.stop()
-	return e.Run(ctx, id, jobs.EraseOptions{
+	return c.Erase(ctx, e.Eraser, name, id, jobs.EraseOptions{
 		Rules: rules,
 		Event: func(ev erasure.Event) {
 			if ev.Step == erasure.StepRewritten {
@@ -155,7 +156,7 @@ func (g *globalOptions) resumeStarted(ctx context.Context, repo *repository.Repo
 	}
 	for _, id := range open {
 		g.warnf("resuming the unfinished erasure %s\n", id)
-		if _, err := e.run(ctx, id, erasure.Rules{}); err != nil {
+		if _, _, err := e.run(ctx, &jobs.CarryOut{}, repo.Backend().Location(), id, erasure.Rules{}); err != nil {
 			g.warnf("warning: %v (it stays pending; `lethe erasures resume` retries)\n", err)
 		}
 	}
