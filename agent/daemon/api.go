@@ -329,9 +329,11 @@ func (d *Daemon) getStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// getReceipt serves a receipt, by its id or its request's (the latest
-// then), from the first repository holding it: ?format=json (the signed
-// file, default), text, md or html and ?lang=sv or en.
+// getReceipt serves a receipt, by its id or its request's (then the
+// latest in any repository: each repository holds the receipt issued
+// when the erasure was done there, and only the last is final), checked
+// against the agent's signing key: ?format=json (the signed file,
+// default), text, md or html and ?lang=sv or en.
 func (d *Daemon) getReceipt(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	format, err := receipts.ParseFormat(cmp.Or(r.URL.Query().Get("format"), "json"))
@@ -344,44 +346,41 @@ func (d *Daemon) getReceipt(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
 		return
 	}
+	var all []receipts.Receipt
 	for _, repo := range d.repos {
-		rc, ok, err := d.findReceipt(r.Context(), repo, id)
+		rs, err := d.receiptsIn(r.Context(), repo)
 		if err != nil {
 			d.log.Warn("reading receipts", "repository", repo.Name, "error", err.Error())
 			continue
 		}
-		if !ok {
-			continue
-		}
-		ctype := map[receipts.Format]string{"json": "application/json", "text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}[format]
-		w.Header().Set("Content-Type", ctype)
-		if err := receipts.Render(w, rc, format, lang); err != nil {
-			d.log.Warn("rendering a receipt", "error", err.Error())
-		}
+		all = append(all, rs...)
+	}
+	rc, ok := receipts.Find(all, id)
+	if !ok {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no receipt "+id)
 		return
 	}
-	writeError(w, http.StatusNotFound, CodeNotFound, "no receipt "+id)
+	ctype := map[receipts.Format]string{"json": "application/json", "text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}[format]
+	w.Header().Set("Content-Type", ctype)
+	if err := receipts.Render(w, rc, format, lang); err != nil {
+		d.log.Warn("rendering a receipt", "error", err.Error())
+	}
 }
 
-// findReceipt looks for receipt id in a repository, checked against the
-// agent's signing key.
-func (d *Daemon) findReceipt(ctx context.Context, repo Repository, id string) (receipts.Receipt, bool, error) {
+// receiptsIn returns the receipts of a repository signed with the
+// agent's key.
+func (d *Daemon) receiptsIn(ctx context.Context, repo Repository) ([]receipts.Receipt, error) {
 	rr, err := jobs.Open(ctx, repo.Repo)
 	if err != nil {
-		return receipts.Receipt{}, false, err
+		return nil, err
 	}
 	defer jobs.Close(rr)
 	store := []tombstones.Repo{{Name: repo.Name, Store: rr}}
 	key, err := (&receipts.Keys{StateDir: d.cfg.StateDir, Repos: store}).Load(ctx)
 	if err != nil || key == nil {
-		return receipts.Receipt{}, false, err
+		return nil, err
 	}
-	rs, err := receipts.List(ctx, rr, key.Public().(ed25519.PublicKey))
-	if err != nil {
-		return receipts.Receipt{}, false, err
-	}
-	rc, ok := receipts.Find(rs, id)
-	return rc, ok, nil
+	return receipts.List(ctx, rr, key.Public().(ed25519.PublicKey))
 }
 
 // serve serves h on l until ctx is done, then shuts the server down.
