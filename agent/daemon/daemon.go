@@ -398,6 +398,9 @@ func (d *Daemon) execute(ctx context.Context, t *task, log *slog.Logger) error {
 		return err
 	case KindCheck, KindVerify:
 		err := d.jobs.Check(ctx, r, t.kind == KindVerify)
+		if t.kind == KindVerify && ctx.Err() == nil {
+			err = errors.Join(err, d.verifyErasures(ctx, t.repo, log))
+		}
 		if ctx.Err() == nil {
 			d.metrics.checkDone(r.Name, t.kind, err, d.clock.Now())
 			d.setStatus(t.repo, func(s *repoStatus) {
@@ -417,6 +420,33 @@ func (d *Daemon) execute(ctx context.Context, t *task, log *slog.Logger) error {
 		return nil
 	}
 	return fmt.Errorf("unknown job %q", t.kind)
+}
+
+// verifyErasures runs the deep verification of the erasures in
+// repository i and reports it in the log, the status and the metrics. A
+// subject still found is a failure; the log counts files, it names none.
+func (d *Daemon) verifyErasures(ctx context.Context, i int, log *slog.Logger) error {
+	r := d.repos[i]
+	v, err := d.jobs.VerifyErasures(ctx, r)
+	if ctx.Err() != nil {
+		return err
+	}
+	info := &deepVerifyInfo{End: d.clock.Now(), Erasures: v.Erasures}
+	if vr := v.Verification; vr != nil {
+		info.Snapshots, info.Files, info.Findings = vr.SnapshotsChecked, vr.FilesChecked, vr.Problems
+	}
+	if err == nil && info.Findings > 0 {
+		err = fmt.Errorf("deep verification: %d files still hold the records of erased subjects (restores still filter them out; `restic restore` of a snapshot and `lethe scan --tombstones` of it show where)", info.Findings)
+	}
+	info.OK = err == nil
+	d.metrics.deepVerifyDone(r.Name, info)
+	d.setStatus(i, func(s *repoStatus) { s.LastDeepVerify = info })
+	if err != nil {
+		return err
+	}
+	log.Info("deep verification of the erasures found nothing of their subjects",
+		"erasures", info.Erasures, "snapshots", info.Snapshots, "files", info.Files)
+	return nil
 }
 
 // setStatus changes the status of repository i.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"lethe/agent/erasure"
+	"lethe/agent/jobs"
 	"lethe/agent/repository"
 	"lethe/agent/repository/restictest"
 )
@@ -126,6 +128,8 @@ type countJobs struct {
 	failFirst map[string]int // kind/repo -> failures before success
 	block     chan struct{}  // if set, Backup waits for it or ctx
 	cancelled int
+	// findings are what VerifyErasures finds, by repository.
+	findings map[string]int
 }
 
 func newCountJobs(c Clock) *countJobs {
@@ -172,6 +176,16 @@ func (j *countJobs) Forget(ctx context.Context, r Repository) error {
 }
 func (j *countJobs) Check(ctx context.Context, r Repository, readData bool) error {
 	return j.record("check", r.Name)
+}
+func (j *countJobs) VerifyErasures(ctx context.Context, r Repository) (jobs.ErasureVerification, error) {
+	if err := j.record("deepverify", r.Name); err != nil {
+		return jobs.ErasureVerification{}, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := j.findings[r.Name]
+	return jobs.ErasureVerification{Erasures: 1, Verification: &erasure.Verification{Kind: erasure.VerifyDeep,
+		SnapshotsChecked: 1, FilesChecked: 3, Problems: n, OK: n == 0}}, nil
 }
 func (j *countJobs) Snapshots(ctx context.Context, r Repository) ([]*repository.Snapshot, error) {
 	return nil, nil
@@ -330,5 +344,56 @@ func TestStopCancelsJob(t *testing.T) {
 	stop()
 	if j.cancelled != 2 {
 		t.Errorf("%d backups saw the cancel, want 2", j.cancelled)
+	}
+}
+
+// TestVerifyJobDeepVerifies: the weekly verify job also verifies the
+// erasures deeply; a subject found again fails the job, and the status
+// and the metrics show it, in counts.
+func TestVerifyJobDeepVerifies(t *testing.T) {
+	s := newSetup(t, `schedules:
+  backup: "0 2 1 1 *"
+  check: "off"
+  verify: "0 3 * * 0"`)
+	start := time.Date(2026, 11, 1, 2, 0, 0, 0, time.Local) // a Sunday
+	clk := newFakeClock(start)
+	j := newCountJobs(clk)
+	j.findings = map[string]int{"a": 2}
+	var logBuf syncBuffer
+	d, err := New(Options{Config: s.cfg, Jobs: j, Clock: clk, Notify: nopNotifier{}, Log: testLog(&logBuf), MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, _ := started(t, d)
+	runUntil(ctx, t, d, clk, start.Add(2*time.Hour))
+	for _, r := range []string{"a", "b"} {
+		if n := len(j.times("check", r)); n != 1 {
+			t.Errorf("%s: %d checks with read data, want 1", r, n)
+		}
+		if n := len(j.times("deepverify", r)); n != 1 {
+			t.Errorf("%s: %d deep verifications, want 1", r, n)
+		}
+	}
+	st, err := d.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Repositories {
+		v := r.LastDeepVerify
+		want := r.Name == "b"
+		if v == nil || v.OK != want || v.Erasures != 1 || v.Findings != j.findings[r.Name] || r.LastVerify == nil || r.LastVerify.OK != want {
+			t.Errorf("%s: last verify %+v, deep %+v; want ok=%v", r.Name, r.LastVerify, v, want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	d.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, m := range []string{`lethe_erasure_deep_verify_ok{repository="a"} 0`, `lethe_erasure_deep_verify_ok{repository="b"} 1`,
+		`lethe_erasure_deep_verify_findings{repository="a"} 2`, `lethe_check_last_success{job="verify",repository="a"} 0`} {
+		if !strings.Contains(rec.Body.String(), m+"\n") {
+			t.Errorf("metrics lack %q", m)
+		}
+	}
+	if !strings.Contains(logBuf.String(), "2 files still hold the records of erased subjects") {
+		t.Errorf("the log does not report the finding:\n%s", logBuf.String())
 	}
 }

@@ -67,6 +67,10 @@ type Jobs interface {
 	// Check checks the repository's structure, and with readData every
 	// pack's content.
 	Check(ctx context.Context, repo Repository, readData bool) error
+	// VerifyErasures scans every snapshot for the subjects of the
+	// erasures complete in the repository (a deep verification); it reads
+	// nothing when there is none.
+	VerifyErasures(ctx context.Context, repo Repository) (jobs.ErasureVerification, error)
 	// Snapshots lists the repository's snapshots.
 	Snapshots(ctx context.Context, repo Repository) ([]*repository.Snapshot, error)
 	// SyncTombstones makes the state directory and the repositories hold
@@ -290,6 +294,21 @@ func (j *RepoJobs) Check(ctx context.Context, r Repository, readData bool) error
 		return fmt.Errorf("check found %d errors (run `lethe check` for them and what repairs them)", len(res.Errors))
 	}
 	return nil
+}
+
+// VerifyErasures verifies every erasure complete in the repository at
+// once under a shared lock, with the config's identifier rules and holds.
+func (j *RepoJobs) VerifyErasures(ctx context.Context, r Repository) (jobs.ErasureVerification, error) {
+	repo, ctx, release, err := j.open(ctx, r, jobs.Shared, true)
+	if err != nil {
+		return jobs.ErasureVerification{}, err
+	}
+	defer release()
+	e, err := jobs.NewEraser(ctx, repo, j.State.Dir())
+	if err != nil {
+		return jobs.ErasureVerification{}, err
+	}
+	return e.VerifyErasures(ctx, RulesOf(j.Config))
 }
 
 // Snapshots lists the snapshots without locking: listing takes nothing

@@ -117,6 +117,11 @@ func TestBackupKeepsErasedOut(t *testing.T) {
 			t.Errorf("%s: db.sql stored as %q, want %q", dir, dump, want)
 		}
 	}
+	// An erasure not carried out is no erasure to verify deeply: nothing
+	// is read.
+	if v, err := d.jobs.VerifyErasures(context.Background(), d.repos[0]); err != nil || v.Erasures != 0 || v.Verification != nil {
+		t.Errorf("deep verification of a pending erasure: %+v, %v; want nothing done", v, err)
+	}
 	if strings.Contains(logBuf.String(), "bo@") {
 		t.Errorf("the log names the subject:\n%s", logBuf.String())
 	}

@@ -24,6 +24,9 @@ type metrics struct {
 	checkOK            *prometheus.GaugeVec
 	checkTime          *prometheus.GaugeVec
 	jobFailures        *prometheus.CounterVec
+	deepVerifyOK       *prometheus.GaugeVec
+	deepVerifyTime     *prometheus.GaugeVec
+	deepVerifyFindings *prometheus.GaugeVec
 
 	erasuresPending   prometheus.Gauge
 	erasuresOverdue   prometheus.Gauge
@@ -79,6 +82,18 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "lethe_job_failures_total",
 			Help: "Failed job runs (each retry counts).",
 		}, []string{"job", "repository"}),
+		deepVerifyOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lethe_erasure_deep_verify_ok",
+			Help: "1 when the last deep verification of the erasures in the repository found nothing of their subjects, else 0.",
+		}, repo),
+		deepVerifyTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lethe_erasure_deep_verify_last_timestamp_seconds",
+			Help: "When the last deep verification of the erasures in the repository ended (Unix time).",
+		}, repo),
+		deepVerifyFindings: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lethe_erasure_deep_verify_findings",
+			Help: "Files the last deep verification found still holding an erased subject outside a hold.",
+		}, repo),
 		erasuresPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lethe_erasures_pending",
 			Help: "Erasure requests not yet complete in every repository.",
@@ -98,6 +113,7 @@ func newMetrics(d *Daemon) *metrics {
 	}
 	m.reg.MustRegister(m.backupLastSuccess, m.backupLastDuration, m.backupAdded, m.keptOut, m.unreadable,
 		m.snapshots, m.windowComplete, m.windowMissing, m.checkOK, m.checkTime, m.jobFailures,
+		m.deepVerifyOK, m.deepVerifyTime, m.deepVerifyFindings,
 		m.erasuresPending, m.erasuresOverdue, m.erasuresAtRisk, m.erasuresOldestAge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every repository shows up from the start, so that a repository
@@ -131,6 +147,16 @@ func (m *metrics) checkDone(repo string, kind Kind, err error, end time.Time) {
 	}
 	m.checkOK.WithLabelValues(repo, string(kind)).Set(ok)
 	m.checkTime.WithLabelValues(repo, string(kind)).Set(float64(end.Unix()))
+}
+
+func (m *metrics) deepVerifyDone(repo string, v *deepVerifyInfo) {
+	ok := 0.0
+	if v.OK {
+		ok = 1
+	}
+	m.deepVerifyOK.WithLabelValues(repo).Set(ok)
+	m.deepVerifyTime.WithLabelValues(repo).Set(float64(v.End.Unix()))
+	m.deepVerifyFindings.WithLabelValues(repo).Set(float64(v.Findings))
 }
 
 func (m *metrics) windowDone(repo string, w Window, snapshots int) {

@@ -41,8 +41,11 @@ type RepositoryStatus struct {
 	LastSuccessfulBackup *runInfo           `json:"last_successful_backup,omitempty"`
 	LastCheck            *runInfo           `json:"last_check,omitempty"`
 	LastVerify           *runInfo           `json:"last_verify,omitempty"`
-	Snapshots            int                `json:"snapshots"`
-	Window               *Window            `json:"window,omitempty"`
+	// LastDeepVerify is the last deep verification of the erasures,
+	// part of the verify job.
+	LastDeepVerify *deepVerifyInfo `json:"last_deep_verify,omitempty"`
+	Snapshots      int             `json:"snapshots"`
+	Window         *Window         `json:"window,omitempty"`
 }
 
 // LastRun is when a job last ended well and badly.
@@ -65,6 +68,20 @@ type runInfo struct {
 	OK    bool      `json:"ok"`
 }
 
+// deepVerifyInfo is what a deep verification of the erasures found:
+// counts only.
+type deepVerifyInfo struct {
+	End time.Time `json:"end"`
+	OK  bool      `json:"ok"`
+	// Erasures counts the erasures verified; with none nothing is read.
+	Erasures  int `json:"erasures"`
+	Snapshots int `json:"snapshots"`
+	Files     int `json:"files"`
+	// Findings counts files still holding an erased subject outside a
+	// hold.
+	Findings int `json:"findings"`
+}
+
 // repoStatus is what the daemon keeps of a repository while it runs.
 type repoStatus struct {
 	Name                 string
@@ -72,6 +89,7 @@ type repoStatus struct {
 	LastSuccessfulBackup *runInfo
 	LastCheck            *runInfo
 	LastVerify           *runInfo
+	LastDeepVerify       *deepVerifyInfo
 	Snapshots            int
 	Window               *Window
 }
@@ -106,6 +124,7 @@ func (d *Daemon) Status() (Status, error) {
 			LastSuccessfulBackup: s.LastSuccessfulBackup,
 			LastCheck:            s.LastCheck,
 			LastVerify:           s.LastVerify,
+			LastDeepVerify:       s.LastDeepVerify,
 			Snapshots:            s.Snapshots,
 			Window:               s.Window,
 			LastRuns:             map[string]LastRun{},

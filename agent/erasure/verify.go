@@ -212,3 +212,44 @@ func sortHandles(hs []repository.BlobHandle) {
 		return bytes.Compare(hs[i].ID[:], hs[j].ID[:]) < 0
 	})
 }
+
+// VerifyAll scans every file of every snapshot with red, whose matcher
+// holds the erasures to verify together (those complete in the
+// repository), and counts what still holds one of their subjects outside
+// holds: one pass for all of them, where each erasure's own deep verify
+// is a pass per erasure. Nothing is journaled. repo needs only a shared
+// lock and its index loaded.
+func VerifyAll(ctx context.Context, repo Repo, red PathMasker, holds []Hold, now func() time.Time) (*Verification, error) {
+	e := &eraser{repo: repo, opts: Options{Redactor: red, Rules: Rules{Holds: holds, Deep: true}, Now: now}}
+	snaps, damaged, err := repo.LoadAllSnapshots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verifying the erasures: %w", err)
+	}
+	if len(damaged) > 0 {
+		return nil, fmt.Errorf("verifying the erasures: %d snapshots cannot be loaded", len(damaged))
+	}
+	v := &Verification{Kind: VerifyDeep}
+	var notes []string
+	for _, sn := range snaps {
+		files, bad, err := e.verifySnapshot(ctx, sn, nil)
+		if err != nil {
+			return nil, err
+		}
+		v.SnapshotsChecked++
+		v.FilesChecked += files
+		v.Problems += len(bad)
+		for _, p := range bad {
+			notes = append(notes, fmt.Sprintf("snapshot %s: %s", sn.ID.Str(), p))
+		}
+	}
+	v.OK = v.Problems == 0
+	if len(notes) > 0 {
+		sort.Strings(notes)
+		if len(notes) > 5 {
+			notes = append(notes[:5], fmt.Sprintf("and %d more", len(notes)-5))
+		}
+		v.Note = fmt.Sprint(notes)
+	}
+	v.Time = e.now()
+	return v, nil
+}

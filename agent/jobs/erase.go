@@ -234,6 +234,71 @@ func (e *Eraser) IssueReceipt(ctx context.Context, id string, res *erasure.Resul
 	return &r, nil
 }
 
+// ErasureVerification is what a deep verification of the erasures
+// complete in a repository found.
+type ErasureVerification struct {
+	// Erasures counts the erasures verified: the active ones complete in
+	// the repository in rewrite mode (an expiring erasure leaves the
+	// snapshots as they are until they age out).
+	Erasures int
+	// Verification is the scan's outcome; nil when there was no erasure
+	// to verify, and nothing was read.
+	Verification *erasure.Verification
+}
+
+// VerifyErasures scans every file of every snapshot, in one pass, for
+// the subjects of every erasure complete in the repository, with the
+// identifier rules and holds of rules besides each erasure's journaled
+// holds. The repository needs a shared lock and its index loaded.
+func (e *Eraser) VerifyErasures(ctx context.Context, rules erasure.Rules) (ErasureVerification, error) {
+	var out ErasureVerification
+	done := tombstones.NewSet()
+	holds := append([]erasure.Hold(nil), rules.Holds...)
+	for _, t := range e.set.Active() {
+		if t.Mode == tombstones.ModeExpire {
+			continue
+		}
+		j, err := erasure.LoadJournal(ctx, e.repo, t.ID)
+		if err != nil {
+			return out, err
+		}
+		if !j.Complete() {
+			continue
+		}
+		if r, ok := j.Rules(); ok {
+			holds = append(holds, r.Holds...)
+		}
+		if err := done.AddTombstone(t); err != nil {
+			return out, err
+		}
+		out.Erasures++
+	}
+	if out.Erasures == 0 {
+		return out, nil
+	}
+	n, err := NormalizerFor(rules.Region, rules.Kinds)
+	if err != nil {
+		return out, err
+	}
+	fopts, err := FormatsOptions(rules.NameColumns, rules.PathRules)
+	if err != nil {
+		return out, err
+	}
+	m, err := tombstones.NewMatcher(n, e.key, done)
+	if err != nil {
+		return out, err
+	}
+	all, err := tombstones.NewMatcher(n, e.key, e.set)
+	if err != nil {
+		return out, err
+	}
+	red := maskingRedactor{formats.NewRedactor(m, fopts), formats.NewRedactor(all, fopts)}
+	if out.Verification, err = erasure.VerifyAll(ctx, e.repo, red, holds, nil); err != nil {
+		return out, fmt.Errorf("in %s: %w", e.loc, err)
+	}
+	return out, nil
+}
+
 // CarryOut carries erasures out in the repositories they are made for,
 // one call per repository, and issues the receipt after each: final only
 // once the erasure is complete in every one of them. The CLI's erase and

@@ -43,10 +43,30 @@ func eraseIn(t *testing.T, c *CarryOut, r Repo, stateDir, name string, ids ...st
 	return out
 }
 
+// verifyIn runs VerifyErasures in r under a shared lock.
+func verifyIn(t *testing.T, r Repo, stateDir string) ErasureVerification {
+	t.Helper()
+	repo, ctx, release, err := OpenLocked(context.Background(), r, Shared, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	e, err := NewEraser(ctx, repo, stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.VerifyErasures(ctx, EraseOptions{}.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // TestCarryOutTwoRepositories carries out two erasures in two
 // repositories, one Eraser per repository: the second erasure sees what
-// the first redacted, and the receipts are final only in the last
-// repository.
+// the first redacted, the receipts are final only in the last
+// repository, and the deep verification of all erasures at once finds
+// nothing until a backup that keeps nothing out puts a subject back.
 func TestCarryOutTwoRepositories(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
@@ -59,6 +79,9 @@ func TestCarryOutTwoRepositories(t *testing.T) {
 	for _, r := range repos {
 		initRepo(t, r)
 		backupDay(t, r, src, 1)
+	}
+	if v := verifyIn(t, repos[0], stateDir); v.Erasures != 0 || v.Verification != nil {
+		t.Errorf("deep verification without erasures: %+v, want nothing read", v)
 	}
 
 	// The requests go to the state directory and both repositories.
@@ -122,6 +145,20 @@ func TestCarryOutTwoRepositories(t *testing.T) {
 		}
 	}
 
+	v := verifyIn(t, repos[1], stateDir)
+	if v.Erasures != 2 || v.Verification == nil || !v.Verification.OK || v.Verification.SnapshotsChecked != 1 {
+		t.Fatalf("deep verification after the erasures: %+v %+v", v, v.Verification)
+	}
+	// A backup that keeps nothing out (as restic's would) brings both
+	// subjects back in one file: one finding.
+	backupDay(t, repos[1], src, 2)
+	v = verifyIn(t, repos[1], stateDir)
+	if vr := v.Verification; vr == nil || vr.OK || vr.Problems != 1 || vr.SnapshotsChecked != 2 {
+		t.Fatalf("deep verification of a snapshot holding the subjects: %+v", vr)
+	}
+	if strings.Contains(v.Verification.Note, "example.se") {
+		t.Errorf("the verification's note names a subject: %s", v.Verification.Note)
+	}
 }
 
 // TestMaskingRedactor: an erasure's messages mask the paths of every
