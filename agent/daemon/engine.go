@@ -20,6 +20,10 @@ type Engine struct {
 	// Repos are the names of every configured repository: a receipt is
 	// final only once the erasure is complete in all of them.
 	Repos []string
+
+	// carry is shared by the jobs of all repositories, so that the last
+	// to finish issues the final receipt.
+	carry *jobs.CarryOut
 }
 
 // NewEngine returns the Engine for a config.
@@ -28,6 +32,7 @@ func NewEngine(cfg *config.Config) *Engine {
 	for _, r := range Repositories(cfg) {
 		x.Repos = append(x.Repos, r.Name)
 	}
+	x.carry = &jobs.CarryOut{Repos: x.Repos, Business: x.Business}
 	return x
 }
 
@@ -42,7 +47,10 @@ func (x *Engine) Erase(ctx context.Context, repo Repository, tombstoneID string)
 	if err != nil {
 		return err
 	}
-	c := jobs.CarryOut{Repos: x.Repos, Business: x.Business}
+	c := x.carry
+	if c == nil {
+		c = &jobs.CarryOut{Repos: x.Repos, Business: x.Business}
+	}
 	_, _, err = c.Erase(jobCtx, e, repo.Name, tombstoneID, jobs.EraseOptions{Rules: x.Rules})
 	return err
 }

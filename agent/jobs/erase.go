@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"lethe/agent/erasure"
@@ -302,7 +303,8 @@ func (e *Eraser) VerifyErasures(ctx context.Context, rules erasure.Rules) (Erasu
 // CarryOut carries erasures out in the repositories they are made for,
 // one call per repository, and issues the receipt after each: final only
 // once the erasure is complete in every one of them. The CLI's erase and
-// resume and the agent run it.
+// resume and the agent run it; it is safe for concurrent use, by one job
+// per repository.
 type CarryOut struct {
 	// Repos names every repository the erasures are carried out in, as
 	// the state directory's progress records name them; empty: only the
@@ -311,13 +313,18 @@ type CarryOut struct {
 	// Business issues the receipts; without a name none is issued.
 	Business receipts.Business
 
+	// mu makes recording a repository complete and issuing the receipt
+	// one step: of two repositories finishing at once, the second sees
+	// the first complete, and its receipt is final.
+	mu sync.Mutex
 	// done are the outcomes of this CarryOut's runs, by erasure and
 	// repository: the receipt states them in full.
 	done map[[2]string]receipts.Repository
 }
 
 // Erase carries out (or resumes) erasure id with e, the eraser of the
-// repository named name, and issues the receipt there when a business is
+// repository named name, records it complete there under name in the
+// state directory, and issues the receipt there when a business is
 // named. The receipt states the other repositories as this CarryOut saw
 // them done or, for those it did not run in, as the state directory
 // records their progress.
@@ -326,14 +333,25 @@ func (c *CarryOut) Erase(ctx context.Context, e *Eraser, name, id string, opts E
 	if err != nil {
 		return nil, nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = map[[2]string]receipts.Repository{}
 	}
 	c.done[[2]string{id, name}] = receipts.FromErasure(e.loc, res)
+	if name != e.loc {
+		if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: name, State: tombstones.ProgressComplete, Updated: res.Completed}); err != nil {
+			return res, nil, fmt.Errorf("erasure %s is complete in %s, but recording it: %w", id, name, err)
+		}
+	}
 	if c.Business.Name == "" {
 		return res, nil, nil
 	}
-	t, _ := e.Tombstone(id)
+	set, err := e.state.Load()
+	if err != nil {
+		return res, nil, fmt.Errorf("erasure %s is complete in %s, but reading the progress elsewhere: %w", id, name, err)
+	}
+	t, _ := set.Get(id)
 	var others []receipts.Repository
 	for _, n := range c.Repos {
 		if n == name {
