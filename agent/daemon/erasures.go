@@ -97,7 +97,11 @@ func (d *Daemon) FileErasure(ctx context.Context, req ErasureRequest) (ErasureSt
 	if err != nil {
 		return ErasureStatus{}, err
 	}
-	d.log.Info("erasure request recorded", "erasure", t.ID, "identifiers", len(t.Entries), "mode", string(t.Mode))
+	attrs := []any{"erasure", t.ID, "identifiers", len(t.Entries), "mode", string(t.Mode)}
+	if p, ok := PeerFrom(ctx); ok {
+		attrs = append(attrs, "via", "api", "uid", p.UID, "pid", p.PID)
+	}
+	d.log.Info("erasure request recorded", attrs...)
 	for i := range d.repos {
 		d.queues[i].add(&task{kind: KindErase, repo: i, tombstone: t.ID})
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"lethe/agent/daemon"
+	"lethe/agent/erasure"
 	"lethe/agent/jobs"
 	"lethe/agent/repository"
 	"lethe/agent/repository/restictest"
@@ -184,15 +186,30 @@ func (s *shopFixture) rows(t *testing.T, p *pgServer, db string) string {
 // config file and the socket.
 func agentConfig(t *testing.T, dir string, dump []string) (file, sock string, repos []string) {
 	t.Helper()
+	repos = []string{filepath.Join(dir, "repo-local"), filepath.Join(dir, "repo-second")}
+	var cmd []string
+	for _, a := range dump {
+		cmd = append(cmd, strconv.Quote(a))
+	}
+	source := fmt.Sprintf("  - name: shop-db\n    command: [%s]\n    filename: shop.sql\n", strings.Join(cmd, ", "))
+	file, sock = writeAgentConfig(t, dir, source, [][2]string{{"local", repos[0]}, {"second", repos[1]}})
+	return file, sock, repos
+}
+
+// writeAgentConfig creates the repositories (name, location) and writes
+// a config with the sources (YAML list items), them and the API socket
+// in dir.
+func writeAgentConfig(t *testing.T, dir, sources string, repos [][2]string) (file, sock string) {
+	t.Helper()
 	pw := filepath.Join(dir, "password")
 	if err := os.WriteFile(pw, []byte(restictest.Password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	repos = []string{filepath.Join(dir, "repo-local"), filepath.Join(dir, "repo-second")}
+	var repoYAML strings.Builder
 	for _, r := range repos {
 		// Cheap key derivation: the agent opens each repository for
 		// every job.
-		repo, err := jobs.Init(context.Background(), jobs.Repo{Location: r, Password: func() (string, error) { return restictest.Password, nil }},
+		repo, err := jobs.Init(context.Background(), jobs.Repo{Location: r[1], Password: func() (string, error) { return restictest.Password, nil }},
 			repository.InitOptions{KDF: &repository.KDFParams{N: 1 << 10, R: 8, P: 1}})
 		if err != nil {
 			t.Fatal(err)
@@ -200,42 +217,30 @@ func agentConfig(t *testing.T, dir string, dump []string) (file, sock string, re
 		if err := jobs.Close(repo); err != nil {
 			t.Fatal(err)
 		}
+		fmt.Fprintf(&repoYAML, "  - name: %s\n    location: %s\n    password-file: %s\n", r[0], r[1], pw)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "run"), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	sock = filepath.Join(dir, "run", "lethe.sock")
-	var cmd []string
-	for _, a := range dump {
-		cmd = append(cmd, strconv.Quote(a))
-	}
 	cfg := fmt.Sprintf(`state-dir: %s
 business:
   name: Exempel AB
   contact: dataskydd@exempel.se
 sources:
-  - name: shop-db
-    command: [%s]
-    filename: shop.sql
-repositories:
-  - name: local
-    location: %s
-    password-file: %s
-  - name: second
-    location: %s
-    password-file: %s
-schedules:
+%srepositories:
+%sschedules:
   check: "off"
   verify: "off"
 api:
   socket: %s
-`, filepath.Join(dir, "state"), strings.Join(cmd, ", "), repos[0], pw, repos[1], pw, sock)
+`, filepath.Join(dir, "state"), sources, repoYAML.String(), sock)
 	file = filepath.Join(dir, "lethe.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	mustLethe(t, "config", "check", "--config", file)
-	return file, sock, repos
+	return file, sock
 }
 
 // agent runs `lethe agent` in the test process until stop is called.
@@ -458,5 +463,183 @@ INSERT INTO contacts VALUES (3, 'Cecilia Ek', 'cecilia.ek@example.se', '08-123 4
 	out := mustLethe(t, "-r", repos[0], "--state-dir", filepath.Join(dir, "state"), "receipts", "list")
 	if !strings.Contains(out, st.ID) {
 		t.Errorf("no receipt of %s:\n%s", st.ID, out)
+	}
+}
+
+// fileErasure files an erasure of email over the agent's socket and
+// waits until it is complete in every repository.
+func (a *agentRun) fileErasure(t *testing.T, email string) daemon.ErasureStatus {
+	t.Helper()
+	body := fmt.Sprintf(`{"identifiers": [{"kind": "email", "value": %q}], "reason": "17(1)(a)"}`, email)
+	resp, err := a.client.Post("http://lethe/v1/erasures", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st daemon.ErasureStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/erasures: %s %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	a.waitFor(t, "the erasure", func() bool {
+		resp, err := a.client.Get("http://lethe/v1/erasures/" + st.ID)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&st) == nil && st.State == "complete"
+	})
+	return st
+}
+
+// planSteps counts the plan steps of erasure id's journal in the
+// repository: one for an erasure carried out once.
+func planSteps(t *testing.T, location, id string) int {
+	t.Helper()
+	repo, err := jobs.Open(context.Background(), jobs.Repo{Location: location, Password: func() (string, error) { return restictest.Password, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jobs.Close(repo)
+	j, err := erasure.LoadJournal(context.Background(), repo, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !j.Complete() {
+		t.Errorf("%s: the journal of %s is not complete", location, id)
+	}
+	n := 0
+	for _, s := range j.Steps {
+		if s.Kind == erasure.StepPlan {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAgentErasesInLocalAndS3 runs the agent with a local repository and
+// one on a versioned bucket of the real S3 server. An erasure filed over
+// the unix socket completes in both (journals complete, restic's check
+// clean, restic's restore without the subject and every other byte
+// there) and its final receipt, fetched over the API, verifies. Then
+// `lethe erase --config` with the agent running goes through the API:
+// the agent logs the request as the caller's, carries it out once, and
+// `lethe erasures list --config` reads the agent's requests. With the
+// agent stopped and a stale socket left behind, the CLI works directly.
+func TestAgentErasesInLocalAndS3(t *testing.T) {
+	s, env := s3Env(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeTree(t, src)
+	s3repo := s.URL(s.NewBucket(t, true), "lethe")
+	local := filepath.Join(dir, "repo-local")
+	file, sock := writeAgentConfig(t, dir, fmt.Sprintf("  - name: files\n    paths: [%s]\n", src), [][2]string{{"local", local}, {"s3", s3repo}})
+	stateDir := filepath.Join(dir, "state")
+	a := startAgent(t, file, sock)
+	a.backupNow(t)
+
+	st := a.fileErasure(t, "anna@example.se")
+	resp, err := a.client.Get("http://lethe/v1/receipts/" + st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipt, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(receipt, []byte(`"final":true`)) {
+		t.Fatalf("GET /v1/receipts/%s: %s\n%s", st.ID, resp.Status, receipt)
+	}
+	receiptFile := filepath.Join(dir, "receipt.json")
+	if err := os.WriteFile(receiptFile, receipt, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustLethe(t, "receipts", "verify", receiptFile, "--state-dir", stateDir); !strings.Contains(out, "signature valid") {
+		t.Errorf("receipts verify:\n%s", out)
+	}
+
+	// The CLI with the agent running: through the API, once.
+	out := mustLethe(t, "erase", "--config", file, "--email", "bo@example.se", "--reason", "17(1)(b)")
+	if !strings.Contains(out, "filed with the agent") || !strings.Contains(out, "repository local: complete") ||
+		!strings.Contains(out, "repository s3: complete") || !strings.Contains(out, "(final)") {
+		t.Fatalf("erase --config with the agent running:\n%s", out)
+	}
+	second := strings.Fields(strings.TrimPrefix(out, "erasure "))[0]
+	if _, errOut, code := lethe(t, "erase", "--config", file, "--email", "bo@example.se", "--reason", "b", "--record-only"); code == 0 || !strings.Contains(errOut, "--record-only cannot be used while the agent runs") {
+		t.Errorf("erase --record-only with the agent running: exit %d\n%s", code, errOut)
+	}
+	list := mustLethe(t, "erasures", "list", "--config", file)
+	if strings.Count(list, ": complete (rewrite mode)") != 2 || !strings.Contains(list, st.ID) || !strings.Contains(list, second) {
+		t.Errorf("erasures list --config:\n%s", list)
+	}
+	if show := mustLethe(t, "erasures", "show", "--config", file, second[:12]); !strings.Contains(show, "erasure "+second+": complete") {
+		t.Errorf("erasures show --config:\n%s", show)
+	}
+	a.stop(t)
+	log := a.stderr.String()
+	if strings.Contains(log, "anna") || strings.Contains(log, "bo@") {
+		t.Errorf("the agent's log names a customer:\n%s", log)
+	}
+	var filed []map[string]any
+	for _, line := range strings.Split(log, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "erasure request recorded" && rec["erasure"] == second {
+			filed = append(filed, rec)
+		}
+	}
+	if len(filed) != 1 || filed[0]["via"] != "api" || filed[0]["uid"] != float64(os.Getuid()) {
+		t.Errorf("the agent's log of the CLI's request: %v", filed)
+	}
+
+	kunder := filepath.Join(src, "kunder", "kunder.csv")
+	kunderInfo, err := os.Stat(kunder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kunderData, err := os.ReadFile(kunder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		location string
+		restic   func(args ...string) string
+	}{
+		{local, func(args ...string) string { return restictest.Run(t, local, args...) }},
+		{s3repo, func(args ...string) string { return resticNoLock(t, s3repo, env, args...) }},
+	} {
+		for _, id := range []string{st.ID, second} {
+			if n := planSteps(t, r.location, id); n != 1 {
+				t.Errorf("%s: erasure %s planned %d times, want once", r.location, id, n)
+			}
+		}
+		if out := r.restic("check", "--read-data"); !strings.Contains(out, "no errors were found") {
+			t.Errorf("restic check of %s:\n%s", r.location, out)
+		}
+		target := filepath.Join(t.TempDir(), "restore")
+		r.restic("restore", "latest", "--target", target)
+		// Both customers' rows are gone, with the file's mtime kept; put
+		// the source's back to compare every other byte and attribute.
+		restored := filepath.Join(target, kunder)
+		if got, err := os.ReadFile(restored); err != nil || string(got) != "kundnr;namn;epost\n" {
+			t.Errorf("%s: kunder.csv restored as %q, %v; want only the header", r.location, got, err)
+		}
+		if err := os.WriteFile(restored, kunderData, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(restored, kunderInfo.ModTime(), kunderInfo.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		if err := compareTrees(src, filepath.Join(target, src)); err != nil {
+			t.Errorf("restic restore from %s: %v", r.location, err)
+		}
+	}
+
+	// A stale socket: the CLI says so and works directly.
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	out, errOut, code := lethe(t, "erasures", "list", "--config", file, "--state-dir", stateDir)
+	if code != 0 || !strings.Contains(errOut, "does not answer") || !strings.Contains(out, second) {
+		t.Errorf("erasures list with a stale socket: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

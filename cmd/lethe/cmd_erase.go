@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +29,7 @@ func newEraseCommand(g *globalOptions) *cobra.Command {
 		mode      string
 		ro        eraseRunOptions
 		record    bool
+		noWait    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "erase --reason REASON [identifier flags]",
@@ -46,6 +52,16 @@ Each step is journaled in the repository: after a crash, ` + "`lethe erasures re
 (or the next command that locks the repository exclusively) finishes it.
 --record-only records the tombstone and leaves the erasure pending.
 
+With a config (--config or LETHE_CONFIG) whose agent runs, the request
+goes to the agent over its API socket instead: the agent records it and
+carries it out in every configured repository with the config's rules,
+holds and business, and erase waits for the outcome in each repository
+(--no-wait: only files it) and says where the receipt is. Nothing is then
+done here, so a request is never run twice. Flags the API cannot carry
+(--record-only, --repo, --state-dir, rule, hold and business flags) are
+refused while the agent runs. Without an agent listening, erase works
+directly.
+
 REASON is a GDPR Art. 17(1) ground (a to f, e.g. "17(1)(b)") or free text.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -65,6 +81,18 @@ REASON is a GDPR Art. 17(1) ground (a to f, e.g. "17(1)(b)") or free text.`,
 				return err
 			}
 			req := tombstones.Request{Reason: reason, Reference: reference, Mode: m}
+			c, err := g.agentClient(ctx)
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				if err := refuseFlags(cmd, "the agent carries the request out with its config's rules, holds and business in every repository",
+					"record-only", "repo", "state-dir", "kind", "phone-region", "name-column", "path-rule",
+					"hold-path", "hold-format", "hold-basis", "hold-for", "deep", "business-name", "business-contact"); err != nil {
+					return err
+				}
+				return g.eraseViaAgent(ctx, c, o.ids, req, noWait)
+			}
 			if g.configFile != "" && !record {
 				return g.eraseConfigured(ctx, &o, cmd.Flags().Changed("state-dir"), req, rules, ro.business)
 			}
@@ -131,6 +159,7 @@ REASON is a GDPR Art. 17(1) ground (a to f, e.g. "17(1)(b)") or free text.`,
 	}
 	ro.addFlags(cmd)
 	cmd.Flags().BoolVar(&record, "record-only", false, "record the tombstone and leave the erasure pending")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "with the agent running: file the request and do not wait for its outcome")
 	o.addIdentifierFlags(cmd)
 	o.addSettingsFlags(cmd, true)
 	cmd.Flags().StringVar(&reason, "reason", "", "legal ground or free-text `reason` of the request")
@@ -143,6 +172,11 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "erasures",
 		Short: "List, show, revoke and check recorded erasures",
+		Long: `List, show, revoke and check recorded erasures, and carry out pending ones.
+
+With a config (--config or LETHE_CONFIG) whose agent runs, list and show
+ask the agent over its API socket: its requests and their progress in
+every configured repository.`,
 	}
 	var (
 		lo       subjectOptions
@@ -153,6 +187,16 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 		Short: "List the tombstones and their deadlines (exit 5 when one is overdue)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.agentClient(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				if err := refuseFlags(cmd, "the agent's config sets the deadline and the state directory", "deadline", "state-dir", "repo"); err != nil {
+					return err
+				}
+				return g.listViaAgent(cmd.Context(), c, "")
+			}
 			svc, done, err := g.tombstoneService(cmd.Context(), &lo)
 			if err != nil {
 				return err
@@ -193,6 +237,16 @@ func newErasuresCommand(g *globalOptions) *cobra.Command {
 		Short: "Show one tombstone (ID or a unique prefix of it)",
 		Args:  argsOf(1, 1, "one tombstone ID or a unique prefix of it (see lethe erasures list)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.agentClient(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				if err := refuseFlags(cmd, "the agent's config sets the state directory", "state-dir", "repo"); err != nil {
+					return err
+				}
+				return g.listViaAgent(cmd.Context(), c, args[0])
+			}
 			svc, done, err := g.tombstoneService(cmd.Context(), &so)
 			if err != nil {
 				return err
@@ -485,6 +539,263 @@ func (g *globalOptions) eraseConfigured(ctx context.Context, o *subjectOptions, 
 			Tombstone tombstones.Tombstone `json:"tombstone"`
 			Erasures  []erasureReport      `json:"erasures"`
 		}{t, reports})
+	}
+	return nil
+}
+
+// agentClient returns the client of the agent that the config in use
+// names, when it runs; nil when no config is in use or no agent listens
+// on its socket (after saying so for a stale socket): the command then
+// works directly. A socket the command cannot reach is an error: the
+// agent may be running, and working beside it could run a request twice.
+func (g *globalOptions) agentClient(ctx context.Context) (*daemon.Client, error) {
+	if g.configFile == "" {
+		return nil, nil
+	}
+	cfg, err := config.Load(g.configFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := daemon.Dial(ctx, cfg.API.Socket)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, daemon.ErrStaleSocket):
+		g.warnf("the agent's API socket %s does not answer (the agent is not running): working directly\n", cfg.API.Socket)
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%w (the agent may be running: use its API as a member of group %s, or stop it)", err, daemon.SocketGroup)
+	}
+	return c, nil
+}
+
+// refuseFlags returns an error naming the first of the flags given, which
+// the API cannot carry.
+func refuseFlags(cmd *cobra.Command, why string, names ...string) error {
+	for _, n := range names {
+		if cmd.Flags().Changed(n) {
+			return fmt.Errorf("--%s cannot be used while the agent runs: %s", n, why)
+		}
+	}
+	return nil
+}
+
+// apiIdentifiers are the identifier flags as the API takes them: kind
+// and value as given, normalized by the agent with its config.
+func apiIdentifiers(f tombstones.IdentifierFlags) ([]tombstones.Identifier, error) {
+	var out []tombstones.Identifier
+	for _, g := range []struct {
+		kind   tombstones.Kind
+		values []string
+	}{
+		{tombstones.KindEmail, f.Emails},
+		{tombstones.KindPhone, f.Phones},
+		{tombstones.KindPersonnummer, f.Personnummer},
+		{tombstones.KindOrgnr, f.Orgnr},
+		{tombstones.KindName, f.Names},
+	} {
+		for _, v := range g.values {
+			out = append(out, tombstones.Identifier{Kind: g.kind, Value: v})
+		}
+	}
+	for i, kv := range f.IDs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--id #%d: want KIND=VALUE", i+1)
+		}
+		// As ParseKindValue reads it: a kind that is not built in is
+		// one of the config's custom kinds.
+		kind := tombstones.Kind(strings.ToLower(strings.TrimSpace(k)))
+		switch kind {
+		case tombstones.KindEmail, tombstones.KindPhone, tombstones.KindPersonnummer, tombstones.KindOrgnr, tombstones.KindName:
+		default:
+			if !kind.IsCustom() {
+				kind = tombstones.CustomKindOf(string(kind))
+			}
+		}
+		out = append(out, tombstones.Identifier{Kind: kind, Value: v})
+	}
+	return out, nil
+}
+
+// pollInterval is how often erase asks the agent how its request is
+// going.
+const pollInterval = 500 * time.Millisecond
+
+// eraseViaAgent files the request with the agent, which records it and
+// carries it out in every repository, and unless noWait waits for the
+// outcome in each.
+func (g *globalOptions) eraseViaAgent(ctx context.Context, c *daemon.Client, ids tombstones.IdentifierFlags, req tombstones.Request, noWait bool) error {
+	idents, err := apiIdentifiers(ids)
+	if err != nil {
+		return err
+	}
+	st, err := c.FileErasure(ctx, daemon.ErasureRequest{Identifiers: idents, Reason: req.Reason, Reference: req.Reference, Mode: string(req.Mode)})
+	if err != nil {
+		return fmt.Errorf("filing the erasure with the agent: %w", err)
+	}
+	if !g.json {
+		fmt.Fprintf(g.stdout, "erasure %s filed with the agent, which carries it out in %d repositories\n", st.ID, len(st.Repositories))
+	}
+	if noWait {
+		if g.json {
+			return printJSON(g.stdout, st)
+		}
+		fmt.Fprintf(g.stdout, "lethe erasures show %s --config %s follows it\n", st.ID, g.configFile)
+		return nil
+	}
+	for st.State == "pending" && failedIn(st) == "" {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pollInterval):
+		}
+		if st, err = c.Erasure(ctx, st.ID); err != nil {
+			return fmt.Errorf("asking the agent about erasure %s: %w", st.ID, err)
+		}
+	}
+	rc, hasReceipt, err := c.Receipt(ctx, st.ID)
+	if err != nil {
+		g.warnf("warning: reading the receipt of %s: %v\n", st.ID, err)
+	}
+	if g.json {
+		var receipt json.RawMessage
+		if hasReceipt {
+			receipt = rc
+		}
+		if err := printJSON(g.stdout, struct {
+			Erasure daemon.ErasureStatus `json:"erasure"`
+			Receipt json.RawMessage      `json:"receipt,omitempty"`
+		}{st, receipt}); err != nil {
+			return err
+		}
+	} else {
+		writeErasureStatus(g.stdout, st)
+		if hasReceipt {
+			writeReceiptLocation(g.stdout, rc)
+		}
+	}
+	if r := failedIn(st); r != "" {
+		return fmt.Errorf("erasure %s failed in repository %s; the agent retries it (its log says why; lethe erasures show %s follows it)", st.ID, r, st.ID)
+	}
+	return nil
+}
+
+// failedIn returns the first repository where the erasure failed.
+func failedIn(st daemon.ErasureStatus) string {
+	for _, r := range st.Repositories {
+		if r.State == string(tombstones.ProgressFailed) {
+			return r.Repository
+		}
+	}
+	return ""
+}
+
+// writeErasureStatus prints an erasure request as the agent reports it.
+func writeErasureStatus(w io.Writer, st daemon.ErasureStatus) {
+	state := st.State
+	switch {
+	case st.Overdue:
+		state += ", overdue"
+	case st.AtRisk:
+		state += ", at risk"
+	}
+	fmt.Fprintf(w, "erasure %s: %s (%s mode), received %s, answer due %s\n", st.ID, state, st.Mode,
+		st.Created.Local().Format(time.DateTime), st.Deadline.Local().Format(time.DateOnly))
+	fmt.Fprintf(w, "  identifiers: %s\n", strings.Join(st.Masked, ", "))
+	fmt.Fprintf(w, "  reason: %s", st.Reason)
+	if st.Reference != "" {
+		fmt.Fprintf(w, ", reference %s", st.Reference)
+	}
+	fmt.Fprintln(w)
+	for _, r := range st.Repositories {
+		fmt.Fprintf(w, "  repository %s: %s", r.Repository, r.State)
+		if !r.Updated.IsZero() {
+			fmt.Fprintf(w, " (%s)", r.Updated.Local().Format(time.DateTime))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// writeReceiptLocation says which receipt the agent serves and where.
+func writeReceiptLocation(w io.Writer, file []byte) {
+	var env struct {
+		Receipt struct {
+			ReceiptID string `json:"receipt_id"`
+			Final     bool   `json:"final"`
+		} `json:"receipt"`
+	}
+	if json.Unmarshal(file, &env) != nil || env.Receipt.ReceiptID == "" {
+		return
+	}
+	final := "final"
+	if !env.Receipt.Final {
+		final = "not final: the erasure is not complete in every repository"
+	}
+	id := env.Receipt.ReceiptID
+	fmt.Fprintf(w, "receipt %s (%s): GET /v1/receipts/%s on the agent's socket, or lethe receipts show %s -r REPOSITORY\n", id, final, id, id)
+}
+
+// erasuresViaAgent returns the agent's erasure requests: all, or the one
+// id names (a full id or a unique prefix).
+func erasuresViaAgent(ctx context.Context, c *daemon.Client, id string) ([]daemon.ErasureStatus, error) {
+	if id != "" && tombstones.ValidID(strings.ToUpper(id)) {
+		st, err := c.Erasure(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return []daemon.ErasureStatus{st}, nil
+	}
+	all, err := c.Erasures(ctx)
+	if err != nil || id == "" {
+		return all, err
+	}
+	var match []daemon.ErasureStatus
+	for _, st := range all {
+		if strings.HasPrefix(st.ID, strings.ToUpper(id)) {
+			match = append(match, st)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("the agent has no erasure %s", id)
+	case 1:
+		return match, nil
+	}
+	return nil, fmt.Errorf("%d erasures start with %s: give more of the id", len(match), id)
+}
+
+// listViaAgent prints the agent's erasure requests (or the one id names);
+// exit 5 when one is overdue.
+func (g *globalOptions) listViaAgent(ctx context.Context, c *daemon.Client, id string) error {
+	all, err := erasuresViaAgent(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		if id != "" {
+			err = printJSON(g.stdout, all[0])
+		} else {
+			if all == nil {
+				all = []daemon.ErasureStatus{}
+			}
+			err = printJSON(g.stdout, all)
+		}
+	} else {
+		if len(all) == 0 {
+			fmt.Fprintln(g.stdout, "no erasure requests")
+		}
+		for _, st := range all {
+			writeErasureStatus(g.stdout, st)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, st := range all {
+		if st.Overdue && id == "" {
+			return &exitCodeError{code: exitOverdue}
+		}
 	}
 	return nil
 }
