@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -309,4 +310,56 @@ func TestListenUnixRefuses(t *testing.T) {
 		t.Fatalf("stale socket: %v", err)
 	}
 	l3.Close()
+}
+
+// TestClient: Dial tells no socket and a stale one from an agent that
+// answers, and the client files and reads erasure requests.
+func TestClient(t *testing.T) {
+	s := newSetup(t, `schedules:
+  check: "off"
+  verify: "off"`)
+	sock := s.cfg.API.Socket
+	if _, err := Dial(context.Background(), sock); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Dial without a socket: %v, want fs.ErrNotExist", err)
+	}
+	clk := newFakeClock(time.Date(2026, 11, 2, 12, 0, 0, 0, time.Local))
+	d, err := New(Options{Config: s.cfg, Jobs: newCountJobs(clk), Clock: clk, Notify: nopNotifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := started(t, d)
+	d.step(ctx)
+	d.waitIdle()
+	c, err := Dial(ctx, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.FileErasure(ctx, ErasureRequest{Identifiers: []tombstones.Identifier{{Kind: tombstones.KindEmail, Value: "anna@example.se"}}, Reason: "b"})
+	if err != nil || st.State != "pending" || len(st.Repositories) != 2 {
+		t.Fatalf("FileErasure: %+v, %v", st, err)
+	}
+	if got, err := c.Erasure(ctx, st.ID); err != nil || got.ID != st.ID || got.Masked[0] != "a***@example.se" {
+		t.Errorf("Erasure: %+v, %v", got, err)
+	}
+	if all, err := c.Erasures(ctx); err != nil || len(all) != 1 || all[0].ID != st.ID {
+		t.Errorf("Erasures: %+v, %v", all, err)
+	}
+	if _, ok, err := c.Receipt(ctx, st.ID); ok || err != nil {
+		t.Errorf("Receipt of a request without an eraser: ok %v, %v", ok, err)
+	}
+	var ae *APIError
+	if _, err := c.FileErasure(ctx, ErasureRequest{Reason: "b"}); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Code != CodeInvalidRequest {
+		t.Errorf("FileErasure without identifiers: %v", err)
+	}
+	stop()
+
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	if _, err := Dial(context.Background(), sock); !errors.Is(err, ErrStaleSocket) {
+		t.Errorf("Dial of a stale socket: %v, want ErrStaleSocket", err)
+	}
 }
