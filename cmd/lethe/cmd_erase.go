@@ -650,9 +650,11 @@ func (g *globalOptions) eraseViaAgent(ctx context.Context, c *daemon.Client, ids
 			return ctx.Err()
 		case <-time.After(pollInterval):
 		}
-		if st, err = c.Erasure(ctx, st.ID); err != nil {
+		next, err := c.Erasure(ctx, st.ID)
+		if err != nil {
 			return fmt.Errorf("asking the agent about erasure %s: %w", st.ID, err)
 		}
+		st = next
 	}
 	rc, hasReceipt, err := c.Receipt(ctx, st.ID)
 	if err != nil {
