@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -20,10 +21,14 @@ import (
 	"lethe/agent/repository/restictest"
 )
 
-// TestMain lets a test run this binary as lethe itself (for killing it).
+// TestMain lets a test run this binary as lethe itself (for killing it,
+// or stopping it with SIGTERM as main does).
 func TestMain(m *testing.M) {
 	if os.Getenv("LETHE_TEST_RUN_MAIN") == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
