@@ -42,6 +42,9 @@ type demoOptions struct {
 	configOut string
 	keep      bool
 	seed      uint64
+	// data sizes the generated business; nil: gen.SmallConfig(seed).
+	// Tests of what does not depend on its size take a smaller one.
+	data *gen.Config
 }
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
@@ -177,8 +180,12 @@ func (d *demo) run(ctx context.Context, o demoOptions) error {
 	d.printf("working in %s; the repository's password is %q, in %s\n", p.dir, demoPassword, p.password)
 	d.printf("(every command shown can be pasted into a shell while that directory exists)\n")
 
+	data := gen.SmallConfig(o.seed)
+	if o.data != nil {
+		data = *o.data
+	}
 	var err error
-	if d.ds, err = gen.Generate(p.server, gen.SmallConfig(o.seed)); err != nil {
+	if d.ds, err = gen.Generate(p.server, data); err != nil {
 		return fmt.Errorf("generating sample data: %w", err)
 	}
 	subject := d.ds.Subjects[0]
@@ -188,7 +195,7 @@ func (d *demo) run(ctx context.Context, o demoOptions) error {
 	// A repository with a quick key derivation: every job of the agent
 	// opens it, and the demo's password is no secret to guard.
 	repo, err := jobs.Init(ctx, jobs.Repo{Location: p.repo, Password: func() (string, error) { return demoPassword, nil }},
-		repository.InitOptions{KDF: &repository.KDFParams{N: 1 << 12, R: 8, P: 1}})
+		repository.InitOptions{KDF: &repository.KDFParams{N: 1 << 10, R: 8, P: 1}})
 	if err != nil {
 		return fmt.Errorf("creating the demo repository: %w", err)
 	}
