@@ -204,15 +204,16 @@ func demoAgent(t *testing.T, file, sock string) string {
 	}
 	cmd := exec.Command(exe, "agent", "--config", file, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "LETHE_TEST_RUN_MAIN=1")
-	var log bytes.Buffer
+	var log syncBuf
 	cmd.Stdout, cmd.Stderr = io.Discard, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	waited := false
 	defer func() {
-		if cmd.ProcessState == nil {
+		if !waited {
 			cmd.Process.Kill()
 			<-exited
 		}
@@ -230,6 +231,7 @@ func demoAgent(t *testing.T, file, sock string) string {
 			}
 			select {
 			case err := <-exited:
+				waited = true
 				t.Fatalf("the agent exited (%v) while waiting for %s:\n%s", err, what, log.String())
 			case <-time.After(20 * time.Millisecond):
 			}
@@ -261,7 +263,9 @@ func demoAgent(t *testing.T, file, sock string) string {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-exited; err != nil {
+	err = <-exited
+	waited = true
+	if err != nil {
 		t.Errorf("the agent did not exit 0 on SIGTERM: %v\n%s", err, log.String())
 	}
 	return log.String()
@@ -316,26 +320,36 @@ func TestDemoTempDir(t *testing.T) {
 	empty("after a refused demo")
 }
 
+// syncBuf is a buffer that a process's output goroutine and the test
+// may use at once.
+type syncBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // cancelAt collects what is written and calls cancel once it holds text.
 type cancelAt struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
+	syncBuf
 	text   string
 	cancel func()
 }
 
 func (c *cancelAt) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.buf.Write(p)
-	if strings.Contains(c.buf.String(), c.text) {
+	n, err := c.syncBuf.Write(p)
+	if strings.Contains(c.String(), c.text) {
 		c.cancel()
 	}
-	return len(p), nil
-}
-
-func (c *cancelAt) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
+	return n, err
 }
