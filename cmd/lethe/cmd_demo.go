@@ -209,7 +209,7 @@ func (d *demo) run(ctx context.Context, o demoOptions) error {
 
 	const nightly = "0 2 * * *"
 	cfgText := demoConfig(p, d.ds, nightly, "every night at 02:00")
-	cfg, err := config.Parse(filepath.Join(p.dir, "lethe.yaml"), []byte(cfgText))
+	cfg, err := config.Parse("the demo's config", []byte(cfgText))
 	if err != nil {
 		return fmt.Errorf("the demo's config: %w", err)
 	}

@@ -79,7 +79,10 @@ func TestDemo(t *testing.T) {
 	}
 	t.Setenv("TMPDIR", tmp)
 
-	out := mustLethe(t, "demo", "--dir", dir, "--config-out", cfgFile)
+	out, errOut, code := lethe(t, "demo", "--dir", dir, "--config-out", cfgFile)
+	if code != exitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
 	if entries, _ := os.ReadDir(tmp); len(entries) > 0 {
 		t.Errorf("the demo left %d entries in the temporary directory", len(entries))
 	}
@@ -90,7 +93,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	// Identifiers are printed only in the request the business sends.
-	for _, l := range strings.Split(out, "\n") {
+	for _, l := range strings.Split(out+errOut, "\n") {
 		if strings.Contains(l, "/v1/erasures -H") {
 			continue
 		}
