@@ -202,10 +202,9 @@ func (d *demo) run(ctx context.Context, o demoOptions) error {
 	if err := jobs.Close(repo); err != nil {
 		return err
 	}
-	d.printf("\nthe business's server: %d generated files in %s (customer registers, mail, contacts,\n"+
-		"a calendar, SQL dumps, logs, documents); an empty repository in %s, as\n", len(d.ds.Files), p.server, p.repo)
+	d.printf("\nthe business's server: %d generated files in %s\n(customer registers, mail, contacts, a calendar, SQL dumps, logs, documents)\n", len(d.ds.Files), p.server)
+	d.printf("\nan empty repository in %s, as this makes one (the demo's with a quicker key\nderivation, as its password is no secret):\n", p.repo)
 	d.command(true, "init")
-	d.printf("makes it (the demo's has a quicker key derivation: its password is no secret)\n")
 
 	const nightly = "0 2 * * *"
 	cfgText := demoConfig(p, d.ds, nightly, "every night at 02:00")
