@@ -75,7 +75,7 @@ in the demo's directory.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", "", "work in `directory`, which is kept (default: a new temporary directory)")
-	f.StringVar(&o.configOut, "config-out", "", "write a config for `file` with which lethe agent runs on the demo's data (needs --dir)")
+	f.StringVar(&o.configOut, "config-out", "", "write to `file` (a new one) a config with which lethe agent runs on the demo's data (needs --dir)")
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	f.Uint64Var(&o.seed, "seed", 1, "random `number` the generated data is made from")
 	return cmd
@@ -84,6 +84,14 @@ in the demo's directory.`,
 func runDemo(ctx context.Context, g *globalOptions, o demoOptions) (err error) {
 	if o.configOut != "" && o.dir == "" {
 		return errors.New("--config-out needs --dir: the config names the demo's files, and a temporary directory is gone at the end")
+	}
+	if o.configOut != "" {
+		if o.configOut, err = filepath.Abs(o.configOut); err != nil {
+			return err
+		}
+		if _, err := os.Lstat(o.configOut); err == nil {
+			return fmt.Errorf("--config-out %s exists: the demo writes a new file", o.configOut)
+		}
 	}
 	dir := o.dir
 	if dir == "" {
@@ -595,15 +603,19 @@ func (d *demo) resticCheck(ctx context.Context) error {
 // writeConfig writes the config with which `lethe agent` runs on the
 // demo's data: a backup every minute.
 func (d *demo) writeConfig(file string) error {
-	file, err := filepath.Abs(file)
-	if err != nil {
-		return err
-	}
 	text := demoConfig(d.p, d.ds, "* * * * *", "every minute, for trying it; nightly is 0 2 * * *")
 	if _, err := config.Parse(file, []byte(text)); err != nil {
 		return fmt.Errorf("the demo's config: %w", err)
 	}
-	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing the demo's config: %w", err)
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("writing the demo's config: %w", err)
 	}
 	d.section("your turn")

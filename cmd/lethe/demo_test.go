@@ -321,6 +321,17 @@ func TestDemoTempDir(t *testing.T) {
 		t.Errorf("--config-out without --dir: exit %d, %s", code, errOut)
 	}
 	empty("after a refused demo")
+	// A config file that exists is not overwritten.
+	old := filepath.Join(t.TempDir(), "lethe.yaml")
+	if err := os.WriteFile(old, []byte("mine\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := lethe(t, "demo", "--dir", filepath.Join(t.TempDir(), "d"), "--config-out", old); code == 0 || !strings.Contains(errOut, "exists") {
+		t.Errorf("--config-out of an existing file: exit %d, %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(old); string(b) != "mine\n" {
+		t.Errorf("--config-out overwrote an existing file: %q", b)
+	}
 }
 
 // syncBuf is a buffer that a process's output goroutine and the test
