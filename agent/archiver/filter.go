@@ -149,6 +149,7 @@ func (r *run) saveFiltered(fj *fileJob, ch *chunker.Chunker) error {
 		r.c.filesNew.Add(1)
 	}
 	if found.Removed > 0 {
+		repository.MarkRewritten(node)
 		r.c.filesRedacted.Add(1)
 	}
 	r.c.addRemoved(found)

@@ -517,3 +517,63 @@ func TestFilterAbort(t *testing.T) {
 		t.Errorf("snapshots after an aborted backup: %v %v", sns, err)
 	}
 }
+
+// sameSizeFilter masks the marker in .txt files with as many '#', as a
+// redaction that keeps a file's size does (a SQLite database rewritten
+// without a row can).
+type sameSizeFilter struct{}
+
+func (sameSizeFilter) Decide(_ context.Context, _ string, node *repository.Node) (formats.Decision, formats.Findings, error) {
+	if node.Type == repository.NodeFile {
+		return formats.Filter, formats.Findings{}, nil
+	}
+	return formats.Keep, formats.Findings{}, nil
+}
+
+func (sameSizeFilter) FilterContent(_ context.Context, _ string, _ *repository.Node, open func() (io.ReadCloser, error)) (io.ReadCloser, formats.Findings, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, formats.Findings{}, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, formats.Findings{}, err
+	}
+	f := formats.Findings{Format: formats.FormatText, Records: 1}
+	if bytes.Contains(data, []byte(marker)) {
+		data = bytes.ReplaceAll(data, []byte(marker), bytes.Repeat([]byte("#"), len(marker)))
+		f.Removed, f.Refs = 1, []string{"t1"}
+	}
+	return io.NopCloser(bytes.NewReader(data)), f, nil
+}
+
+// TestFilterRevokedSameSize: a file stored redacted to the same size is
+// read again by the next backup, so that once the erasure is revoked (no
+// filter) the file is stored whole, not reused from the parent.
+func TestFilterRevokedSameSize(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	mt := time.Date(2023, 4, 5, 6, 7, 8, 0, time.UTC)
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	orig := "a row\nthe row of " + marker + "\nanother row\n"
+	archivertest.WriteFile(t, filepath.Join(src, "db.txt"), []byte(orig), 0o644, mt)
+	repo, repoDir := archivertest.NewRepo(t)
+
+	sn1, st1 := backup(t, repo, archiver.Options{Filter: sameSizeFilter{}}, archiver.SnapshotOptions{}, src)
+	if st1.FilesRedacted != 1 {
+		t.Fatalf("first backup: %+v", st1)
+	}
+	got := readRestored(t, filepath.Join(restoreLethe(t, repo, sn1, restorer.Options{}), src), "db.txt")
+	if got["db.txt"] == orig || len(got["db.txt"]) != len(orig) {
+		t.Fatalf("first backup stored %q, want the same size without the marker", got["db.txt"])
+	}
+
+	sn2, st2 := backup(t, repo, archiver.Options{}, archiver.SnapshotOptions{Parent: sn1}, src)
+	got = readRestored(t, filepath.Join(restoreLethe(t, repo, sn2, restorer.Options{}), src), "db.txt")
+	if got["db.txt"] != orig || st2.FilesUnmodified != 0 {
+		t.Errorf("backup after the revocation: %q (%+v), want the file whole", got["db.txt"], st2)
+	}
+	restictest.Check(t, repoDir)
+}

@@ -429,6 +429,7 @@ func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, s
 		}
 		n := *node
 		n.Content, n.Size = fo.content, fo.size
+		repository.MarkRewritten(&n)
 		if fo.data != nil {
 			e.opts.Indexed(p, &n, fo.data)
 			fo.data = nil

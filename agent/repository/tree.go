@@ -26,6 +26,13 @@ type ExtendedAttribute struct {
 	Value []byte `json:"value"`
 }
 
+// MarkRewritten marks a file node whose content is not its file's bytes
+// (records were taken out of it) by clearing its change time. The next
+// backup, lethe's or restic's, then sees the file as changed and reads it
+// again instead of reusing this content: after the erasure is revoked the
+// file is stored whole, also when taking the records out kept its size.
+func MarkRewritten(n *Node) { n.ChangeTime = time.Time{} }
+
 // Node is one entry of a tree, encoded exactly as restic encodes it so
 // that both programs read each other's trees. Mode is a Go os.FileMode
 // including its type bits.
