@@ -34,6 +34,15 @@ if ! command -v chromium >/dev/null 2>&1; then
 	as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
+# SQLite redaction is checked against the sqlite3 shell's .dump.
+if ! command -v sqlite3 >/dev/null 2>&1; then
+	echo "installing sqlite3 (Debian package)"
+	export DEBIAN_FRONTEND=noninteractive
+	as_root apt-get update -qq
+	as_root apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null
+fi
+sqlite3 --version
+
 # The agent's command-source test dumps a real PostgreSQL; it starts its
 # own server (initdb, pg_ctl) on a private socket directory and port.
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)

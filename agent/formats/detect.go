@@ -50,6 +50,8 @@ func sniffHead(h []byte, cut bool) Format {
 		return FormatText
 	case len(h) >= 263 && bytes.Equal(h[257:262], []byte("ustar")):
 		return FormatTar
+	case bytes.HasPrefix(h, sqliteMagic):
+		return FormatSQLite
 	case bytes.HasPrefix(h, oleMagic):
 		// A compound file (Outlook .msg, old Office): its strings are
 		// UTF-16 in sectors, which the fallback reads; a hit is the

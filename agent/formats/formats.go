@@ -24,6 +24,7 @@ const (
 	FormatGzip     Format = "gzip"      // scanned inside; a hit is the whole file
 	FormatZip      Format = "zip"       // docx/xlsx/odt/zip; a hit is the whole file
 	FormatTar      Format = "tar"       // tar, also gzip-compressed; a member is a record
+	FormatSQLite   Format = "sqlite"    // a SQLite database; a table row is a record
 	FormatFallback Format = "fallback"  // raw bytes as UTF-8 and UTF-16; a hit is the whole file
 	FormatName     Format = "name"      // an identifier in a file or directory name
 	FormatPath     Format = "path"      // a path rule makes a folder one subject's
@@ -104,6 +105,8 @@ type Result struct {
 	// gzip is set for a compressed tar archive: the records are ranges
 	// of its decompressed form.
 	gzip *gzipped
+	// sqlite names the rows of a SQLite database's records.
+	sqlite *sqliteRows
 }
 
 // Kinds returns the union of the kinds of all matching records.
@@ -298,6 +301,8 @@ func parseFormat(f Format, name string, data []byte, x *extractor, opts *Options
 		return scanZip(data, x, opts, depth)
 	case FormatTar:
 		return scanTar(data, x, opts, depth)
+	case FormatSQLite:
+		return scanSQLite(data, x, opts, depth)
 	default:
 		return scanFallback(data, x), nil
 	}
@@ -433,6 +438,9 @@ func RedactBytes(data []byte, res *Result, recs []Record) (out []byte, gone bool
 	}
 	if res.gzip != nil {
 		return res.gzip.redact(res, recs), false
+	}
+	if res.sqlite != nil {
+		return res.sqlite.redact(data, recs)
 	}
 	return cutRecords(data, res, recs)
 }
