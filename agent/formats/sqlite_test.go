@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"lethe/agent/formats/gen"
 )
 
 // makeSQLite builds a database file with the statements and returns its
@@ -216,5 +218,32 @@ func TestSQLiteCorrupt(t *testing.T) {
 		if strings.Contains(res.Fallback, tEmail) {
 			t.Error("the reason quotes content")
 		}
+	}
+}
+
+// checkSQLiteRedaction checks a redacted database of the data set: n rows
+// fewer, no subject left in its rows or its bytes, every other row as it
+// was.
+func checkSQLiteRedaction(t *testing.T, f string, src, dst []byte, n int, ds *gen.Dataset) {
+	t.Helper()
+	m := subjectMatcher(t, ds)
+	before := ScanBytes(f, src, nil, nil)
+	after := ScanBytes(f, dst, m, nil)
+	if after.Format != FormatSQLite || after.Fallback != "" {
+		t.Fatalf("%s: redacted database does not read: %+v", f, after)
+	}
+	if after.NumRecords != before.NumRecords-n || len(after.Records) != 0 {
+		t.Errorf("%s: %d rows (%d of a subject) after redaction, want %d", f, after.NumRecords, len(after.Records), before.NumRecords-n)
+	}
+	if raw, _ := ScanFormat(FormatFallback, dst, m, nil); len(raw.Records) != 0 {
+		t.Errorf("%s: a subject's identifier is in the redacted file's bytes", f)
+	}
+	b, a := sqliteDump(t, src), sqliteDump(t, dst)
+	if len(a) != len(b)-n {
+		t.Errorf("%s: dump has %d lines, want %d", f, len(a), len(b)-n)
+	}
+	kept := slices.DeleteFunc(slices.Clone(b), func(l string) bool { return !slices.Contains(a, l) })
+	if !slices.Equal(kept, a) {
+		t.Errorf("%s: rows changed or reordered by the redaction", f)
 	}
 }

@@ -126,7 +126,7 @@ func Generate(dir string, cfg Config) (*Dataset, error) {
 	g.people()
 	steps := []func() error{g.customerCSV, g.excelCSV, g.mail, g.vcards, g.calendar, g.pgDump, g.mysqlDump,
 		g.logs, g.utf16Log, g.jsonl, g.jsonDoc, g.office, g.gzipExport, g.invoices, g.named,
-		g.bracketLog, g.accessLog, g.bomJSON, g.unicodeText, g.phpMyAdmin, g.rfc2231Mail, g.tarArchive, g.evilFolder}
+		g.bracketLog, g.accessLog, g.bomJSON, g.unicodeText, g.phpMyAdmin, g.rfc2231Mail, g.tarArchive, g.evilFolder, g.sqliteDB}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return nil, err
