@@ -53,10 +53,9 @@ func sniffHead(h []byte, cut bool) Format {
 	case bytes.HasPrefix(h, sqliteMagic):
 		return FormatSQLite
 	case bytes.HasPrefix(h, oleMagic):
-		// A compound file (Outlook .msg, old Office): its strings are
-		// UTF-16 in sectors, which the fallback reads; a hit is the
-		// whole file.
-		return FormatFallback
+		// A compound file (Outlook .msg, old Office): read stream by
+		// stream; a hit is the whole file.
+		return FormatMsg
 	}
 	h = bytes.TrimPrefix(h, utf8BOM)
 	t := bytes.TrimLeft(h, " \t\r\n")

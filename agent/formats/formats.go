@@ -25,6 +25,7 @@ const (
 	FormatZip      Format = "zip"       // docx/xlsx/odt/zip; a hit is the whole file
 	FormatTar      Format = "tar"       // tar, also gzip-compressed; a member is a record
 	FormatSQLite   Format = "sqlite"    // a SQLite database; a table row is a record
+	FormatMsg      Format = "msg"       // Outlook .msg and other compound files; a hit is the whole file
 	FormatFallback Format = "fallback"  // raw bytes as UTF-8 and UTF-16; a hit is the whole file
 	FormatName     Format = "name"      // an identifier in a file or directory name
 	FormatPath     Format = "path"      // a path rule makes a folder one subject's
@@ -303,6 +304,8 @@ func parseFormat(f Format, name string, data []byte, x *extractor, opts *Options
 		return scanTar(data, x, opts, depth)
 	case FormatSQLite:
 		return scanSQLite(data, x, opts, depth)
+	case FormatMsg:
+		return scanMsg(data, x, opts, depth)
 	default:
 		return scanFallback(data, x), nil
 	}

@@ -87,7 +87,7 @@ const (
 type Placement struct {
 	Path    string // slash-separated, relative to the data set root
 	Format  string // the format a scanner should report ("csv", "mail", "name", ...)
-	Offset  int64
+	Offset  int64  // the record's bytes; a SQLite row has none (0 and 0)
 	Length  int64
 	Whole   bool // the whole file (or, for "name"/"path", file or directory) is the record
 	Subject int  // index into Dataset.Subjects, or Decoy
@@ -126,7 +126,7 @@ func Generate(dir string, cfg Config) (*Dataset, error) {
 	g.people()
 	steps := []func() error{g.customerCSV, g.excelCSV, g.mail, g.vcards, g.calendar, g.pgDump, g.mysqlDump,
 		g.logs, g.utf16Log, g.jsonl, g.jsonDoc, g.office, g.gzipExport, g.invoices, g.named,
-		g.bracketLog, g.accessLog, g.bomJSON, g.unicodeText, g.phpMyAdmin, g.rfc2231Mail, g.tarArchive, g.evilFolder, g.sqliteDB}
+		g.bracketLog, g.accessLog, g.bomJSON, g.unicodeText, g.phpMyAdmin, g.rfc2231Mail, g.tarArchive, g.evilFolder, g.sqliteDB, g.outlookMsgs}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return nil, err
