@@ -623,6 +623,7 @@ var holdFormats = []formats.Format{
 	formats.FormatMail, formats.FormatMbox, formats.FormatCSV, formats.FormatJSONL,
 	formats.FormatJSON, formats.FormatVCard, formats.FormatICal, formats.FormatSQL,
 	formats.FormatText, formats.FormatGzip, formats.FormatZip, formats.FormatFallback,
+	formats.FormatSQLite, formats.FormatMsg,
 }
 
 func (d *decoder) holds(f field) []Hold {

@@ -15,7 +15,10 @@
 // of an INSERT removes the statement. A tar archive's members are its
 // records; a compressed one is cut in its decompressed form and compressed
 // again, so its members stay byte-identical but its compressed bytes do
-// not. UTF-16 JSON, CSV and other structured text is split like its UTF-8
+// not. A SQLite database's table rows are its records (they have no byte
+// range: Offset and Length are 0); redaction deletes them through SQLite
+// and vacuums, so every other row stays identical but the file's bytes do
+// not. An Outlook .msg (any compound file) is one record. UTF-16 JSON, CSV and other structured text is split like its UTF-8
 // form. A file that cannot be split (one mail message, a zip or gzip file,
 // the fallback for unknown or broken files) is one record, and so is any
 // file with an identifier outside its records (a CSV header, say). Content
