@@ -184,7 +184,7 @@ func decompressRTF(b []byte, limit int64) []byte {
 			if off == w%len(dict) {
 				return out // the end marker
 			}
-			for j := 0; j < n; j++ {
+			for j := 0; j < n && int64(len(out)) < limit; j++ {
 				put(dict[(off+j)%len(dict)])
 			}
 		}

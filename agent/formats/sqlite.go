@@ -10,7 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteMagic starts every SQLite 3 database file.
@@ -50,6 +51,11 @@ func scanSQLite(data []byte, x *extractor, opts *Options, depth int) (*Result, e
 	defer db.Close()
 	defer conn.Close()
 
+	// A damaged database can read row by row and still not be one
+	// SQLite can rewrite: only a sound one is split into rows.
+	if err := sqliteCheck(ctx, conn); err != nil {
+		return nil, err
+	}
 	res := &Result{Format: FormatSQLite}
 	rows := &sqliteRows{keys: make(map[int]rowKey)}
 	var gap kindSet
@@ -221,6 +227,11 @@ func openSQLite(ctx context.Context, data []byte) (*sql.DB, *sql.Conn, error) {
 		return d.Deserialize(img)
 	})
 	if err == nil {
+		// No value is longer than the file, except one a hostile
+		// schema computes (an expression index in a redaction).
+		_, err = sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, max(len(data), 1<<20))
+	}
+	if err == nil {
 		// Reading the schema is where a broken header shows.
 		_, err = conn.ExecContext(ctx, "SELECT count(*) FROM main.sqlite_schema")
 	}
@@ -230,6 +241,19 @@ func openSQLite(ctx context.Context, data []byte) (*sql.DB, *sql.Conn, error) {
 		return nil, nil, sqliteErr("loading", err)
 	}
 	return db, conn, nil
+}
+
+// sqliteCheck runs SQLite's structural check of the database (b-trees,
+// free list, not the contents of indexes).
+func sqliteCheck(ctx context.Context, conn *sql.Conn) error {
+	res, err := queryStrings(ctx, conn, "PRAGMA main.quick_check(1)")
+	if err != nil {
+		return sqliteErr("checking", err)
+	}
+	if len(res) != 1 || res[0] != "ok" {
+		return parseErr("sqlite: damaged database")
+	}
+	return nil
 }
 
 // sqliteErr is a parse error naming what failed. SQLite's messages name
@@ -301,8 +325,11 @@ func (t sqliteTable) query(ctx context.Context, conn *sql.Conn) (q string, key, 
 		if err := r.Scan(&name, &p, &hidden); err != nil {
 			return "", nil, nil, sqliteErr("reading columns", err)
 		}
-		if hidden == 1 {
-			continue // a virtual table's hidden column
+		if hidden == 1 || hidden == 2 {
+			// A virtual table's hidden column; a virtual generated
+			// column, computed from the stored ones (which are read)
+			// by an expression of the schema, not to be run.
+			continue
 		}
 		names = append(names, name)
 		if p > 0 {
@@ -464,6 +491,9 @@ func (s *sqliteRows) rewrite(ctx context.Context, data []byte, recs []Record) ([
 		return nil, err
 	}
 	if _, err := conn.ExecContext(ctx, "VACUUM"); err != nil {
+		return nil, err
+	}
+	if err := sqliteCheck(ctx, conn); err != nil {
 		return nil, err
 	}
 	var img []byte
