@@ -107,3 +107,5 @@ func TestDecompressRTF(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+func BenchmarkScanMsg(b *testing.B) { benchFiles(b, "mejl/sparat/*.msg") }

@@ -296,3 +296,5 @@ func TestSQLiteMutated(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkScanSQLite(b *testing.B) { benchFiles(b, "program/bokning/kunder.db") }
