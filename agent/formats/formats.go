@@ -75,7 +75,7 @@ func (o *Options) maxSize() int64 {
 type Record struct {
 	Index  int   // position among all records of the file, from 0
 	Offset int64 // first byte of the record in the file (in a compressed tar archive, in its decompressed form)
-	Length int64 // bytes, including the record's line terminator
+	Length int64 // bytes, including the record's line terminator; a SQLite row has no byte range (0 and 0)
 	Kinds  []Kind
 	// Refs are the matcher's refs of the identifiers matched in the
 	// record, sorted and without duplicates: every one, also when the
