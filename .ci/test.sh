@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need when it is missing
-# (Debian's restic, staticcheck and the S3 test server at pinned versions),
-# then runs gofmt, go vet, staticcheck and the race-enabled tests.
+# (Debian's packages, staticcheck and the S3 test server at pinned
+# versions), then runs gofmt, go vet, staticcheck, the systemd unit's
+# checks and the race-enabled tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,46 +19,34 @@ bash backends/s3test/install.sh >"$scratch/minio.log" 2>&1 &
 minio_pid=$!
 trap 'pkill -P "$minio_pid" 2>/dev/null || true; kill "$minio_pid" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 
-if ! command -v restic >/dev/null 2>&1; then
-	echo "installing restic (Debian package)"
-	export DEBIAN_FRONTEND=noninteractive
-	as_root apt-get update -qq
-	as_root apt-get install -y -qq restic >/dev/null
-fi
-restic version
-
-# The HTML receipt is tested in a real headless browser.
-if ! command -v chromium >/dev/null 2>&1; then
-	echo "installing chromium (Debian package)"
-	export DEBIAN_FRONTEND=noninteractive
-	as_root apt-get update -qq
-	as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
-
-# SQLite redaction is checked against the sqlite3 shell's .dump.
-if ! command -v sqlite3 >/dev/null 2>&1; then
-	echo "installing sqlite3 (Debian package)"
-	export DEBIAN_FRONTEND=noninteractive
-	as_root apt-get update -qq
-	as_root apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null
-fi
-sqlite3 --version
-
-# The agent's command-source test dumps a real PostgreSQL; it starts its
-# own server (initdb, pg_ctl) on a private socket directory and port.
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+# The Debian packages the tests use, installed in one go where missing:
+# restic (the peer implementation), chromium (the HTML receipt is checked
+# in a real headless browser), sqlite3 (its .dump checks redacted
+# databases), PostgreSQL (the agent's command source dumps a real server,
+# started by the test on a private socket directory and port) and systemd
+# (systemd-analyze checks the unit).
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true; }
+missing=()
+command -v restic >/dev/null 2>&1 || missing+=(restic)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 if ! command -v psql >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1 ||
-	{ ! command -v initdb >/dev/null 2>&1 && [ ! -x "$pg_bin/initdb" ]; }; then
-	echo "installing PostgreSQL (Debian package postgresql)"
+	{ ! command -v initdb >/dev/null 2>&1 && [ ! -x "$(pg_bin)/initdb" ]; }; then
+	missing+=(postgresql)
+fi
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing Debian packages: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	as_root apt-get update -qq
-	as_root apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-	pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian keeps initdb and pg_ctl off PATH; the test finds them there too.
 if ! command -v initdb >/dev/null 2>&1; then
-	export PATH="$PATH:$pg_bin"
+	export PATH="$PATH:$(pg_bin)"
 fi
+restic version
+sqlite3 --version
 psql --version
 
 tools="${XDG_CACHE_HOME:-$HOME/.cache}/lethe/tools"
@@ -69,7 +58,6 @@ if [ ! -x "$staticcheck" ]; then
 	mv "$tools/tmp/staticcheck" "$staticcheck"
 fi
 
-
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
 	echo "not gofmt-formatted:" >&2
@@ -77,12 +65,6 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-	echo "installing systemd-analyze (Debian package systemd)"
-	export DEBIAN_FRONTEND=noninteractive
-	as_root apt-get update -qq
-	as_root apt-get install -y -qq --no-install-recommends systemd >/dev/null
-fi
 # verify also checks that ExecStart's program exists, and lethe is not
 # installed here: check a copy of the unit whose ExecStart runs a lethe
 # built for the check, the unit's only change.
