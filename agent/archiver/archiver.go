@@ -161,6 +161,12 @@ type Archiver struct {
 	pol   chunker.Pol
 	names *idNames
 	bufs  sync.Pool
+	hooks hooks
+}
+
+// hooks let tests change a file between the steps of reading it.
+type hooks struct {
+	beforeOpen, afterRead func(path string)
 }
 
 // New returns an archiver writing to repo.

@@ -132,6 +132,12 @@ func (r *run) saveFiltered(fj *fileJob, ch *chunker.Chunker) error {
 	if err != nil {
 		return err
 	}
+	if h := r.a.hooks.afterRead; h != nil {
+		h(fj.path)
+	}
+	if src.changed() {
+		return r.report(fj.path, errors.New("file changed while it was read"))
+	}
 	src.countRead()
 	node, err := r.a.nodeFromFileInfo(fj.path, fj.node.Name, src.info())
 	if err != nil {
@@ -178,7 +184,8 @@ type source struct {
 
 	mu     sync.Mutex
 	files  []*os.File
-	fi     fs.FileInfo // of the file opened last
+	infos  []fs.FileInfo // of files, as opened
+	fi     fs.FileInfo   // of the file opened last
 	closed bool
 }
 
@@ -191,11 +198,12 @@ func (s *source) open() (io.ReadCloser, error) {
 	if s.closed {
 		return nil, errors.New("file opened after its filtering ended")
 	}
-	f, fi, err := openListed(s.fj.path, s.fj.fi)
+	f, fi, err := s.r.a.openListed(s.fj.path, s.fj.fi)
 	if err != nil {
 		return nil, err
 	}
 	s.files = append(s.files, f)
+	s.infos = append(s.infos, fi)
 	s.fi = fi
 	return readCounter{f: f, r: s.r}, nil
 }
@@ -209,6 +217,24 @@ func (s *source) info() fs.FileInfo {
 		return s.fj.fi
 	}
 	return s.fi
+}
+
+// changed reports whether a file the filter opened changed since it was
+// opened (see saveFile); the filtered content may then mix two versions.
+func (s *source) changed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.files {
+		fi, err := f.Stat()
+		if err != nil && errors.Is(err, os.ErrClosed) {
+			// Closed by the filter: check by path that it is the same.
+			fi, err = os.Lstat(s.fj.path)
+		}
+		if err != nil || !sameState(fi, s.infos[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // countRead counts the file in Stats.FilesRead if the filter opened it.

@@ -406,26 +406,53 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 	if fj.filter {
 		return r.saveFiltered(fj, ch)
 	}
-	f, fi, err := openListed(fj.path, fj.fi)
+	f, fi, err := r.a.openListed(fj.path, fj.fi)
 	if err != nil {
 		return r.report(fj.path, err)
 	}
 	defer f.Close()
+	r.c.filesRead.Add(1)
+	var (
+		content repository.IDs
+		size    uint64
+		capt    *capture
+	)
+	// A file written to while it is read would be stored as a mix of old
+	// and new content under metadata that fits neither: read it again
+	// once, then give up on it.
+	for attempt := 0; ; attempt++ {
+		var src io.Reader = readCounter{f: f, r: r}
+		if capt = r.newCapture(src, fi.Size()); capt != nil {
+			src = capt
+		}
+		content, size, err = r.chunk(fj.path, src, ch, "reading file")
+		if err != nil {
+			return err
+		}
+		if h := r.a.hooks.afterRead; h != nil {
+			h(fj.path)
+		}
+		after, err := f.Stat()
+		if err != nil {
+			return r.report(fj.path, fmt.Errorf("stat of open file: %w", bare(err)))
+		}
+		if sameState(fi, after) {
+			break
+		}
+		if attempt > 0 {
+			return r.report(fj.path, errors.New("file changed while it was read"))
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return r.report(fj.path, fmt.Errorf("rewinding file: %w", bare(err)))
+		}
+		fi = after
+	}
 	node, err := r.a.nodeFromFileInfo(fj.path, fj.node.Name, fi)
 	if err != nil {
 		return r.report(fj.path, err)
 	}
-	r.c.filesRead.Add(1)
-	var src io.Reader = readCounter{f: f, r: r}
-	capt := r.newCapture(src, fi.Size())
-	if capt != nil {
-		src = capt
-	}
-	content, size, err := r.chunk(fj.path, src, ch, "reading file")
-	if err != nil {
-		return err
-	}
-	// A file that grew or shrank while being read is stored as read.
+	// The size read is the one stored (it is fi's, unless the file
+	// changed without its metadata showing it).
 	node.Size = size
 	node.Content = content
 	fj.node = node
@@ -439,8 +466,15 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 }
 
 // openListed opens the file at path for reading if it is still the
-// regular file that was listed. Errors do not name the file.
-func openListed(path string, listed fs.FileInfo) (*os.File, fs.FileInfo, error) {
+// regular file that was listed, unchanged. Errors do not name the file.
+//
+// Device and inode alone do not tell a replaced file: a file system may
+// give a deleted file's inode number to the next file created, so the
+// change time, size and modification time must match too.
+func (a *Archiver) openListed(path string, listed fs.FileInfo) (*os.File, fs.FileInfo, error) {
+	if h := a.hooks.beforeOpen; h != nil {
+		h(path)
+	}
 	f, err := openNoatime(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening file: %w", bare(err))
@@ -450,12 +484,25 @@ func openListed(path string, listed fs.FileInfo) (*os.File, fs.FileInfo, error) 
 		f.Close()
 		return nil, nil, fmt.Errorf("stat of open file: %w", bare(err))
 	}
-	// The file may have been replaced between listing and opening.
-	if !fi.Mode().IsRegular() || !os.SameFile(fi, listed) {
+	if !fi.Mode().IsRegular() || !os.SameFile(fi, listed) || !sameState(fi, listed) {
 		f.Close()
-		return nil, nil, errors.New("file changed type or was replaced during backup")
+		return nil, nil, errors.New("file was replaced or changed between listing and reading")
 	}
 	return f, fi, nil
+}
+
+// sameState reports whether a and b describe the same file in the same
+// state: device, inode, change time, size and modification time. A write
+// changes the change time, also one that keeps size and modification
+// time (which a writer can set back).
+func sameState(a, b fs.FileInfo) bool {
+	sa, ok1 := a.Sys().(*syscall.Stat_t)
+	sb, ok2 := b.Sys().(*syscall.Stat_t)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino && sa.Size == sb.Size &&
+		sa.Ctim == sb.Ctim && sa.Mtim == sb.Mtim
 }
 
 // chunk splits the content of the file at path into blobs and queues the

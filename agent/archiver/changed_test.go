@@ -1,0 +1,90 @@
+package archiver_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lethe/agent/archiver"
+	"lethe/agent/archiver/archivertest"
+	"lethe/agent/repository/restictest"
+)
+
+// appendTo adds data to the file at path, keeping its inode.
+func appendTo(t *testing.T, path, data string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if _, err := f.WriteString(data); err != nil {
+		t.Error(err)
+	}
+	f.Close()
+}
+
+// TestChangedFiles checks the steps of reading a file against changes in
+// place, which keep the inode: a file rewritten between listing and
+// opening (what a file system reusing a deleted file's inode looks like)
+// is reported and left out; one written to while it is read is read again
+// and stored as it is then; one written to on every read is reported.
+func TestChangedFiles(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"kept", "rewritten", "once", "always"} {
+		archivertest.WriteFile(t, filepath.Join(src, n), []byte(n), 0o644, time.Now())
+	}
+	repo, repoDir := archivertest.NewRepo(t)
+	reported := map[string]error{}
+	var mu sync.Mutex
+	a := archiver.New(repo, archiver.Options{FileWorkers: 1, Error: func(p string, err error) error {
+		mu.Lock()
+		reported[filepath.Base(p)] = err
+		mu.Unlock()
+		return nil
+	}})
+	reads := map[string]int{}
+	archiver.SetReadHooks(a, func(p string) {
+		if filepath.Base(p) == "rewritten" {
+			// Same inode, new content: only size and times tell.
+			if err := os.WriteFile(p, []byte("a different file"), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}, func(p string) {
+		mu.Lock()
+		reads[filepath.Base(p)]++
+		n := reads[filepath.Base(p)]
+		mu.Unlock()
+		switch {
+		case filepath.Base(p) == "once" && n == 1, filepath.Base(p) == "always":
+			appendTo(t, p, " and more")
+		}
+	})
+	sn, stats, err := a.Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Errors != 2 || len(reported) != 2 ||
+		reported["rewritten"] == nil || !strings.Contains(reported["rewritten"].Error(), "replaced or changed") ||
+		reported["always"] == nil || !strings.Contains(reported["always"].Error(), "changed while it was read") {
+		t.Errorf("stats %+v, reported %v", stats, reported)
+	}
+	if reads["once"] != 2 || reads["always"] != 2 || reads["kept"] != 1 {
+		t.Errorf("reads %v, want once and always read twice, kept once", reads)
+	}
+	restictest.Check(t, repoDir)
+	out := restictest.Run(t, repoDir, "ls", sn.ID.String())
+	if strings.Contains(out, "rewritten") || strings.Contains(out, "always") || !strings.Contains(out, "kept") {
+		t.Errorf("restic ls:\n%s", out)
+	}
+	if got := restictest.Run(t, repoDir, "dump", sn.ID.String(), filepath.Join(src, "once")); got != "once and more" {
+		t.Errorf("restic dump of the file changed while read: %q", got)
+	}
+}
