@@ -164,3 +164,86 @@ func TestResticV1Repository(t *testing.T) {
 		t.Fatalf("restore from v1 repository: %v", err)
 	}
 }
+
+// TestResticOpensCalibratedKeys: key files with scrypt parameters
+// calibrated to the machine (a short target keeps the test cheap) are
+// within restic's bounds and restic opens them, the first key and an
+// added one; the first key keeps its parameters.
+func TestResticOpensCalibratedKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{KDFTarget: 20 * time.Millisecond}
+	r, err := Init(ctx, be, restictest.Password, InitOptions{Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := r.KeyID()
+	added, err := r.AddKey(ctx, "second", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[ID]KDFParams{}
+	for _, id := range []ID{first, added} {
+		kf, err := loadKeyFile(ctx, be, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := KDFParams{N: kf.N, R: kf.R, P: kf.P}
+		if p.N < kdfMinN || p.N&(p.N-1) != 0 || p.R != 8 || p.P < 1 || p.P > kdfMaxP || 128*p.N*p.R > kdfMemory {
+			t.Errorf("key %s: calibrated parameters %+v out of range", id.Str(), p)
+		}
+		params[id] = p
+	}
+	restictest.Run(t, dir, "cat", "config")
+	out, errOut, err := restictest.RunErr(t, dir, []string{"RESTIC_PASSWORD=second"}, "key", "list")
+	if err != nil || !strings.Contains(out, added.Str()) {
+		t.Fatalf("restic key list with the added key: %v\n%s\n%s", err, out, errOut)
+	}
+	kf, err := loadKeyFile(ctx, be, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (KDFParams{N: kf.N, R: kf.R, P: kf.P}) != params[first] {
+		t.Errorf("first key's parameters changed to %d/%d/%d", kf.N, kf.R, kf.P)
+	}
+}
+
+// TestCalibrateKDF: the parameters grow with the target time, N up to
+// restic's memory limit (N=2^15 with r=8), then p; on a machine too slow
+// for the target they stay at restic's minimum. A derivation here costs
+// 1 ms per 2^10 of N*p.
+func TestCalibrateKDF(t *testing.T) {
+	var measured []KDFParams
+	measure := func(p KDFParams) (time.Duration, error) {
+		measured = append(measured, p)
+		return time.Duration(p.N*p.P>>10) * time.Millisecond, nil
+	}
+	for _, c := range []struct {
+		target time.Duration
+		want   KDFParams
+	}{
+		{time.Millisecond, KDFParams{N: 1 << 14, R: 8, P: 1}},
+		{20 * time.Millisecond, KDFParams{N: 1 << 14, R: 8, P: 1}},
+		{40 * time.Millisecond, KDFParams{N: 1 << 15, R: 8, P: 1}},
+		{500 * time.Millisecond, KDFParams{N: 1 << 15, R: 8, P: 15}},
+		{time.Hour, KDFParams{N: 1 << 15, R: 8, P: kdfMaxP}},
+	} {
+		measured = nil
+		got, err := calibrateKDF(c.target, measure)
+		if err != nil || got != c.want {
+			t.Errorf("target %v: %+v, %v; want %+v", c.target, got, err, c.want)
+		}
+		for _, p := range measured {
+			if 128*p.N*p.R > kdfMemory || p.P != 1 {
+				t.Errorf("target %v: measured %+v", c.target, p)
+			}
+		}
+	}
+	if p, err := CalibrateKDF(time.Nanosecond); err != nil || p != (KDFParams{N: kdfMinN, R: 8, P: 1}) {
+		t.Errorf("calibrated for no time: %+v, %v", p, err)
+	}
+}

@@ -8,17 +8,90 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"runtime"
 	"sort"
 	"time"
+
+	"golang.org/x/crypto/scrypt"
 
 	"lethe/backends"
 )
 
-// DefaultKDF are the scrypt parameters for new key files: 32 MiB of memory
-// (restic's calibration stays below 60 MiB, which gives N=2^15 with r=8)
-// and a fraction of a second on current hardware. p=4 keeps the cost of a
-// guess (memory times time) at that of N=2^16, p=1.
-var DefaultKDF = KDFParams{N: 1 << 15, R: 8, P: 4}
+// Calibration of new key files' scrypt parameters, as restic does it: a
+// target time per derivation on this machine and a memory limit, r=8, N a
+// power of two no smaller than restic's default.
+const (
+	// DefaultKDFTarget is restic's target time for a key derivation.
+	DefaultKDFTarget = 500 * time.Millisecond
+	// kdfMemory is restic's memory limit for scrypt (128*N*r bytes).
+	kdfMemory = 60 << 20
+	kdfMinN   = 1 << 14
+	kdfR      = 8
+	// kdfMaxP bounds p, so that a clock that misreads cannot make a
+	// key file that takes minutes to open.
+	kdfMaxP = 64
+)
+
+// CalibrateKDF returns scrypt parameters for a new key file that take
+// about target to derive here: N doubles from 2^14 while a derivation
+// stays below target and scrypt's memory (128*N*r bytes) below restic's
+// limit of 60 MiB, then p grows to fill the time left, as restic's
+// calibration does. The result is always within what restic accepts.
+func CalibrateKDF(target time.Duration) (KDFParams, error) {
+	salt := make([]byte, 64)
+	if _, err := rand.Read(salt); err != nil {
+		return KDFParams{}, fmt.Errorf("generating salt: %w", err)
+	}
+	// scrypt's memory is garbage once measured; do not let it raise the
+	// heap goal of the process (see deriveKey).
+	defer runtime.GC()
+	return calibrateKDF(target, func(p KDFParams) (time.Duration, error) {
+		start := time.Now()
+		if _, err := scrypt.Key([]byte("calibration"), salt, p.N, p.R, p.P, aesKeySize+2*macKeySize); err != nil {
+			return 0, fmt.Errorf("calibrating scrypt: %w", err)
+		}
+		return time.Since(start), nil
+	})
+}
+
+// calibrateKDF is CalibrateKDF with the time of a derivation measured by
+// measure.
+func calibrateKDF(target time.Duration, measure func(KDFParams) (time.Duration, error)) (KDFParams, error) {
+	p := KDFParams{N: kdfMinN, R: kdfR, P: 1}
+	d, err := measure(p)
+	if err != nil {
+		return KDFParams{}, err
+	}
+	for d < target && 128*2*p.N*p.R <= kdfMemory {
+		next := KDFParams{N: 2 * p.N, R: p.R, P: 1}
+		nd, err := measure(next)
+		if err != nil {
+			return KDFParams{}, err
+		}
+		if nd > target {
+			break
+		}
+		p, d = next, nd
+	}
+	// p runs scrypt's core p times over the same memory: time grows
+	// linearly with it.
+	if d > 0 && d < target {
+		p.P = min(max(int(target/d), 1), kdfMaxP)
+	}
+	return p, p.valid()
+}
+
+// newKDF returns the scrypt parameters for a key file this handle adds.
+func (o *Options) newKDF() (KDFParams, error) {
+	if o.KDF != nil {
+		return *o.KDF, nil
+	}
+	target := o.KDFTarget
+	if target <= 0 {
+		target = DefaultKDFTarget
+	}
+	return CalibrateKDF(target)
+}
 
 // keyFile is restic's key file (stored unencrypted as JSON).
 type keyFile struct {
@@ -53,10 +126,10 @@ func currentUserHost() (string, string) {
 }
 
 // createKeyFile wraps master in a new key file for password and saves it.
-func createKeyFile(ctx context.Context, be backends.Backend, master *cryptoKey, password, username, hostname string, kdf *KDFParams) (ID, error) {
-	params := DefaultKDF
-	if kdf != nil {
-		params = *kdf
+func createKeyFile(ctx context.Context, be backends.Backend, master *cryptoKey, password, username, hostname string, opts *Options) (ID, error) {
+	params, err := opts.newKDF()
+	if err != nil {
+		return ID{}, err
 	}
 	if username == "" && hostname == "" {
 		username, hostname = currentUserHost()
@@ -165,7 +238,7 @@ func searchKey(ctx context.Context, be backends.Backend, password string) (*cryp
 // AddKey adds a key file for password that opens the same master key.
 // Empty username and hostname are filled in from the current process.
 func (r *Repository) AddKey(ctx context.Context, password, username, hostname string) (ID, error) {
-	return createKeyFile(ctx, r.be, r.key, password, username, hostname, r.opts.KDF)
+	return createKeyFile(ctx, r.be, r.key, password, username, hostname, &r.opts)
 }
 
 // Keys lists the key files, oldest first.

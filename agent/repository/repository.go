@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"lethe/backends"
 
@@ -38,8 +39,12 @@ type Options struct {
 	// Compression: "auto" (default), "off" or "max".
 	Compression string
 	// KDF sets the scrypt parameters of key files this handle adds
-	// (AddKey, ChangePassword); nil uses DefaultKDF.
+	// (Init, AddKey, ChangePassword); nil calibrates them to the machine
+	// (see CalibrateKDF).
 	KDF *KDFParams
+	// KDFTarget is how long deriving a new key file's key should take
+	// when KDF is nil (default DefaultKDFTarget); tests shorten it.
+	KDFTarget time.Duration
 	// Warn is told of damage that reads skip instead of failing: a
 	// snapshot or index file that cannot be loaded, a pack whose header
 	// cannot be read. It is called from the goroutine of the read that
@@ -58,7 +63,7 @@ type InitOptions struct {
 	// Polynomial is the chunker polynomial; 0 picks a random one.
 	Polynomial chunker.Pol
 	// KDF overrides the scrypt parameters (tests use cheap ones); nil
-	// uses DefaultKDF.
+	// uses Options.KDF, and calibrates if that is nil too.
 	KDF *KDFParams
 	// Username and Hostname go into the first key file.
 	Username, Hostname string
@@ -207,7 +212,7 @@ func Init(ctx context.Context, be backends.Backend, password string, opts InitOp
 	if r.key, err = newRandomKey(); err != nil {
 		return nil, err
 	}
-	if r.keyID, err = createKeyFile(ctx, be, r.key, password, opts.Username, opts.Hostname, opts.KDF); err != nil {
+	if r.keyID, err = createKeyFile(ctx, be, r.key, password, opts.Username, opts.Hostname, &r.opts); err != nil {
 		return nil, fmt.Errorf("initialising repository: %w", err)
 	}
 	buf, err := json.Marshal(r.cfg)
