@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 )
 
@@ -109,6 +110,15 @@ type Backend interface {
 	// Connections says how many operations may usefully run at once.
 	Connections() int
 	Close() error
+}
+
+// FileSaver is implemented by backends that can store an object straight
+// from a file, so that the caller need not hold the object in memory.
+type FileSaver interface {
+	// SaveFile stores the first size bytes of f under h, as Save would
+	// store them. It reads f from offset 0 (f's offset is changed) and
+	// does not close it.
+	SaveFile(ctx context.Context, h Handle, f *os.File, size int64) error
 }
 
 // IsNotExist reports whether err says that an object does not exist.

@@ -2,9 +2,12 @@ package repository
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"io"
+	"os"
 
 	"lethe/backends"
 )
@@ -114,48 +117,80 @@ func parseHeader(plain []byte, packID ID, dataSize int64) ([]PackedBlob, error) 
 	return blobs, nil
 }
 
-// packer collects encrypted blobs of one type into a pack.
+// packer collects encrypted blobs of one type into a pack, spooled to a
+// temporary file: a pack waiting to fill or to upload costs page cache,
+// not the process's memory. The file holds ciphertext only, is readable
+// by the owner only, and is unlinked as soon as it is created, so nothing
+// of it stays behind, also after a crash.
 type packer struct {
-	buf []byte
-	// pooled is the buffer from packBufs that buf starts in; buf moves to
-	// the heap only for a blob larger than a whole buffer.
-	pooled []byte
-	blobs  []PackedBlob
+	f     *os.File
+	hash  hash.Hash // SHA-256 of what f holds: the pack's ID
+	size  int64     // bytes written to f
+	blobs []PackedBlob
 	// hdr is the size of the pack's header and its length field.
 	hdr int
 }
 
-// fits reports whether a blob of n stored bytes still fits into the
-// pack's buffer together with the grown header.
-func (p *packer) fits(n int) bool {
-	return len(p.buf)+n+p.hdr+compressedEntrySize <= cap(p.pooled)
+// newPacker returns a packer spooling to a new file in dir (empty: the
+// system's temporary directory).
+func newPacker(dir string) (*packer, error) {
+	f, err := os.CreateTemp(dir, "lethe-pack-")
+	if err != nil {
+		return nil, fmt.Errorf("creating temporary pack file: %w", err)
+	}
+	if err := unlinkSpool(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("creating temporary pack file: %w", err)
+	}
+	return &packer{f: f, hash: sha256.New()}, nil
 }
 
-func (p *packer) add(h BlobHandle, n int, ulen uint, appendCT func([]byte) []byte) {
+// add appends a blob of stored bytes ct.
+func (p *packer) add(h BlobHandle, ct []byte, ulen uint) error {
 	if p.hdr == 0 {
 		p.hdr = overhead + 4
+	}
+	if err := p.write(ct); err != nil {
+		return err
 	}
 	if ulen != 0 {
 		p.hdr += compressedEntrySize
 	} else {
 		p.hdr += entrySize
 	}
-	p.blobs = append(p.blobs, PackedBlob{BlobHandle: h, Offset: uint(len(p.buf)), Length: uint(n), UncompressedLength: ulen})
-	p.buf = appendCT(p.buf)
+	p.blobs = append(p.blobs, PackedBlob{BlobHandle: h, Offset: uint(p.size), Length: uint(len(ct)), UncompressedLength: ulen})
+	p.size += int64(len(ct))
+	return nil
+}
+
+func (p *packer) write(b []byte) error {
+	if _, err := p.f.Write(b); err != nil {
+		return fmt.Errorf("writing temporary pack file: %w", err)
+	}
+	p.hash.Write(b)
+	return nil
 }
 
 // finish appends the encrypted header and its length and returns the
-// pack's bytes and ID.
-func (p *packer) finish(key *cryptoKey) ([]byte, ID) {
+// pack's ID and size.
+func (p *packer) finish(key *cryptoKey) (ID, int64, error) {
 	hdr := key.Seal(nil, encodeHeader(p.blobs))
-	p.buf = append(p.buf, hdr...)
-	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(hdr)))
-	id := Hash(p.buf)
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(hdr)))
+	if err := p.write(hdr); err != nil {
+		return ID{}, 0, err
+	}
+	p.size += int64(len(hdr))
+	var id ID
+	p.hash.Sum(id[:0])
 	for i := range p.blobs {
 		p.blobs[i].PackID = id
 	}
-	return p.buf, id
+	return id, p.size, nil
 }
+
+// discard drops the pack's file.
+func (p *packer) discard() { closeSpool(p.f) }
 
 // ListPack reads a pack's header (from its end) and returns its blobs.
 // size is the pack file's size.

@@ -8,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
+	"lethe/agent/repository/restictest"
 	"lethe/backends"
 )
 
@@ -186,38 +187,39 @@ func TestLoadBlobsFromPackRetry(t *testing.T) {
 	}
 }
 
-// TestPackBuffers checks the bound on pack buffers and that blobs larger
-// than a buffer, and packs finished early, still store correctly.
-func TestPackBuffers(t *testing.T) {
-	p := newPackBufs(1<<16, 2)
-	ctx := context.Background()
-	a, err1 := p.get(ctx)
-	b, err2 := p.get(ctx)
-	if err1 != nil || err2 != nil || cap(a) != 1<<16 {
-		t.Fatal(err1, err2, cap(a))
-	}
-	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	if _, err := p.get(tctx); err == nil {
-		t.Fatal("a third buffer was handed out")
-	}
-	a = append(a, 1, 2, 3)
-	p.put(a)
-	c, err := p.get(ctx)
-	if err != nil || len(c) != 0 || cap(c) != 1<<16 {
-		t.Fatal("buffer not reused", err)
-	}
-	p.put(c)
-	p.trim()
-	p.put(b)
-	p.close()
-	if _, err := p.get(ctx); !errors.Is(err, errRepositoryClosed) {
-		t.Errorf("get after close: %v", err)
-	}
+// memoryBackend stores from memory only (it hides FileSaver), with one
+// connection: the least a backend may offer.
+type memoryBackend struct {
+	backends.Backend
+	fail bool
+}
 
-	// 4 KiB packs have buffers of 1 MiB and a little: a 3 MiB blob goes
-	// to the heap, and small blobs after it start new packs early.
-	r, dir := newTestRepo(t, Options{PackSize: 4 << 10})
+func (b *memoryBackend) Connections() int { return 1 }
+
+func (b *memoryBackend) Save(ctx context.Context, h backends.Handle, data []byte) error {
+	if b.fail && h.Type == backends.PackFile {
+		return errors.New("injected failure")
+	}
+	return b.Backend.Save(ctx, h, data)
+}
+
+// emptyDir fails the test if dir holds anything: pack spool files have
+// no name.
+func emptyDir(t *testing.T, dir, when string) {
+	t.Helper()
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Errorf("%s: temporary directory holds %v (%v)", when, ents, err)
+	}
+}
+
+// TestPackSpool checks packs spooled to temporary files: blobs larger
+// than a pack, packs over a backend that stores from memory with one
+// connection and many writers (both blob types), an upload that fails;
+// no temporary file is ever visible.
+func TestPackSpool(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	r, dir := newTestRepo(t, Options{PackSize: 4 << 10, TempDir: tmp})
 	want := map[ID][]byte{}
 	for i, size := range []int{3 << 20, 100, 900 << 10, 900 << 10, 10} {
 		d := randomData(uint64(i), size, false)
@@ -226,6 +228,7 @@ func TestPackBuffers(t *testing.T) {
 			t.Fatal(err)
 		}
 		want[id] = d
+		emptyDir(t, tmp, "while saving")
 	}
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -233,8 +236,47 @@ func TestPackBuffers(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
+
+	// One connection gives two slots: writers of both types, more than
+	// slots, must not wait for each other forever.
+	mb := &memoryBackend{Backend: openTestRepo(t, dir).be}
+	r, err := Open(ctx, mb, restictest.Password, Options{PackSize: 4 << 10, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 30; i++ {
+				d := randomData(uint64(1000*w+i), 3000, i%2 == 0)
+				typ := DataBlob
+				if i%5 == 0 {
+					typ = TreeBlob
+				}
+				id, _, _, err := r.SaveBlob(ctx, typ, d, ID{}, false)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if typ == DataBlob {
+					mu.Lock()
+					want[id] = d
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	emptyDir(t, tmp, "after close")
+
 	r = openTestRepo(t, dir)
-	defer r.Close()
 	for id, d := range want {
 		got, err := r.LoadBlob(ctx, DataBlob, id, nil)
 		if err != nil || !bytes.Equal(got, d) {
@@ -244,4 +286,20 @@ func TestPackBuffers(t *testing.T) {
 	if res, err := r.Check(ctx, CheckOptions{ReadData: true}); err != nil || len(res.Errors) != 0 {
 		t.Errorf("check: %v %v", err, res.Errors)
 	}
+	r.Close()
+
+	// A failed upload fails the flush and leaves nothing behind.
+	mb.fail = true
+	r, err = Open(ctx, mb, restictest.Password, Options{PackSize: 4 << 10, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		r.SaveBlob(ctx, DataBlob, randomData(uint64(5000+i), 5000, false), ID{}, false)
+	}
+	if err := r.Flush(ctx); err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Errorf("flush after a failed upload: %v", err)
+	}
+	r.Close()
+	emptyDir(t, tmp, "after a failed upload")
 }

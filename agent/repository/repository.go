@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +44,10 @@ type Options struct {
 	// KDFTarget is how long deriving a new key file's key should take
 	// when KDF is nil (default DefaultKDFTarget); tests shorten it.
 	KDFTarget time.Duration
+	// TempDir is where packs are spooled while they fill and upload
+	// (default os.TempDir()); the files hold ciphertext only and, where
+	// the system allows, are unlinked while open.
+	TempDir string
 	// Warn is told of damage that reads skip instead of failing: a
 	// snapshot or index file that cannot be loaded, a pack whose header
 	// cannot be read. It is called from the goroutine of the read that
@@ -110,8 +113,10 @@ type Repository struct {
 	packMu  sync.Mutex
 	packers map[BlobType]*packer
 
-	// bufs holds the buffers of open and uploading packs.
-	bufs      *packBufs
+	// packSlots holds a token per open or uploading pack; openMu lets one
+	// caller per blob type wait for a slot.
+	packSlots chan struct{}
+	openMu    [TreeBlob + 1]sync.Mutex
 	uploadWG  sync.WaitGroup
 	uploadMu  sync.Mutex
 	uploadErr error
@@ -150,37 +155,28 @@ func newRepository(be backends.Backend, opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Pack buffers: the uploads, which the backend's connections bound
-	// and memory caps further, and one more. Packs of both blob types
-	// may be open at once, so the tree pack, which fills slowly, usually
-	// takes an upload's place: a local backup writes one pack at a time
-	// while it fills the next.
+	// Pack slots: the uploads, which the backend's connections bound, and
+	// one more. Packs of both blob types may be open at once, so the tree
+	// pack, which fills slowly, usually takes an upload's place: a local
+	// backup uploads one pack at a time while it fills the next.
 	uploads := min(max(be.Connections(), 1), maxPackUploads)
-	r := &Repository{
-		be:      be,
-		opts:    opts,
-		enc:     enc,
-		dec:     dec,
-		idx:     newIndex(),
-		packers: map[BlobType]*packer{},
-		bufs:    newPackBufs(int(opts.PackSize+opts.PackSize/2+packHeaderReserve), uploads+1),
+	return &Repository{
+		be:        be,
+		opts:      opts,
+		enc:       enc,
+		dec:       dec,
+		idx:       newIndex(),
+		packers:   map[BlobType]*packer{},
+		packSlots: make(chan struct{}, uploads+1),
 
 		lockTiming: defaultLockTiming(),
-	}
-	// Pack buffers may live outside the Go heap; release them when a
-	// handle is dropped without Close.
-	runtime.AddCleanup(r, func(b *packBufs) { b.close() }, r.bufs)
-	return r, nil
+	}, nil
 }
 
-const (
-	// maxPackUploads caps the packs uploading at once: each holds a
-	// buffer of about a pack's size until it is stored. At least two
-	// buffers are needed, one per blob type.
-	maxPackUploads = 3
-	// packHeaderReserve is room in a pack buffer for the header.
-	packHeaderReserve = 1 << 20
-)
+// maxPackUploads caps the packs uploading at once: each holds a temporary
+// file of about a pack's size until it is stored, and a backend that
+// stores from memory maps it while it uploads.
+const maxPackUploads = 3
 
 // Init creates a new repository (version 2) in an empty backend.
 func Init(ctx context.Context, be backends.Backend, password string, opts InitOptions) (*Repository, error) {
@@ -270,18 +266,18 @@ func (r *Repository) Config() Config { return r.cfg }
 // KeyID returns the ID of the key file the repository was opened with.
 func (r *Repository) KeyID() ID { return r.keyID }
 
-// Close releases the compressor's resources and the pack buffers. It does
+// Close releases the compressor's resources and the packs' temporary
+// files. It does
 // not flush: blobs not yet flushed are lost. The handle must not be used
 // afterwards.
 func (r *Repository) Close() error {
 	r.uploadWG.Wait()
 	r.packMu.Lock()
 	for t, p := range r.packers {
-		r.bufs.put(p.pooled)
+		r.dropPacker(p)
 		delete(r.packers, t)
 	}
 	r.packMu.Unlock()
-	r.bufs.close()
 	r.enc.Close()
 	r.dec.Close()
 	return nil

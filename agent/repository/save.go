@@ -3,6 +3,7 @@ package repository
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 
 	"lethe/backends"
@@ -13,10 +14,11 @@ import (
 // ID, whether the blob was known, and the stored size.
 //
 // Compression and encryption run in the caller's goroutine, so callers
-// scale with the number of goroutines calling SaveBlob; a full pack is
-// handed to a background upload; at most min(be.Connections(), 3) packs
-// are open or uploading at a time (plus one), and when all are busy the
-// caller waits, which bounds memory.
+// scale with the number of goroutines calling SaveBlob; the ciphertext is
+// appended to the open pack's temporary file, and a full pack is uploaded
+// in the background. At most min(be.Connections(), 3) packs are open or
+// uploading at a time (plus one); when all are busy the caller waits,
+// which bounds the temporary files and the uploads.
 func (r *Repository) SaveBlob(ctx context.Context, t BlobType, data []byte, id ID, storeDuplicate bool) (ID, bool, int, error) {
 	if t != DataBlob && t != TreeBlob {
 		return ID{}, false, 0, fmt.Errorf("saving blob: invalid type %v", t)
@@ -43,55 +45,45 @@ func (r *Repository) SaveBlob(ctx context.Context, t BlobType, data []byte, id I
 			payload, ulen = c, uint(len(data))
 		}
 	}
-	// Encrypting straight into the pack saves a buffer and a copy; it
-	// runs under the packer lock but takes a fraction of compression's time.
-	n := len(payload) + overhead
-	if err := r.addToPack(ctx, h, n, ulen, func(dst []byte) []byte { return r.key.Seal(dst, payload) }); err != nil {
+	ebuf := blobBufs.Get().(*[]byte)
+	defer blobBufs.Put(ebuf)
+	ct := r.key.Seal((*ebuf)[:0], payload)
+	*ebuf = ct
+	if err := r.addToPack(ctx, h, ct, ulen); err != nil {
 		r.idx.unreserve(h)
 		return ID{}, false, 0, err
 	}
-	return id, false, n, nil
+	return id, false, len(ct), nil
 }
 
 // saveRaw adds an already encrypted blob (from another pack) to a new
 // pack; prune uses it to copy blobs without re-encrypting them.
 func (r *Repository) saveRaw(ctx context.Context, h BlobHandle, ct []byte, ulen uint) error {
 	r.idx.reserve(h, true)
-	return r.addToPack(ctx, h, len(ct), ulen, func(dst []byte) []byte { return append(dst, ct...) })
+	return r.addToPack(ctx, h, ct, ulen)
 }
 
-// addToPack appends a blob of n stored bytes, written by appendCT, to the
-// open pack of its type.
-func (r *Repository) addToPack(ctx context.Context, h BlobHandle, n int, ulen uint, appendCT func([]byte) []byte) error {
+// addToPack appends a blob's stored bytes ct to the open pack of its type.
+func (r *Repository) addToPack(ctx context.Context, h BlobHandle, ct []byte, ulen uint) error {
 	for {
 		r.packMu.Lock()
 		p := r.packers[h.Type]
 		if p == nil {
-			// Waiting for a buffer must not block the other blob type.
 			r.packMu.Unlock()
-			buf, err := r.bufs.get(ctx)
-			if err != nil {
+			// Others may use the new pack, or fill it, before this
+			// caller looks again.
+			if err := r.openPacker(ctx, h.Type); err != nil {
 				return err
 			}
-			r.packMu.Lock()
-			if r.packers[h.Type] != nil {
-				// Another caller opened a pack meanwhile.
-				r.packMu.Unlock()
-				r.bufs.put(buf)
-				continue
-			}
-			p = &packer{buf: buf, pooled: buf}
-			r.packers[h.Type] = p
-		}
-		if len(p.blobs) > 0 && !p.fits(n) {
-			// Finish the pack early rather than grow its buffer.
-			delete(r.packers, h.Type)
-			r.packMu.Unlock()
-			r.uploadPack(ctx, p)
 			continue
 		}
-		p.add(h, n, ulen, appendCT)
-		full := uint(len(p.buf)) >= r.opts.PackSize
+		if err := p.add(h, ct, ulen); err != nil {
+			delete(r.packers, h.Type)
+			r.packMu.Unlock()
+			r.dropPacker(p)
+			return err
+		}
+		full := uint(p.size) >= r.opts.PackSize
 		if full {
 			delete(r.packers, h.Type)
 		}
@@ -103,23 +95,74 @@ func (r *Repository) addToPack(ctx context.Context, h BlobHandle, n int, ulen ui
 	}
 }
 
+// openPacker opens a pack of type t unless one is open, waiting while all
+// packs are busy. One caller per type waits at a time: a waiter that took
+// the slot of a pack another caller of its type has opened meanwhile
+// would wait for it forever.
+func (r *Repository) openPacker(ctx context.Context, t BlobType) error {
+	mu := &r.openMu[t]
+	mu.Lock()
+	defer mu.Unlock()
+	r.packMu.Lock()
+	open := r.packers[t] != nil
+	r.packMu.Unlock()
+	if open {
+		return nil
+	}
+	select {
+	case r.packSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p, err := newPacker(r.opts.TempDir)
+	if err != nil {
+		<-r.packSlots
+		return err
+	}
+	r.packMu.Lock()
+	r.packers[t] = p
+	r.packMu.Unlock()
+	return nil
+}
+
+// dropPacker discards a pack and frees its slot.
+func (r *Repository) dropPacker(p *packer) {
+	p.discard()
+	<-r.packSlots
+}
+
 // uploadPack finishes p and uploads it in the background; the number of
-// pack buffers bounds the uploads in flight. Errors surface through
+// pack slots bounds the uploads in flight. Errors surface through
 // uploadError.
 func (r *Repository) uploadPack(ctx context.Context, p *packer) {
-	buf, id := p.finish(r.key)
 	r.uploadWG.Add(1)
 	go func() {
 		defer r.uploadWG.Done()
-		h := backends.Handle{Type: backends.PackFile, Name: id.String()}
-		err := r.be.Save(ctx, h, buf)
-		r.bufs.put(p.pooled)
+		defer r.dropPacker(p)
+		id, size, err := p.finish(r.key)
+		if err == nil {
+			err = r.savePack(ctx, backends.Handle{Type: backends.PackFile, Name: id.String()}, p.f, size)
+		}
 		if err != nil {
 			r.setUploadError(fmt.Errorf("saving pack %s: %w", id, err))
 			return
 		}
 		r.idx.addNewPack(toIndexPack(id, p.blobs))
 	}()
+}
+
+// savePack stores a pack from its temporary file: straight from the file
+// where the backend can, otherwise mapped into memory for the upload.
+func (r *Repository) savePack(ctx context.Context, h backends.Handle, f *os.File, size int64) error {
+	if fs, ok := r.be.(backends.FileSaver); ok {
+		return fs.SaveFile(ctx, h, f, size)
+	}
+	data, release, err := mapSpool(f, size)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return r.be.Save(ctx, h, data)
 }
 
 func (r *Repository) setUploadError(err error) {
@@ -144,7 +187,7 @@ func (r *Repository) flushPacks(ctx context.Context) error {
 		if len(p.blobs) > 0 {
 			open = append(open, p)
 		} else {
-			r.bufs.put(p.pooled)
+			defer r.dropPacker(p)
 		}
 		delete(r.packers, t)
 	}
@@ -153,7 +196,6 @@ func (r *Repository) flushPacks(ctx context.Context) error {
 		r.uploadPack(ctx, p)
 	}
 	r.uploadWG.Wait()
-	r.bufs.trim()
 	return r.uploadError()
 }
 

@@ -116,8 +116,13 @@ func TestSealOpen(t *testing.T) {
 
 func TestPackHeaderRoundtrip(t *testing.T) {
 	key, _ := newRandomKey()
-	p := &packer{}
+	p, err := newPacker(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.discard()
 	var want []PackedBlob
+	off := 0
 	for i := 0; i < 50; i++ {
 		data := randomData(uint64(i), 100+i*37, false)
 		h := BlobHandle{ID: Hash(data), Type: BlobType(1 + i%2)}
@@ -126,10 +131,20 @@ func TestPackHeaderRoundtrip(t *testing.T) {
 			ulen = uint(len(data) * 2)
 		}
 		ct := key.Seal(nil, data)
-		want = append(want, PackedBlob{BlobHandle: h, Offset: uint(len(p.buf)), Length: uint(len(ct)), UncompressedLength: ulen})
-		p.add(h, len(ct), ulen, func(dst []byte) []byte { return append(dst, ct...) })
+		want = append(want, PackedBlob{BlobHandle: h, Offset: uint(off), Length: uint(len(ct)), UncompressedLength: ulen})
+		off += len(ct)
+		if err := p.add(h, ct, ulen); err != nil {
+			t.Fatal(err)
+		}
 	}
-	buf, id := p.finish(key)
+	id, size, err := p.finish(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, size)
+	if _, err := p.f.ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
 	if id != Hash(buf) || int64(len(buf)) != PackSize(want) {
 		t.Fatalf("pack ID or size wrong: %d bytes, PackSize %d", len(buf), PackSize(want))
 	}

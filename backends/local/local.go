@@ -25,7 +25,10 @@ type Backend struct {
 	dir string
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend   = (*Backend)(nil)
+	_ backends.FileSaver = (*Backend)(nil)
+)
 
 // Open uses an existing repository directory.
 func Open(dir string) (*Backend, error) {
@@ -78,7 +81,29 @@ func (b *Backend) filename(h backends.Handle) string {
 // Save writes data to a temporary file next to the final name, syncs it,
 // renames it into place and syncs the directory, so the object is either
 // absent or complete, also after a crash.
-func (b *Backend) Save(ctx context.Context, h backends.Handle, data []byte) (err error) {
+func (b *Backend) Save(ctx context.Context, h backends.Handle, data []byte) error {
+	return b.save(ctx, h, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// SaveFile is Save with the data read from src; the kernel copies it
+// where it can.
+func (b *Backend) SaveFile(ctx context.Context, h backends.Handle, src *os.File, size int64) error {
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("saving %s: %w", h, err)
+	}
+	return b.save(ctx, h, func(f *os.File) error {
+		n, err := f.ReadFrom(io.LimitReader(src, size))
+		if err == nil && n != size {
+			err = fmt.Errorf("source ended after %d of %d bytes", n, size)
+		}
+		return err
+	})
+}
+
+func (b *Backend) save(ctx context.Context, h backends.Handle, write func(*os.File) error) (err error) {
 	if err := h.Valid(); err != nil {
 		return err
 	}
@@ -110,7 +135,7 @@ func (b *Backend) Save(ctx context.Context, h backends.Handle, data []byte) (err
 			err = fmt.Errorf("saving %s: %w", h, err)
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if err = write(f); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
