@@ -20,16 +20,24 @@ type ContentIndexer interface {
 
 // capture keeps a copy of what is read through it, up to a limit; beyond
 // the limit it keeps nothing.
+//
+// Copies of large files are mapped outside the Go heap and unmapped at
+// release: on the heap each would count again in the garbage collector's
+// heap goal, and its memory would go back to the system only slowly.
 type capture struct {
-	r     io.Reader
-	buf   []byte
-	limit int64
-	over  bool
+	r      io.Reader
+	buf    []byte
+	limit  int64
+	over   bool
+	mapped []byte // buf's mapping, if any
 }
+
+// mapCaptureMin is the smallest copy that is mapped.
+const mapCaptureMin = 1 << 20
 
 // newCapture returns a capture of src for the archiver's indexer, or nil
 // when there is none or the file is known to be too large. size is the
-// file's size as listed, a hint.
+// file's size as listed, a hint. The caller releases it.
 func (r *run) newCapture(src io.Reader, size int64) *capture {
 	ix := r.a.opts.Index
 	if ix == nil {
@@ -39,7 +47,17 @@ func (r *run) newCapture(src io.Reader, size int64) *capture {
 	if size > limit {
 		return nil
 	}
-	return &capture{r: src, buf: make([]byte, 0, max(size, 0)+1), limit: limit}
+	c := &capture{r: src, limit: limit}
+	n := int(max(size, 0) + 1)
+	if n >= mapCaptureMin {
+		c.mapped = mapBuf(n)
+	}
+	if c.mapped != nil {
+		c.buf = c.mapped[:0]
+	} else {
+		c.buf = make([]byte, 0, n)
+	}
+	return c
 }
 
 func (c *capture) Read(p []byte) (int, error) {
@@ -48,10 +66,23 @@ func (c *capture) Read(p []byte) (int, error) {
 		if int64(len(c.buf)+n) > c.limit {
 			c.over, c.buf = true, nil
 		} else {
+			// A file that grew past its listed size moves to the heap.
 			c.buf = append(c.buf, p[:n]...)
 		}
 	}
 	return n, err
+}
+
+// release frees the copy; c may be nil.
+func (c *capture) release() {
+	if c == nil {
+		return
+	}
+	c.buf = nil
+	if c.mapped != nil {
+		unmapBuf(c.mapped)
+		c.mapped = nil
+	}
 }
 
 // index hands the captured content of a stored file to the indexer.

@@ -420,8 +420,10 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 	// A file written to while it is read would be stored as a mix of old
 	// and new content under metadata that fits neither: read it again
 	// once, then give up on it.
+	defer func() { capt.release() }()
 	for attempt := 0; ; attempt++ {
 		var src io.Reader = readCounter{f: f, r: r}
+		capt.release()
 		if capt = r.newCapture(src, fi.Size()); capt != nil {
 			src = capt
 		}
