@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs lethe and restic on the same generated corpus in the same run and
-# prints wall time, throughput, peak memory and the lethe/restic ratio for
-# an initial backup, a second backup after a day's small changes, and a
-# restore.
+# prints wall time, throughput, peak memory (RSS) and the lethe/restic
+# ratios for an initial backup, a second backup after a day's small
+# changes, a restore, and a prune after forgetting the first snapshot
+# (--max-unused 0, so both rewrite every pack with unused blobs).
 #
 #   bench/run.sh [--dir DIR] [--small]      local repositories
 #   bench/run.sh --s3 ...                   repositories on a local S3 server
@@ -64,16 +65,21 @@ measure restic-backup2 restic -r "$restic_repo" backup -q --host bench "$data"
 measure lethe-restore "$dir/lethe" -r "$lethe_repo" restore -q latest --target "$dir/restore-lethe"
 measure restic-restore restic -r "$restic_repo" restore latest --target "$dir/restore-restic"
 diff -r "$data" "$dir/restore-lethe$data" >/dev/null || { echo "bench: lethe's restore differs from the data" >&2; exit 1; }
+"$dir/lethe" -r "$lethe_repo" forget -q --keep-last 1 >/dev/null
+restic -r "$restic_repo" forget -q --keep-last 1 >/dev/null
+measure lethe-prune "$dir/lethe" -r "$lethe_repo" prune -q --max-unused 0
+measure restic-prune restic -r "$restic_repo" prune -q --max-unused 0
 
 repo_size() { du -sb "$1" | cut -f1; }
 
 printf '\ncorpus: %s MB, %s files; backend: %s\n\n' "$((size1 / 1000000))" "$(find "$data" -type f | wc -l)" "$([ "$s3" = 1 ] && echo s3 || echo local)"
 printf '%-10s %10s %10s %8s %10s %10s %11s %11s %8s\n' op lethe_s restic_s ratio lethe_MB/s restic_MB/s lethe_RSS_MB restic_RSS_MB rss_ratio
-for op in backup1 backup2 restore; do
+for op in backup1 backup2 restore prune; do
 	read -r lt lm <"$dir/lethe-$op.time"
 	read -r rt rm <"$dir/restic-$op.time"
 	bytes=$size1
 	[ "$op" = backup1 ] || bytes=$size2
+	# prune: MB/s over the size of the data the kept snapshot holds
 	awk -v op="$op" -v lt="$lt" -v rt="$rt" -v lm="$lm" -v rm="$rm" -v b="$bytes" 'BEGIN {
 		if (lt < 0.01) lt = 0.01; if (rt < 0.01) rt = 0.01
 		printf "%-10s %10.2f %10.2f %8.2f %10.1f %10.1f %11.1f %11.1f %8.2f\n", op, lt, rt, lt/rt, b/lt/1e6, b/rt/1e6, lm/1024, rm/1024, lm/rm }'
@@ -83,5 +89,5 @@ if [ "$s3" = 1 ]; then
 else
 	printf '\nrepository size: lethe %s MB, restic %s MB\n' "$(($(repo_size "$lethe_repo") / 1000000))" "$(($(repo_size "$restic_repo") / 1000000))"
 fi
-printf 'ratio = lethe/restic: below 1 means lethe is faster or smaller\n'
+printf 'ratio, rss_ratio = lethe/restic: below 1 means lethe is faster or uses less memory\n'
 
