@@ -67,8 +67,8 @@ measure restic-restore restic -r "$restic_repo" restore latest --target "$dir/re
 diff -r "$data" "$dir/restore-lethe$data" >/dev/null || { echo "bench: lethe's restore differs from the data" >&2; exit 1; }
 "$dir/lethe" -r "$lethe_repo" forget -q --keep-last 1 >/dev/null
 restic -r "$restic_repo" forget -q --keep-last 1 >/dev/null
-measure lethe-prune "$dir/lethe" -r "$lethe_repo" prune -q --max-unused 0
-measure restic-prune restic -r "$restic_repo" prune -q --max-unused 0
+measure lethe-prune "$dir/lethe" -r "$lethe_repo" prune -q --max-unused 0%
+measure restic-prune restic -r "$restic_repo" prune -q --max-unused 0%
 
 repo_size() { du -sb "$1" | cut -f1; }
 
