@@ -3,7 +3,7 @@
 # prints wall time, throughput, peak memory (RSS) and the lethe/restic
 # ratios for an initial backup, a second backup after a day's small
 # changes, a restore, and a prune after forgetting the first snapshot
-# (--max-unused 0, so both rewrite every pack with unused blobs).
+# (--max-unused 0%, so both rewrite every pack with unused blobs).
 #
 #   bench/run.sh [--dir DIR] [--small]      local repositories
 #   bench/run.sh --s3 ...                   repositories on a local S3 server
