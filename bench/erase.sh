@@ -143,12 +143,14 @@ flt=0 flm=0
 [ "$have_rewrite" = 1 ] && read -r flt flm < <(sum_time "$dir"/restic-fl-*.time)
 read -r rlt rlm < <(sum_time "$dir"/restic-rl-*.time)
 printf '\ncorpus: %s MB, 7 daily snapshots; the subject: a CSV row, 3 mails, a vCard, a calendar event\n\n' "$((size / 1000000))"
-printf '%-34s %9s %9s %14s\n' way seconds RSS_MB lethe_speedup
+# RSS_MB is the peak of the steps' peaks; lethe_rss_ratio is lethe's peak
+# over it (below 1: lethe needs less memory).
+printf '%-34s %9s %9s %14s %16s\n' way seconds RSS_MB lethe_speedup lethe_rss_ratio
 awk -v lt="$lt" -v lm="$lm" -v flt="$flt" -v flm="$flm" -v rlt="$rlt" -v rlm="$rlm" 'BEGIN {
-	printf "%-34s %9.2f %9.1f %14s\n", "lethe erase (record level)", lt, lm/1024, "1.00"
-	if (flt > 0) printf "%-34s %9.2f %9.1f %14.2f\n", "restic rewrite+prune (file level)", flt, flm/1024, flt/lt
-	else printf "%-34s %9s %9s %14s\n", "restic rewrite+prune (file level)", "n/a", "n/a", "(no rewrite)"
-	printf "%-34s %9.2f %9.1f %14.2f\n", "restic restore/edit/backup (record)", rlt, rlm/1024, rlt/lt }'
+	printf "%-34s %9.2f %9.1f %14s %16s\n", "lethe erase (record level)", lt, lm/1024, "1.00", "1.00"
+	if (flt > 0) printf "%-34s %9.2f %9.1f %14.2f %16.2f\n", "restic rewrite+prune (file level)", flt, flm/1024, flt/lt, lm/flm
+	else printf "%-34s %9s %9s %14s %16s\n", "restic rewrite+prune (file level)", "n/a", "n/a", "(no rewrite)", "n/a"
+	printf "%-34s %9.2f %9.1f %14.2f %16.2f\n", "restic restore/edit/backup (record)", rlt, rlm/1024, rlt/lt, lm/rlm }'
 if [ "$have_rewrite" = 1 ]; then
 	printf '\nrestic file level leaves her CSV row in every snapshot (checked).\n'
 else
