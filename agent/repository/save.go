@@ -140,10 +140,11 @@ func (r *Repository) uploadPack(ctx context.Context, p *packer) {
 		defer r.uploadWG.Done()
 		defer r.dropPacker(p)
 		id, size, err := p.finish(r.key)
-		if err == nil {
-			err = r.savePack(ctx, backends.Handle{Type: backends.PackFile, Name: id.String()}, p.f, size)
-		}
 		if err != nil {
+			r.setUploadError(fmt.Errorf("finishing pack: %w", err))
+			return
+		}
+		if err := r.savePack(ctx, backends.Handle{Type: backends.PackFile, Name: id.String()}, p.f, size); err != nil {
 			r.setUploadError(fmt.Errorf("saving pack %s: %w", id, err))
 			return
 		}
