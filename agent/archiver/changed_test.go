@@ -88,3 +88,41 @@ func TestChangedFiles(t *testing.T) {
 		t.Errorf("restic dump of the file changed while read: %q", got)
 	}
 }
+
+// TestChangedFilteredFile: a file whose content goes through the filter
+// and that is written to while the filter reads it is reported, whether
+// the filter closed it already or not.
+func TestChangedFilteredFile(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"stable.txt", "growing.txt"} {
+		archivertest.WriteFile(t, filepath.Join(src, n), []byte(n+"\n"), 0o644, time.Now())
+	}
+	repo, _ := archivertest.NewRepo(t)
+	reported := map[string]error{}
+	var mu sync.Mutex
+	a := archiver.New(repo, archiver.Options{Filter: &markerFilter{}, Error: func(p string, err error) error {
+		mu.Lock()
+		reported[filepath.Base(p)] = err
+		mu.Unlock()
+		return nil
+	}})
+	archiver.SetReadHooks(a, nil, func(p string) {
+		if filepath.Base(p) == "growing.txt" {
+			appendTo(t, p, "another line\n")
+		}
+	})
+	sn, stats, err := a.Snapshot(context.Background(), []string{src}, archiver.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Errors != 1 || len(reported) != 1 || reported["growing.txt"] == nil ||
+		!strings.Contains(reported["growing.txt"].Error(), "changed while it was read") {
+		t.Errorf("stats %+v, reported %v", stats, reported)
+	}
+	if sn == nil {
+		t.Fatal("no snapshot")
+	}
+}
