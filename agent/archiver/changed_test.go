@@ -30,8 +30,9 @@ func appendTo(t *testing.T, path, data string) {
 // TestChangedFiles checks the steps of reading a file against changes in
 // place, which keep the inode: a file rewritten between listing and
 // opening (what a file system reusing a deleted file's inode looks like)
-// is reported and left out; one written to while it is read is read again
-// and stored as it is then; one written to on every read is reported.
+// is stored as it is when opened, with that state's metadata; one written
+// to while it is read is read again and stored as it is then; one written
+// to on every read is stored as read the second time.
 func TestChangedFiles(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	if err := os.Mkdir(src, 0o755); err != nil {
@@ -71,21 +72,17 @@ func TestChangedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stats.Errors != 2 || len(reported) != 2 ||
-		reported["rewritten"] == nil || !strings.Contains(reported["rewritten"].Error(), "replaced or changed") ||
-		reported["always"] == nil || !strings.Contains(reported["always"].Error(), "changed while it was read") {
+	if stats.Errors != 0 || len(reported) != 0 {
 		t.Errorf("stats %+v, reported %v", stats, reported)
 	}
 	if reads["once"] != 2 || reads["always"] != 2 || reads["kept"] != 1 {
 		t.Errorf("reads %v, want once and always read twice, kept once", reads)
 	}
 	restictest.Check(t, repoDir)
-	out := restictest.Run(t, repoDir, "ls", sn.ID.String())
-	if strings.Contains(out, "rewritten") || strings.Contains(out, "always") || !strings.Contains(out, "kept") {
-		t.Errorf("restic ls:\n%s", out)
-	}
-	if got := restictest.Run(t, repoDir, "dump", sn.ID.String(), filepath.Join(src, "once")); got != "once and more" {
-		t.Errorf("restic dump of the file changed while read: %q", got)
+	for name, want := range map[string]string{"kept": "kept", "rewritten": "a different file", "once": "once and more", "always": "always and more"} {
+		if got := restictest.Run(t, repoDir, "dump", sn.ID.String(), filepath.Join(src, name)); got != want {
+			t.Errorf("restic dump of %s: %q, want %q", name, got, want)
+		}
 	}
 }
 

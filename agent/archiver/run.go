@@ -419,7 +419,8 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 	)
 	// A file written to while it is read would be stored as a mix of old
 	// and new content under metadata that fits neither: read it again
-	// once, then give up on it.
+	// once. One written to all the time (a busy log) is then stored as
+	// read, as restic does, rather than left out of every backup.
 	defer func() { capt.release() }()
 	for attempt := 0; ; attempt++ {
 		var src io.Reader = readCounter{f: f, r: r}
@@ -438,11 +439,8 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 		if err != nil {
 			return r.report(fj.path, fmt.Errorf("stat of open file: %w", bare(err)))
 		}
-		if sameState(fi, after) {
+		if sameState(fi, after) || attempt > 0 {
 			break
-		}
-		if attempt > 0 {
-			return r.report(fj.path, errors.New("file changed while it was read"))
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return r.report(fj.path, fmt.Errorf("rewinding file: %w", bare(err)))
@@ -468,11 +466,14 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 }
 
 // openListed opens the file at path for reading if it is still the
-// regular file that was listed, unchanged. Errors do not name the file.
+// regular file that was listed, and returns its state when opened.
+// Errors do not name the file.
 //
 // Device and inode alone do not tell a replaced file: a file system may
-// give a deleted file's inode number to the next file created, so the
-// change time, size and modification time must match too.
+// give a deleted file's inode number to the next file created. Such a
+// file is taken as the listed one changed in place: what is stored is
+// the file's content with its metadata from after opening (fi), checked
+// again after reading (see saveFile), never the listing's.
 func (a *Archiver) openListed(path string, listed fs.FileInfo) (*os.File, fs.FileInfo, error) {
 	if h := a.hooks.beforeOpen; h != nil {
 		h(path)
@@ -486,9 +487,9 @@ func (a *Archiver) openListed(path string, listed fs.FileInfo) (*os.File, fs.Fil
 		f.Close()
 		return nil, nil, fmt.Errorf("stat of open file: %w", bare(err))
 	}
-	if !fi.Mode().IsRegular() || !os.SameFile(fi, listed) || !sameState(fi, listed) {
+	if !fi.Mode().IsRegular() || !os.SameFile(fi, listed) {
 		f.Close()
-		return nil, nil, errors.New("file was replaced or changed between listing and reading")
+		return nil, nil, errors.New("file changed type or was replaced during backup")
 	}
 	return f, fi, nil
 }
