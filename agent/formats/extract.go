@@ -3,7 +3,9 @@ package formats
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -657,6 +659,32 @@ func sepUnit(b []byte, q int) (n int, ascii byte) {
 	return 0, 0
 }
 
+// nextDigit returns the index of the first ASCII digit in b at or after i,
+// or len(b). Most text is not digits: it looks at eight bytes at a time.
+func nextDigit(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if m := digitBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(b) && class[b[i]]&clDigit == 0 {
+		i++
+	}
+	return i
+}
+
+// digitBytes returns w with the top bit set in exactly the bytes that are
+// ASCII digits. Each byte's low seven bits are compared with '0' and '9'
+// by a sum and a difference that stay within the byte, so no byte's
+// verdict depends on its neighbours.
+func digitBytes(w uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	t := w &^ hi                  // the low seven bits of each byte
+	below := lo*(127+'9'+1) - t   // top bit set where t <= '9'
+	above := t + lo*(127-('0'-1)) // top bit set where t >= '0'
+	return below & above &^ w & hi
+}
+
 // numbers finds phone numbers, personnummer and organisationsnummer. A
 // number is a phrase of digit groups joined by short runs of separators
 // ("070-123 45 67", "+46 (0)70 123 45 67", "19800101-1234"); candidates are
@@ -669,11 +697,7 @@ func (x *extractor) numbers(b []byte) kindSet {
 	var gs [maxGroups]group
 	n := len(b)
 	for i := 0; i < n; {
-		// Skip to the next digit.
-		for i < n && class[b[i]]&clDigit == 0 {
-			i++
-		}
-		if i >= n {
+		if i = nextDigit(b, i); i >= n {
 			break
 		}
 		if wordBefore(b, i) {

@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"bytes"
 	"regexp"
 	"slices"
 	"testing"
@@ -250,4 +251,35 @@ func TestExtractNoAllocs(t *testing.T) {
 			t.Errorf("%q: %v allocations", text, allocs)
 		}
 	}
+}
+
+// TestNextDigit checks the word-at-a-time digit search against a byte
+// loop for every byte value at every position of a word and in the tail.
+func TestNextDigit(t *testing.T) {
+	for c := range 256 {
+		for pos := range 19 {
+			b := bytes.Repeat([]byte{'x'}, 19)
+			b[pos] = byte(c)
+			want := len(b)
+			if '0' <= c && c <= '9' {
+				want = pos
+			}
+			if got := nextDigit(b, 0); got != want {
+				t.Fatalf("byte %#x at %d: nextDigit = %d, want %d", c, pos, got, want)
+			}
+			// Neighbours that are digits must not hide or invent one.
+			b = bytes.Repeat([]byte{'7'}, 19)
+			b[pos] = byte(c)
+			if got := nextDigit(b, pos); got != pos+boolInt(!('0' <= c && c <= '9')) {
+				t.Fatalf("byte %#x at %d among digits: nextDigit = %d", c, pos, got)
+			}
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
