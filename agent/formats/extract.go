@@ -76,8 +76,15 @@ type extractor struct {
 	anchored []*regexp.Regexp
 	// hdr is scratch for mail header fields.
 	hdr []byte
-	// u16 is scratch for text decoded from UTF-16 by scanRaw.
-	u16 []byte
+	// u16 is scratch for text decoded from UTF-16 by scanRaw, and
+	// u16Regions for the parts of it to decode. u16Whole says that a
+	// custom kind's pattern rules out decoding parts (see
+	// utf16Regions), u16Prefixes are the first bytes of the custom
+	// kinds' prefixes.
+	u16         []byte
+	u16Regions  [][2]int
+	u16Whole    bool
+	u16Prefixes []byte
 	// num is scratch for numbers written with Unicode separators, pct
 	// for percent-decoded text.
 	num, pct []byte
@@ -164,7 +171,63 @@ func newExtractor(m Matcher) *extractor {
 			}
 		}
 	}
+	for i, c := range x.custom {
+		if x.want&(bitCustom0<<i) == 0 {
+			continue
+		}
+		p := x.prefixes[i]
+		if p == "" || p[0] >= utf8.RuneSelf || matchesBreaker(c.Pattern) {
+			x.u16Whole = true
+			continue
+		}
+		x.u16Prefixes = append(x.u16Prefixes, p[0])
+	}
 	return x
+}
+
+// matchesBreaker reports whether re can match a text that holds a UTF-16
+// breaker (see utf16Breaker), or cannot be told.
+func matchesBreaker(re *regexp.Regexp) bool {
+	t, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return true
+	}
+	return syntaxMatchesBreaker(t.Simplify())
+}
+
+func syntaxMatchesBreaker(t *syntax.Regexp) bool {
+	switch t.Op {
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return true
+	case syntax.OpLiteral:
+		for _, r := range t.Rune {
+			for f := r; ; {
+				if f < utf8.RuneSelf && utf16Breaker[f] {
+					return true
+				}
+				if t.Flags&syntax.FoldCase == 0 {
+					break
+				}
+				if f = unicode.SimpleFold(f); f == r {
+					break
+				}
+			}
+		}
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(t.Rune); i += 2 {
+			for c := t.Rune[i]; c <= t.Rune[i+1] && c < utf8.RuneSelf; c++ {
+				if utf16Breaker[c] {
+					return true
+				}
+			}
+		}
+	}
+	for _, sub := range t.Sub {
+		if syntaxMatchesBreaker(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // kinds turns a set into sorted kind names.

@@ -3,6 +3,7 @@ package formats
 import (
 	"bytes"
 	"io"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -125,14 +126,109 @@ func (x *extractor) scanRawWindow(data []byte) kindSet {
 		if need := len(data)/2*3 + 4; cap(x.u16) < need {
 			x.u16 = make([]byte, 0, need)
 		}
-		buf := decodeUTF16(x.u16[:0], data, false)
-		k |= x.scan(buf)
+		k |= x.scanUTF16LE(data, 0)
 		if len(data) > 1 {
-			buf = decodeUTF16(buf[:0], data[1:], false)
-			k |= x.scan(buf)
+			k |= x.scanUTF16LE(data, 1)
 		}
 	}
 	return k
+}
+
+// scanUTF16LE scans data[off:] decoded as UTF-16LE. Binary data is full
+// of zero bytes, and most of it would decode to text without a candidate:
+// where the scanners allow it, only the stretches around triggers are
+// decoded and scanned (see utf16Regions).
+func (x *extractor) scanUTF16LE(data []byte, off int) kindSet {
+	// Text-like data (many zero bytes, as UTF-16 text and zero padding
+	// have) is decoded whole: finding its triggers one by one costs more.
+	if x.u16Whole || bytes.Count(data, []byte{0}) > len(data)/16 {
+		return x.scan(decodeUTF16(x.u16[:0], data[off:], false))
+	}
+	var k kindSet
+	x.u16Regions = utf16Regions(x.u16Regions[:0], data, off, x.u16Prefixes)
+	for _, r := range x.u16Regions {
+		k |= x.scan(decodeUTF16(x.u16[:0], data[r[0]:r[1]], false))
+	}
+	return k
+}
+
+// utf16Breaker marks the breakers: code units that no candidate holds and
+// that no scanner looks across. They are ASCII characters outside the
+// classes addresses and numbers are made of, in no separator ("&nbsp;",
+// "&#160;"), and not '@' (an address glued to another '@' is not one). So
+// the scanners find the same candidates in the stretches between breakers,
+// each with its breakers, as in the whole text.
+var utf16Breaker = func() (t [utf8.RuneSelf]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = class[c] == 0 && !strings.ContainsRune("&#;@", rune(c))
+	}
+	return t
+}()
+
+// maxDigitGap bounds the code units from one digit of a number to the
+// next: three separators of up to six characters ("&nbsp;"), each
+// percent-encoded in three units, then the digit in three.
+const maxDigitGap = 3*6*3 + 3
+
+// utf16Regions appends to dst the byte ranges of data, from off on, whose
+// UTF-16LE decoding may hold a candidate: the breaker-bounded stretches
+// that hold a trigger, merged. Every candidate holds a trigger in its
+// stretch: an address holds '@' or its escape "%40"; a number holds two
+// digits (a digit or '%' each, as escapes begin) at most maxDigitGap units
+// apart; a custom kind's match begins with its literal prefix, whose
+// first byte is one of prefixes, or with an escape.
+func utf16Regions(dst [][2]int, data []byte, off int, prefixes []byte) [][2]int {
+	n := (len(data) - off) / 2 // code units
+	breaker := func(u int) bool {
+		i := off + 2*u
+		return data[i+1] == 0 && data[i] < utf8.RuneSelf && utf16Breaker[data[i]]
+	}
+	end := 0 // units before end are in dst's last range
+	add := func(u int) {
+		if u < end && len(dst) > 0 {
+			return
+		}
+		s := u
+		for s > end && !breaker(s) {
+			s--
+		}
+		e := u + 1
+		for e < n && !breaker(e) {
+			e++
+		}
+		e = min(e+1, n) // with the breaker
+		if len(dst) > 0 && s <= end {
+			dst[len(dst)-1][1] = off + 2*e
+		} else {
+			dst = append(dst, [2]int{off + 2*s, off + 2*e})
+		}
+		end = e
+	}
+	lastDigit := -maxDigitGap - 1
+	// The units with a zero high byte are found by their zero bytes.
+	for p := off + 1; p < off+2*n; {
+		z := bytes.IndexByte(data[p:off+2*n], 0)
+		if z < 0 {
+			break
+		}
+		z += p
+		p = z + 1
+		if (z-off)%2 != 1 {
+			continue // a low byte: its unit is at the other alignment
+		}
+		u, c := (z-off)/2, data[z-1]
+		switch {
+		case '0' <= c && c <= '9' || c == '%':
+			if u-lastDigit <= maxDigitGap {
+				add(lastDigit)
+				add(u)
+			}
+			lastDigit = u
+		case c == '@' || bytes.IndexByte(prefixes, c) >= 0:
+			add(u)
+		}
+	}
+	return dst
 }
 
 // streamChunk and streamOverlap size the streaming fallback: identifiers are
