@@ -56,16 +56,28 @@ func (nopMatcher) Lookup(Kind, string) (string, bool)      { return "", false }
 func (nopMatcher) LookupBytes(Kind, []byte) (string, bool) { return "", false }
 func (m nopMatcher) CustomKinds() []CustomKind             { return m.custom }
 
-// benchFiles scans files of the default data set, once with the real
-// matcher and once with one that costs nothing.
+// benchFiles scans files of the default data set: with the real matcher,
+// with one that costs nothing, and as the subject index does (every
+// candidate tagged).
 func benchFiles(b *testing.B, paths ...string) {
 	ds, m := benchDataset(b)
-	b.Run("matcher", func(b *testing.B) { benchScan(b, ds, m, paths) })
-	b.Run("extract", func(b *testing.B) { benchScan(b, ds, nopMatcher{m.CustomKinds()}, paths) })
+	b.Run("matcher", func(b *testing.B) { benchScan(b, ds, m, paths, false) })
+	b.Run("extract", func(b *testing.B) { benchScan(b, ds, nopMatcher{m.CustomKinds()}, paths, false) })
+	b.Run("index", func(b *testing.B) { benchScan(b, ds, tagMatcher(b, m), paths, true) })
 }
 
-func benchScan(b *testing.B, ds *gen.Dataset, m Matcher, paths []string) {
+// tagMatcher returns a subject index's matcher with m's custom kinds.
+func tagMatcher(b *testing.B, m *tombstones.Matcher) *tombstones.TagMatcher {
+	key, err := tombstones.GenerateSubjectKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tombstones.NewTagMatcher(m.Normalizer(), key)
+}
+
+func benchScan(b *testing.B, ds *gen.Dataset, m Matcher, paths []string, all bool) {
 	opts := datasetOptions(b, ds)
+	opts.AllCandidates = all
 	var files [][]byte
 	var names []string
 	total := 0

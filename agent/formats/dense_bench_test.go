@@ -20,16 +20,18 @@ func denseNumbers() []byte {
 }
 
 // BenchmarkScanDenseNumbers/matcher is text of numbers against the real
-// matcher; /extract without its hashing.
+// matcher; /extract without its hashing; /index as the subject index
+// scans it.
 func BenchmarkScanDenseNumbers(b *testing.B) {
 	data := denseNumbers()
 	m := allMatcher(b)
 	for _, c := range []struct {
 		name string
 		m    Matcher
-	}{{"matcher", m}, {"extract", nopMatcher{m.CustomKinds()}}} {
+		all  bool
+	}{{"matcher", m, false}, {"extract", nopMatcher{m.CustomKinds()}, false}, {"index", tagMatcher(b, m), true}} {
 		b.Run(c.name, func(b *testing.B) {
-			sc := NewScanner(c.m, nil)
+			sc := NewScanner(c.m, &Options{AllCandidates: c.all})
 			b.SetBytes(int64(len(data)))
 			cpu0 := cpuTime()
 			for b.Loop() {
