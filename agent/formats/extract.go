@@ -101,6 +101,11 @@ type extractor struct {
 	refs   []string
 	seg    int
 	segMax int
+	// kindsOf caches kinds' sorted lists; kindArena and refArena are
+	// where the records' own copies are carved from (see carve).
+	kindsOf   map[kindSet][]Kind
+	kindArena []Kind
+	refArena  []string
 }
 
 const memoSize = 1 << 12
@@ -230,8 +235,43 @@ func syntaxMatchesBreaker(t *syntax.Regexp) bool {
 	return false
 }
 
-// kinds turns a set into sorted kind names.
+// kinds turns a set into sorted kind names, in a new slice (which may
+// share a backing array with other records' kinds, never their elements).
 func (x *extractor) kinds(s kindSet) []Kind {
+	if s == 0 {
+		return nil
+	}
+	ks, ok := x.kindsOf[s]
+	if !ok {
+		ks = x.sortedKinds(s)
+		if x.kindsOf == nil {
+			x.kindsOf = make(map[kindSet][]Kind)
+		}
+		x.kindsOf[s] = ks
+	}
+	out := carve(&x.kindArena, len(ks))
+	copy(out, ks)
+	return out
+}
+
+// arenaChunk is how many elements carve allocates at a time: every
+// record with a hit gets its kinds and refs, and one allocation each
+// would dominate files of many small records.
+const arenaChunk = 512
+
+// carve returns a slice of n elements from *arena, allocating a new
+// backing array when it is full. The slice's capacity is its length, so
+// appending to it copies it instead of overwriting a neighbour.
+func carve[T any](arena *[]T, n int) []T {
+	if cap(*arena)-len(*arena) < n {
+		*arena = make([]T, 0, max(arenaChunk, n))
+	}
+	a := *arena
+	*arena = a[:len(a)+n]
+	return a[len(a) : len(a)+n : len(a)+n]
+}
+
+func (x *extractor) sortedKinds(s kindSet) []Kind {
 	var ks []Kind
 	if s&bitEmail != 0 {
 		ks = append(ks, KindEmail)
@@ -343,7 +383,10 @@ func (x *extractor) takeRefs(n int) []string {
 	if n >= len(x.refs) {
 		return nil
 	}
-	return sortUnique(slices.Clone(x.refs[n:]))
+	out := carve(&x.refArena, len(x.refs)-n)
+	copy(out, x.refs[n:])
+	out = sortUnique(out)
+	return out[:len(out):len(out)]
 }
 
 // sortUnique sorts s and removes duplicates in place.

@@ -283,3 +283,21 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// TestCarveCapped: records' kinds and refs share backing arrays, so each
+// must be capped at its length: appending to one never changes another.
+func TestCarveCapped(t *testing.T) {
+	var arena []string
+	a := carve(&arena, 2)
+	b := carve(&arena, 2)
+	copy(a, []string{"a1", "a2"})
+	copy(b, []string{"b1", "b2"})
+	_ = append(a, "x")
+	if cap(a) != 2 || b[0] != "b1" {
+		t.Fatalf("appending to one slice changed the next: %q", b)
+	}
+	big := carve(&arena, 3*arenaChunk)
+	if len(big) != 3*arenaChunk {
+		t.Fatalf("carve of %d gave %d", 3*arenaChunk, len(big))
+	}
+}
