@@ -126,22 +126,23 @@ func (x *extractor) scanRawWindow(data []byte) kindSet {
 		if need := len(data)/2*3 + 4; cap(x.u16) < need {
 			x.u16 = make([]byte, 0, need)
 		}
-		k |= x.scanUTF16LE(data, 0)
+		// Text-like data (many zero bytes, as UTF-16 text and zero
+		// padding have) is decoded whole: finding its triggers one by
+		// one would cost more.
+		whole := x.u16Whole || bytes.Count(data, []byte{0}) > len(data)/16
+		k |= x.scanUTF16LE(data, 0, whole)
 		if len(data) > 1 {
-			k |= x.scanUTF16LE(data, 1)
+			k |= x.scanUTF16LE(data, 1, whole)
 		}
 	}
 	return k
 }
 
-// scanUTF16LE scans data[off:] decoded as UTF-16LE. Binary data is full
-// of zero bytes, and most of it would decode to text without a candidate:
-// where the scanners allow it, only the stretches around triggers are
-// decoded and scanned (see utf16Regions).
-func (x *extractor) scanUTF16LE(data []byte, off int) kindSet {
-	// Text-like data (many zero bytes, as UTF-16 text and zero padding
-	// have) is decoded whole: finding its triggers one by one costs more.
-	if x.u16Whole || bytes.Count(data, []byte{0}) > len(data)/16 {
+// scanUTF16LE scans data[off:] decoded as UTF-16LE: whole, or, since
+// most of binary data would decode to text without a candidate, only the
+// stretches around triggers (see utf16Regions).
+func (x *extractor) scanUTF16LE(data []byte, off int, whole bool) kindSet {
+	if whole {
 		return x.scan(decodeUTF16(x.u16[:0], data[off:], false))
 	}
 	var k kindSet
