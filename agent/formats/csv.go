@@ -14,14 +14,28 @@ import (
 func scanCSV(name string, data []byte, x *extractor, opts *Options) (*Result, error) {
 	body := bytes.TrimPrefix(data, utf8BOM)
 	bom := len(data) - len(body)
+	comma := csvDelimiter(name, body)
+	if plainCSV(body) {
+		return csvRecords(data, bom, &plainRows{body: body, comma: byte(comma)}, x, opts)
+	}
+	return csvRecords(data, bom, newCSVReader(body, comma), x, opts)
+}
+
+func newCSVReader(body []byte, comma rune) csvReader {
 	r := csv.NewReader(bytes.NewReader(body))
-	r.Comma = csvDelimiter(name, body)
+	r.Comma = comma
 	r.LazyQuotes = true
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
+	return csvReader{r}
+}
 
+// csvRecords makes the records of data, whose rows after the byte order
+// mark (bom bytes) rows reads.
+func csvRecords(data []byte, bom int, rows csvRows, x *extractor, opts *Options) (*Result, error) {
+	body := data[bom:]
 	b := newBuilder(FormatCSV, data, x)
-	header, err := r.Read()
+	header, prev, err := rows.next()
 	if err == io.EOF {
 		return b.done(), nil
 	}
@@ -38,17 +52,19 @@ func scanCSV(name string, data []byte, x *extractor, opts *Options) (*Result, er
 			}
 		}
 	}
-	prev := int(r.InputOffset())
+	if len(nameCols) == 0 {
+		rows.skipFields()
+	}
 	var buf, nb []byte
 	for {
-		row, err := r.Read()
+		row, e, err := rows.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, csvErr(err)
 		}
-		s, e := prev, int(r.InputOffset())
+		s := prev
 		prev = e
 		// encoding/csv skips empty lines; they belong to no record.
 		for s < e && (body[s] == '\n' || body[s] == '\r') {
@@ -77,6 +93,85 @@ func scanCSV(name string, data []byte, x *extractor, opts *Options) (*Result, er
 		b.add(bom+s, bom+e, k)
 	}
 	return b.done(), nil
+}
+
+// csvRows reads the rows of a CSV file: next returns a row's fields (valid
+// until the next call) and the offset just past it. After skipFields, the
+// fields may be left out.
+type csvRows interface {
+	next() (fields []string, end int, err error)
+	skipFields()
+}
+
+type csvReader struct{ r *csv.Reader }
+
+func (c csvReader) next() ([]string, int, error) {
+	row, err := c.r.Read()
+	return row, int(c.r.InputOffset()), err
+}
+
+func (c csvReader) skipFields() {}
+
+// plainCSV reports whether body can be split as encoding/csv would
+// without it: there is no quote, and every carriage return ends a line.
+// Then a row is a line that is not empty, and its fields are what lies
+// between delimiters.
+func plainCSV(body []byte) bool {
+	if bytes.IndexByte(body, '"') >= 0 {
+		return false
+	}
+	for p := 0; ; {
+		i := bytes.IndexByte(body[p:], '\r')
+		if i < 0 {
+			return true
+		}
+		p += i + 1
+		if p >= len(body) || body[p] != '\n' {
+			return false
+		}
+	}
+}
+
+// plainRows splits a plainCSV body into rows.
+type plainRows struct {
+	body     []byte
+	comma    byte
+	off      int
+	fields   []string
+	noFields bool
+}
+
+func (r *plainRows) skipFields() { r.noFields = true }
+
+func (r *plainRows) next() ([]string, int, error) {
+	for r.off < len(r.body) {
+		line := r.body[r.off:]
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i+1]
+		}
+		r.off += len(line)
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		if r.noFields {
+			return nil, r.off, nil
+		}
+		// One string a row, as encoding/csv makes, and its fields in it.
+		r.fields = r.fields[:0]
+		rest := string(line)
+		for {
+			i := strings.IndexByte(rest, r.comma)
+			if i < 0 {
+				break
+			}
+			r.fields = append(r.fields, rest[:i])
+			rest = rest[i+1:]
+		}
+		r.fields = append(r.fields, rest)
+		return r.fields, r.off, nil
+	}
+	return nil, r.off, io.EOF
 }
 
 func csvErr(err error) error {
