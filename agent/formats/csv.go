@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // scanCSV scans CSV and TSV: the header row is kept, a row is a record.
@@ -15,7 +16,7 @@ func scanCSV(name string, data []byte, x *extractor, opts *Options) (*Result, er
 	body := bytes.TrimPrefix(data, utf8BOM)
 	bom := len(data) - len(body)
 	comma := csvDelimiter(name, body)
-	if plainCSV(body) {
+	if comma < utf8.RuneSelf && plainCSV(body) {
 		return csvRecords(data, bom, &plainRows{body: body, comma: byte(comma)}, x, opts)
 	}
 	return csvRecords(data, bom, newCSVReader(body, comma), x, opts)
