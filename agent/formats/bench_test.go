@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -147,3 +148,33 @@ func BenchmarkScanUTF16JSON(b *testing.B) {
 }
 func BenchmarkScanAccessLog(b *testing.B)  { benchFiles(b, "logs/access.log", "logs/syslog-export.log") }
 func BenchmarkScanPhpMyAdmin(b *testing.B) { benchFiles(b, "db/phpmyadmin.sql") }
+
+// BenchmarkScanBinary is 4 MB of random bytes, as compressed and encrypted
+// files hold: read by the fallback as text and as UTF-16.
+func BenchmarkScanBinary(b *testing.B) {
+	data := make([]byte, 4<<20)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	m := allMatcher(b)
+	for _, c := range []struct {
+		name string
+		m    Matcher
+		all  bool
+	}{{"matcher", m, false}, {"extract", nopMatcher{m.CustomKinds()}, false}, {"index", tagMatcher(b, m), true}} {
+		b.Run(c.name, func(b *testing.B) {
+			sc := NewScanner(c.m, &Options{AllCandidates: c.all})
+			b.SetBytes(int64(len(data)))
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if res := sc.Scan("bilaga.bin", data); res.Format != FormatFallback {
+					b.Fatalf("read as %s", res.Format)
+				}
+			}
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(len(data))*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
+			}
+		})
+	}
+}

@@ -77,13 +77,13 @@ type extractor struct {
 	// hdr is scratch for mail header fields.
 	hdr []byte
 	// u16 is scratch for text decoded from UTF-16 by scanRaw, and
-	// u16Regions for the parts of it to decode. u16Whole says that a
-	// custom kind's pattern rules out decoding parts (see
-	// utf16Regions), u16Prefixes are the first bytes of the custom
-	// kinds' prefixes.
+	// u16Regions for the parts of it to decode. noStretches says that a
+	// custom kind's pattern rules out decoding parts of a text (see
+	// utf16Regions and scan), u16Prefixes are the first bytes of the
+	// custom kinds' prefixes.
 	u16         []byte
 	u16Regions  [][2]int
-	u16Whole    bool
+	noStretches bool
 	u16Prefixes []byte
 	// num is scratch for numbers written with Unicode separators, pct
 	// for percent-decoded text.
@@ -182,7 +182,7 @@ func newExtractor(m Matcher) *extractor {
 		}
 		p := x.prefixes[i]
 		if p == "" || p[0] >= utf8.RuneSelf || matchesBreaker(c.Pattern) {
-			x.u16Whole = true
+			x.noStretches = true
 			continue
 		}
 		x.u16Prefixes = append(x.u16Prefixes, p[0])
@@ -442,15 +442,45 @@ var class = func() (t [256]uint8) {
 // RFC 2231 parameters).
 func (x *extractor) scan(b []byte) kindSet {
 	s := x.scanPlain(b)
-	if i := bytes.IndexByte(b, '%'); i >= 0 && hasPercentEscape(b[i:]) {
+	i := bytes.IndexByte(b, '%')
+	if i < 0 || !hasPercentEscape(b[i:]) {
+		return s
+	}
+	if x.noStretches {
 		x.pct = appendPercentDecoded(x.pct[:0], b)
 		s |= x.scanPlain(x.pct)
-		if cap(x.pct) > 1<<20 {
-			x.pct = nil // do not keep a large file's buffer
+	} else {
+		// Text without escapes decodes to itself, and its candidates
+		// were found above: only the stretches between breakers (see
+		// utf16Breaker) that hold an escape are decoded and scanned.
+		for st, end := 0, 0; i < len(b); {
+			j := bytes.IndexByte(b[i:], '%')
+			if j < 0 {
+				break
+			}
+			i += j
+			if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
+				i++
+				continue
+			}
+			for st = i; st > end && !breakerByte(b[st]); st-- {
+			}
+			for end = i + 3; end < len(b) && !breakerByte(b[end]); end++ {
+			}
+			end = min(end+1, len(b)) // with the breaker
+			x.pct = appendPercentDecoded(x.pct[:0], b[st:end])
+			s |= x.scanPlain(x.pct)
+			i = end
 		}
+	}
+	if cap(x.pct) > 1<<20 {
+		x.pct = nil // do not keep a large file's buffer
 	}
 	return s
 }
+
+// breakerByte reports whether c is a breaker (see utf16Breaker).
+func breakerByte(c byte) bool { return c < utf8.RuneSelf && utf16Breaker[c] }
 
 // hasPercentEscape reports whether b holds a %XX escape.
 func hasPercentEscape(b []byte) bool {

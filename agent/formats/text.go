@@ -129,7 +129,7 @@ func (x *extractor) scanRawWindow(data []byte) kindSet {
 		// Text-like data (many zero bytes, as UTF-16 text and zero
 		// padding have) is decoded whole: finding its triggers one by
 		// one would cost more.
-		whole := x.u16Whole || bytes.Count(data, []byte{0}) > len(data)/16
+		whole := x.noStretches || bytes.Count(data, []byte{0}) > len(data)/16
 		k |= x.scanUTF16LE(data, 0, whole)
 		if len(data) > 1 {
 			k |= x.scanUTF16LE(data, 1, whole)

@@ -79,10 +79,10 @@ func TestUTF16Regions(t *testing.T) {
 		}
 		whole, parts := newExtractor(m), newExtractor(m)
 		whole.all, parts.all = true, true
-		if parts.u16Whole {
+		if parts.noStretches {
 			t.Fatal("a pattern without breakers decodes whole texts")
 		}
-		whole.u16Whole = true
+		whole.noStretches = true
 		kw, kp := whole.scanRaw(data), parts.scanRaw(data)
 		rw, rp := whole.takeRefs(0), parts.takeRefs(0)
 		if kw != kp || !slices.Equal(rw, rp) {
@@ -109,8 +109,33 @@ func TestUTF16RegionsCustomBreaker(t *testing.T) {
 		{`K\d+`, false},
 	} {
 		x := newExtractor(offerAll{[]CustomKind{{Name: "k", Pattern: regexp.MustCompile(c.pattern)}}})
-		if x.u16Whole != c.whole {
-			t.Errorf("%s: u16Whole = %v, want %v", c.pattern, x.u16Whole, c.whole)
+		if x.noStretches != c.whole {
+			t.Errorf("%s: noStretches = %v, want %v", c.pattern, x.noStretches, c.whole)
+		}
+	}
+}
+
+// TestPercentStretches: decoding only the stretches around percent escapes
+// offers the same candidates as decoding the whole text.
+func TestPercentStretches(t *testing.T) {
+	custom := []CustomKind{{Name: "kundnr", Pattern: regexp.MustCompile(`K-\d{4,6}`)}}
+	m := offerAll{custom}
+	pieces := []string{"anna%40example.se", "%61nna@example.se", "070%2D123%2045%2067", "%30%37%30-1234567",
+		"19800101%2D1249", "K%2D12345", "%4B-12345", "%", "%4", "%zz", "%%40", "a@b.se", "070-123 45 67",
+		" ", ",", ";", "&", "#", "@", "=", "?", "/", "%20", "%2C", "x", "7", "é", "mailto:", "\n"}
+	r := rand.New(rand.NewPCG(11, 12))
+	for i := range 2000 {
+		var b []byte
+		for range 1 + r.IntN(12) {
+			b = append(b, pieces[r.IntN(len(pieces))]...)
+		}
+		whole, parts := newExtractor(m), newExtractor(m)
+		whole.all, parts.all = true, true
+		whole.noStretches = true
+		kw, kp := whole.scan(b), parts.scan(b)
+		rw, rp := whole.takeRefs(0), parts.takeRefs(0)
+		if kw != kp || !slices.Equal(rw, rp) {
+			t.Fatalf("input %d %q: whole decoding found %v %q, stretches %v %q", i, b, kw, rw, kp, rp)
 		}
 	}
 }
