@@ -197,18 +197,9 @@ func riceDecode(gaps []byte, n int, width, k uint8) ([]uint64, error) {
 	}
 	prev := uint64(0)
 	for i := 0; i < n; i++ {
-		var q uint64
-		for {
-			b, ok := r.bit()
-			if !ok {
-				return nil, batchErr("tag %d: truncated", i)
-			}
-			if b == 0 {
-				break
-			}
-			if q++; q > limit>>k {
-				return nil, batchErr("tag %d: gap too large", i)
-			}
+		q, err := r.unary(limit >> k)
+		if err != nil {
+			return nil, batchErr("tag %d: %s", i, err)
 		}
 		low, ok := r.bits(k)
 		if !ok {
@@ -230,30 +221,76 @@ func riceDecode(gaps []byte, n int, width, k uint8) ([]uint64, error) {
 	return out, nil
 }
 
+// bitReader reads bits most significant first, up to 64 at a time: the
+// index is decoded whole by every restore and backup with erasures, and
+// bit by bit it cost a tenth of an unchanged backup.
 type bitReader struct {
 	b   []byte
 	pos int // in bits
 }
 
-func (r *bitReader) bit() (byte, bool) {
-	if r.pos >= 8*len(r.b) {
-		return 0, false
+// window returns the bits from pos on, left-aligned, and how many of them
+// are in b (the rest are zero): at least 57 when that many are left.
+func (r *bitReader) window() (uint64, int) {
+	i, off := r.pos/8, r.pos%8
+	var w uint64
+	if i+8 <= len(r.b) {
+		w = binary.BigEndian.Uint64(r.b[i:])
+	} else {
+		for j := i; j < i+8; j++ {
+			w <<= 8
+			if j < len(r.b) {
+				w |= uint64(r.b[j])
+			}
+		}
 	}
-	b := r.b[r.pos/8] >> (7 - uint(r.pos%8)) & 1
-	r.pos++
-	return b, true
+	return w << uint(off), min(8*len(r.b)-r.pos, 64-off)
 }
 
-func (r *bitReader) bits(k uint8) (uint64, bool) {
-	var v uint64
-	for i := uint8(0); i < k; i++ {
-		b, ok := r.bit()
-		if !ok {
-			return 0, false
+var (
+	errTruncated = errors.New("truncated")
+	errGapLarge  = errors.New("gap too large")
+)
+
+// unary reads a run of ones ended by a zero and returns its length, which
+// may not exceed max.
+func (r *bitReader) unary(max uint64) (uint64, error) {
+	var q uint64
+	for {
+		w, valid := r.window()
+		if valid <= 0 {
+			return 0, errTruncated
 		}
-		v = v<<1 | uint64(b)
+		ones := bits.LeadingZeros64(^w)
+		if ones > valid {
+			ones = valid
+		}
+		if q += uint64(ones); q > max {
+			return 0, errGapLarge
+		}
+		if ones < valid {
+			r.pos += ones + 1
+			return q, nil
+		}
+		r.pos += ones
 	}
-	return v, true
+}
+
+// bits reads a k-bit number.
+func (r *bitReader) bits(k uint8) (uint64, bool) {
+	switch {
+	case int(k) > 8*len(r.b)-r.pos:
+		return 0, false
+	case k == 0:
+		return 0, true
+	case k > 56:
+		hi, _ := r.bits(k - 32)
+		lo, _ := r.bits(32)
+		return hi<<32 | lo, true
+	}
+	w, _ := r.window()
+	r.pos += int(k)
+	return w >> (64 - uint(k)), true
 }
 
 // decoder reads a batch; the first error sticks.

@@ -1,6 +1,7 @@
 package subjects
 
 import (
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -141,5 +142,134 @@ func TestCollisionsIndependent(t *testing.T) {
 	}
 	if hits > 2 {
 		t.Errorf("the colliding tag matches %d of %d other entries", hits, len(entries)-1)
+	}
+}
+
+// riceDecodeBitwise is the decoder as it was, one bit at a time: the
+// reference riceDecode must agree with, on good data and bad.
+func riceDecodeBitwise(gaps []byte, n int, width, k uint8) ([]uint64, bool) {
+	bit := func(pos *int) (uint64, bool) {
+		if *pos >= 8*len(gaps) {
+			return 0, false
+		}
+		b := gaps[*pos/8] >> (7 - uint(*pos%8)) & 1
+		*pos++
+		return uint64(b), true
+	}
+	limit := uint64(1)<<width - 1
+	if width == 64 {
+		limit = ^uint64(0)
+	}
+	pos, prev := 0, uint64(0)
+	out := make([]uint64, 0, n)
+	for i := 0; i < n; i++ {
+		var q uint64
+		for {
+			b, ok := bit(&pos)
+			if !ok {
+				return nil, false
+			}
+			if b == 0 {
+				break
+			}
+			if q++; q > limit>>k {
+				return nil, false
+			}
+		}
+		var low uint64
+		for j := uint8(0); j < k; j++ {
+			b, ok := bit(&pos)
+			if !ok {
+				return nil, false
+			}
+			low = low<<1 | b
+		}
+		d := q<<k | low
+		t := d
+		if i > 0 {
+			if d >= limit-prev {
+				return nil, false
+			}
+			t = prev + d + 1
+		} else if d > limit {
+			return nil, false
+		}
+		out = append(out, t)
+		prev = t
+	}
+	return out, true
+}
+
+func TestRiceDecodeAgreesWithBitwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	check := func(gaps []byte, n int, width, k uint8) {
+		t.Helper()
+		want, wantOK := riceDecodeBitwise(gaps, n, width, k)
+		got, err := riceDecode(gaps, n, width, k)
+		if (err == nil) != wantOK || (wantOK && !slices.Equal(got, want)) {
+			t.Fatalf("n %d width %d k %d gaps %x: got %v, %v; want %v, %v", n, width, k, gaps, got, err, want, wantOK)
+		}
+	}
+	// Runs of ones longer than one 64-bit window, ended or cut off.
+	for ones := 50; ones < 140; ones += 7 {
+		long := make([]byte, 20)
+		for j := 0; j < ones; j++ {
+			long[j/8] |= 0x80 >> (j % 8)
+		}
+		for _, cut := range []int{ones / 8, ones/8 + 1, len(long)} {
+			for _, width := range []uint8{8, 64} {
+				check(long[:cut], 1, width, 0)
+				check(long[:cut], 2, width, 3)
+			}
+		}
+	}
+	for i := 0; i < 3000; i++ {
+		width := uint8(1 + rng.IntN(64))
+		n := rng.IntN(40)
+		// A parameter about as the encoder picks it (gaps of a few
+		// ones); a much smaller one makes runs too long to encode.
+		k := uint8(max(0, int(width)-bits.Len(uint(n))-rng.IntN(4)))
+		k = min(k, width-1)
+		// Encoded tags, whole and cut, and with a flipped bit.
+		tags := make([]uint64, n)
+		for j := range tags {
+			tags[j] = rng.Uint64() >> (64 - uint(width))
+		}
+		slices.Sort(tags)
+		tags = slices.Compact(tags)
+		gaps := riceEncode(tags, k)
+		check(gaps, len(tags), width, k)
+		if len(gaps) > 0 {
+			check(gaps[:rng.IntN(len(gaps))], len(tags), width, k)
+			flipped := slices.Clone(gaps)
+			flipped[rng.IntN(len(flipped))] ^= 1 << rng.IntN(8)
+			check(flipped, len(tags), width, k)
+		}
+		// Noise, and long runs of ones.
+		noise := make([]byte, rng.IntN(24))
+		for j := range noise {
+			noise[j] = byte(rng.Uint32())
+			if rng.IntN(3) == 0 {
+				noise[j] = 0xff
+			}
+		}
+		check(noise, 1+rng.IntN(8), width, uint8(rng.IntN(int(width))))
+	}
+}
+
+// BenchmarkDecodeBatch: what loading the index costs per batch, without
+// reading and decrypting it.
+func BenchmarkDecodeBatch(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var entries []*Entry
+	for range 2000 {
+		entries = append(entries, randomEntry(rng, 20))
+	}
+	data := encodeBatch("p", entries)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := decodeBatch(data); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
