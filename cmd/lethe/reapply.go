@@ -59,6 +59,7 @@ func (o *reapplyOptions) addFlags(cmd *cobra.Command) {
 type reapplier struct {
 	filter *scanFilter
 	red    *formats.Redactor
+	mask   *erasure.PathMask
 	active int
 }
 
@@ -141,7 +142,7 @@ func (g *globalOptions) reapplier(ctx context.Context, o *reapplyOptions, repo *
 	}
 	red := formats.NewRedactor(m, fopts)
 	filter := &scanFilter{Filter: erasure.NewFilter(red, roots, si.index.Screen(active))}
-	return &reapplier{filter: filter, red: red, active: len(active)}, si, nil
+	return &reapplier{filter: filter, red: red, mask: erasure.NewPathMask(red.MaskPath), active: len(active)}, si, nil
 }
 
 // maskPath masks the path components that name an erased subject.
@@ -149,7 +150,7 @@ func (r *reapplier) maskPath(p string) string {
 	if r == nil {
 		return p
 	}
-	return r.red.MaskPath(p)
+	return r.mask.Mask(p)
 }
 
 // withheld counts what the seams kept out of a restore or a backup.
