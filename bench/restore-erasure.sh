@@ -12,23 +12,28 @@
 #            erased identifiers (not in the source: the cost of the screen);
 #   index    the size of lethe/subjects/ as a share of the source bytes.
 #
-#   bench/restore-erasure.sh [--dir DIR] [--small] [--runs N] [--baseline REV]
+# With --perf, one more (untimed) run of each restore and unchanged backup
+# is recorded with perf into DIR/NAME.perf (`perf report -i DIR/NAME.perf`).
+#
+#   bench/restore-erasure.sh [--dir DIR] [--small] [--runs N] [--baseline REV] [--perf]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dir="" small=0 runs=3 baseline=""
+dir="" small=0 runs=3 baseline="" perf=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--dir) dir="$2"; shift 2 ;;
 	--small) small=1; shift ;;
 	--runs) runs="$2"; shift 2 ;;
 	--baseline) baseline="$2"; shift 2 ;;
-	*) echo "usage: bench/restore-erasure.sh [--dir DIR] [--small] [--runs N] [--baseline REV]" >&2; exit 2 ;;
+	--perf) perf=1; shift ;;
+	*) echo "usage: bench/restore-erasure.sh [--dir DIR] [--small] [--runs N] [--baseline REV] [--perf]" >&2; exit 2 ;;
 	esac
 done
 [ -n "$dir" ] || dir=$(mktemp -d "${TMPDIR:-/tmp}/lethe-bench.XXXXXX")
 mkdir -p "$dir"
 command -v restic >/dev/null || { echo "bench: restic is not installed (apt-get install restic)" >&2; exit 1; }
+[ "$perf" = 0 ] || command -v perf >/dev/null || { echo "bench: --perf needs perf (apt-get install linux-perf)" >&2; exit 1; }
 
 go build -o "$dir/lethe" ./cmd/lethe
 if [ -n "$baseline" ]; then
@@ -62,6 +67,18 @@ timed() {
 	echo "$t1 - $t0" | bc >>"$dir/$name.times"
 }
 
+# profiled NAME CMD...: with --perf, runs CMD once more under perf record,
+# untimed, into $dir/NAME.perf.
+profiled() {
+	local name=$1
+	shift
+	[ "$perf" = 1 ] || return 0
+	perf record -q -g -o "$dir/$name.perf" -- "$@" >"$dir/$name.perf.log" 2>&1 || {
+		local rc=$?
+		[ "$rc" = 4 ] || { echo "bench: $name (perf) failed:" >&2; cat "$dir/$name.perf.log" >&2; exit 1; }
+	}
+}
+
 median() { sort -g "$dir/$1.times" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 rm -f "$dir"/*.times
@@ -83,14 +100,21 @@ restore() {
 	rm -rf "$dir/restore"
 	timed "$1" "$dir/lethe" -r "$repo" restore -q latest --target "$dir/restore"
 }
+restore_profiled() {
+	rm -rf "$dir/restore"
+	profiled "$1" "$dir/lethe" -r "$repo" restore -q latest --target "$dir/restore"
+}
 for i in $(seq "$runs"); do restore restore-0; done
+restore_profiled restore-0
 diff -r "$data" "$dir/restore$data" >/dev/null || { echo "bench: the restore differs from the data" >&2; exit 1; }
 for i in $(seq "$runs"); do timed backup2-0 "$dir/lethe" -r "$repo" backup -q --host bench "$data"; done
+profiled backup2-0 "$dir/lethe" -r "$repo" backup -q --host bench "$data"
 
 # One subject: the sender of mail in about one file in a hundred.
 subject="anna.svensson@example.se"
 "$dir/lethe" -r "$repo" erase -q --reason "17(1)(a)" --email "$subject" >/dev/null
 for i in $(seq "$runs"); do restore restore-1; done
+restore_profiled restore-1
 if grep -rqi "$subject" "$dir/restore$data"; then
 	echo "bench: the restore with the erasure still holds the subject" >&2
 	exit 1
@@ -102,6 +126,7 @@ ids=()
 for i in $(seq 100); do ids+=(--email "gone$i@example.org"); done
 "$dir/lethe" -r "$repo" erase -q --reason "17(1)(a)" "${ids[@]}" >/dev/null
 for i in $(seq "$runs"); do timed backup2-100 "$dir/lethe" -r "$repo" backup -q --host bench "$data"; done
+profiled backup2-100 "$dir/lethe" -r "$repo" backup -q --host bench "$data"
 
 bl=$(median backup-lethe) br=$(median backup-restic)
 r0=$(median restore-0) r1=$(median restore-1)
