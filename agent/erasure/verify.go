@@ -74,15 +74,8 @@ func (e *eraser) verify(ctx context.Context) (*Verification, error) {
 				only[p] = true
 			}
 		}
-		files, bad, err := e.verifySnapshot(ctx, sn, only)
-		if err != nil {
+		if notes, err = e.verifyInto(ctx, v, notes, sn, only); err != nil {
 			return nil, err
-		}
-		v.SnapshotsChecked++
-		v.FilesChecked += files
-		v.Problems += len(bad)
-		for _, p := range bad {
-			notes = append(notes, fmt.Sprintf("snapshot %s: %s", sn.ID.Str(), p))
 		}
 	}
 	used, err := e.repo.UsedBlobs(ctx, snaps)
@@ -100,6 +93,33 @@ func (e *eraser) verify(ctx context.Context) (*Verification, error) {
 		v.Problems += stored
 		notes = append(notes, fmt.Sprintf("%d erased blobs still stored", stored))
 	}
+	v.finish(notes, e.now())
+	if err := e.append(ctx, Step{Kind: StepVerify, Verify: v}); err != nil {
+		return nil, err
+	}
+	e.event(StepVerify, repository.ID{}, 1, 1)
+	return v, nil
+}
+
+// verifyInto verifies sn (see verifySnapshot) into v and returns notes
+// with its problems added.
+func (e *eraser) verifyInto(ctx context.Context, v *Verification, notes []string, sn *repository.Snapshot, only map[string]bool) ([]string, error) {
+	files, bad, err := e.verifySnapshot(ctx, sn, only)
+	if err != nil {
+		return notes, err
+	}
+	v.SnapshotsChecked++
+	v.FilesChecked += files
+	v.Problems += len(bad)
+	for _, p := range bad {
+		notes = append(notes, fmt.Sprintf("snapshot %s: %s", sn.ID.Str(), p))
+	}
+	return notes, nil
+}
+
+// finish sets v's verdict, its note (the first five problems, sorted) and
+// its time.
+func (v *Verification) finish(notes []string, now time.Time) {
 	v.OK = v.Problems == 0
 	if len(notes) > 0 {
 		sort.Strings(notes)
@@ -108,12 +128,7 @@ func (e *eraser) verify(ctx context.Context) (*Verification, error) {
 		}
 		v.Note = fmt.Sprint(notes)
 	}
-	v.Time = e.now()
-	if err := e.append(ctx, Step{Kind: StepVerify, Verify: v}); err != nil {
-		return nil, err
-	}
-	e.event(StepVerify, repository.ID{}, 1, 1)
-	return v, nil
+	v.Time = now
 }
 
 // verifySnapshot scans sn's files (only those in only, when set, besides
@@ -231,25 +246,10 @@ func VerifyAll(ctx context.Context, repo Repo, red PathMasker, holds []Hold, now
 	v := &Verification{Kind: VerifyDeep}
 	var notes []string
 	for _, sn := range snaps {
-		files, bad, err := e.verifySnapshot(ctx, sn, nil)
-		if err != nil {
+		if notes, err = e.verifyInto(ctx, v, notes, sn, nil); err != nil {
 			return nil, err
 		}
-		v.SnapshotsChecked++
-		v.FilesChecked += files
-		v.Problems += len(bad)
-		for _, p := range bad {
-			notes = append(notes, fmt.Sprintf("snapshot %s: %s", sn.ID.Str(), p))
-		}
 	}
-	v.OK = v.Problems == 0
-	if len(notes) > 0 {
-		sort.Strings(notes)
-		if len(notes) > 5 {
-			notes = append(notes[:5], fmt.Sprintf("and %d more", len(notes)-5))
-		}
-		v.Note = fmt.Sprint(notes)
-	}
-	v.Time = e.now()
+	v.finish(notes, e.now())
 	return v, nil
 }
