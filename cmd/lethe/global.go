@@ -30,9 +30,18 @@ type globalOptions struct {
 
 	stdout, stderr io.Writer
 	password       string
+
+	cpuProfile     string
+	stopCPUProfile func() error
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root, _ := newRoot(stdout, stderr)
+	return root
+}
+
+// newRoot returns the root command and the options its flags set.
+func newRoot(stdout, stderr io.Writer) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "lethe",
@@ -61,6 +70,16 @@ Environment:
 	f.StringArrayVarP(&g.options, "option", "o", nil, "set a backend `key=value` option (e.g. s3.region=eu-north-1)")
 	f.BoolVar(&g.noLock, "no-lock", false, "do not lock the repository (read-only commands only; the others lock anyway)")
 	f.StringVar(&g.configFile, "config", os.Getenv("LETHE_CONFIG"), "the agent's config `file`: its repositories, with --repo choosing one by name (env LETHE_CONFIG)")
+	f.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile of the command to `file`")
+	_ = f.MarkHidden("cpu-profile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.cpuProfile == "" {
+			return nil
+		}
+		stop, err := startCPUProfile(g.cpuProfile)
+		g.stopCPUProfile = stop
+		return err
+	}
 
 	root.AddCommand(
 		newInitCommand(g),
@@ -87,7 +106,7 @@ Environment:
 		newConfigCommand(g),
 		newAgentCommand(g),
 	)
-	return root
+	return root, g
 }
 
 // configRepos returns the repositories of the config file --config
