@@ -448,8 +448,24 @@ func RedactBytes(data []byte, res *Result, recs []Record) (out []byte, gone bool
 	return cutRecords(data, res, recs)
 }
 
+// redactInPlace is RedactBytes for data no one else holds: records that
+// are ranges of data are cut out of data itself.
+func redactInPlace(data []byte, res *Result, recs []Record) (out []byte, gone bool) {
+	if len(recs) == 0 || res.Whole || res.gzip != nil || res.sqlite != nil {
+		return RedactBytes(data, res, recs)
+	}
+	return cutRecordsTo(data[:0], data, res, recs)
+}
+
 // cutRecords is RedactBytes for a file whose records are ranges of data.
 func cutRecords(data []byte, res *Result, recs []Record) (out []byte, gone bool) {
+	return cutRecordsTo(make([]byte, 0, len(data)), data, res, recs)
+}
+
+// cutRecordsTo is cutRecords appending the kept bytes to dst. dst may be
+// data[:0]: the kept bytes move only towards the start, so cutting in
+// place needs no second buffer the size of the file.
+func cutRecordsTo(dst, data []byte, res *Result, recs []Record) (out []byte, gone bool) {
 	remove := make(map[int]bool, len(recs))
 	for _, r := range recs {
 		remove[r.Index] = true
@@ -468,7 +484,7 @@ func cutRecords(data []byte, res *Result, recs []Record) (out []byte, gone bool)
 		}
 	}
 	slices.SortFunc(cuts, func(a, b span) int { return cmp.Compare(a.s, b.s) })
-	out = make([]byte, 0, len(data))
+	out = dst
 	p := 0
 	for _, c := range cuts {
 		c.e = min(c.e, len(data)) // records from another version of the file

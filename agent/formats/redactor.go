@@ -97,8 +97,9 @@ func (r *Redactor) decide(rel, name string) (Findings, bool) {
 // read and fails with ErrContentChanged if it no longer matches what was
 // scanned. Content without hits comes back byte-identical. The reader is
 // nil when nothing is kept (Findings.Dropped); the caller closes it
-// otherwise. Errors name what failed, never content, and mask path
-// components that carry an identifier (see MaskPath).
+// otherwise; for content read whole it is a *HeldReader. Errors name what
+// failed, never content, and mask path components that carry an
+// identifier (see MaskPath).
 func (r *Redactor) Redact(ctx context.Context, name string, open func() (io.ReadCloser, error)) (io.ReadCloser, Findings, error) {
 	sc := r.scanner()
 	c, err := r.read(ctx, sc, name, open)
@@ -109,11 +110,12 @@ func (r *Redactor) Redact(ctx context.Context, name string, open func() (io.Read
 	f := c.findings()
 	if !c.streamed {
 		r.release(sc)
-		out, gone := RedactBytes(c.data, c.res, c.res.Records)
+		// c.data is this call's own: cut in place rather than copy.
+		out, gone := redactInPlace(c.data, c.res, c.res.Records)
 		if f.Dropped = gone; gone {
 			return nil, f, nil
 		}
-		return io.NopCloser(bytes.NewReader(out)), f, nil
+		return &HeldReader{Reader: bytes.NewReader(out), data: out}, f, nil
 	}
 	if f.Removed > 0 {
 		r.release(sc)
@@ -127,6 +129,21 @@ func (r *Redactor) Redact(ctx context.Context, name string, open func() (io.Read
 	}
 	return &checkedReader{ctx: ctx, r: r, sc: sc, rc: rc, w: newWindow(rc)}, f, nil
 }
+
+// HeldReader is the reader Redact returns for content it read whole.
+// Bytes gives the same content without a copy, for a caller that needs
+// it whole as well as streamed (the rewrite chunks it and indexes it).
+type HeldReader struct {
+	*bytes.Reader
+	data []byte
+}
+
+// Bytes returns all of the content, whatever was read; the caller must
+// not modify it.
+func (h *HeldReader) Bytes() []byte { return h.data }
+
+// Close does nothing: the content is only memory.
+func (h *HeldReader) Close() error { return nil }
 
 // RedactBytes is Redact for content the caller holds: it returns data
 // without the subjects' records (data itself when nothing was found, nil

@@ -44,9 +44,16 @@ func redactAllOf(t *testing.T, r *Redactor, name string, open func() (io.ReadClo
 	if f.Dropped {
 		t.Fatalf("%s: dropped, but content returned", name)
 	}
+	var held []byte
+	if h, ok := rc.(*HeldReader); ok {
+		held = bytes.Clone(h.Bytes())
+	}
 	out, err := io.ReadAll(rc)
 	if err != nil {
 		t.Fatalf("%s: reading the redacted content: %v", name, err)
+	}
+	if held != nil && !bytes.Equal(held, out) {
+		t.Fatalf("%s: Bytes gives %d bytes, the reader %d", name, len(held), len(out))
 	}
 	return out, f
 }
