@@ -494,7 +494,7 @@ func (e *eraser) redactFile(ctx context.Context, f *Filter, p string, node *repo
 		return fo, nil
 	}
 	rc, fnd, err := f.FilterContent(ctx, p, node, func() (io.ReadCloser, error) {
-		return newContentReader(ctx, e.repo, node.Content), nil
+		return newContentReader(ctx, e.repo, node), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", e.opts.Redactor.MaskPath(p), err)
@@ -505,36 +505,8 @@ func (e *eraser) redactFile(ctx context.Context, f *Filter, p string, node *repo
 	}
 	if !fnd.Dropped && fnd.Removed > 0 {
 		if save {
-			if e.chunker == nil {
-				pol := e.repo.Config().ChunkerPolynomial
-				e.chunker, e.chunkBuf = chunker.New(nil, pol), make([]byte, chunker.MaxSize)
-			}
-			var in io.Reader = rc
-			var keep *bytes.Buffer
-			if e.opts.Indexed != nil && node.Size <= uint64(e.opts.IndexLimit) {
-				keep = &bytes.Buffer{}
-				in = io.TeeReader(rc, keep)
-			}
-			defer func() {
-				if keep != nil && int64(keep.Len()) <= e.opts.IndexLimit {
-					fo.data = keep.Bytes()
-				}
-			}()
-			e.chunker.Reset(in, e.repo.Config().ChunkerPolynomial)
-			for {
-				c, err := e.chunker.Next(e.chunkBuf)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return nil, fmt.Errorf("redacting %s: %w", e.opts.Redactor.MaskPath(p), err)
-				}
-				id, _, _, err := e.repo.SaveBlob(ctx, repository.DataBlob, c.Data, repository.ID{}, false)
-				if err != nil {
-					return nil, fmt.Errorf("saving the redacted %s: %w", e.opts.Redactor.MaskPath(p), err)
-				}
-				fo.content = append(fo.content, id)
-				fo.size += uint64(c.Length)
+			if err := e.saveRedacted(ctx, fo, rc, node, p); err != nil {
+				return nil, err
 			}
 		} else {
 			n, err := io.Copy(io.Discard, rc)
@@ -546,6 +518,60 @@ func (e *eraser) redactFile(ctx context.Context, f *Filter, p string, node *repo
 	}
 	e.files[key] = fo
 	return fo, nil
+}
+
+// saveRedacted chunks and saves the redacted content rc into fo. Content
+// the redactor holds whole is taken as it is, for the chunker and for
+// Indexed alike: a copy of a file the size of MaxSize is what made an
+// erasure need more memory than the file itself.
+func (e *eraser) saveRedacted(ctx context.Context, fo *fileOutcome, rc io.Reader, node *repository.Node, p string) error {
+	pol := e.repo.Config().ChunkerPolynomial
+	if e.chunker == nil {
+		e.chunker = chunker.New(nil, pol)
+	}
+	in := rc
+	var keep *bytes.Buffer
+	var held []byte
+	indexed := e.opts.Indexed != nil && node.Size <= uint64(e.opts.IndexLimit)
+	if h, ok := rc.(interface{ Bytes() []byte }); ok {
+		held = h.Bytes()
+		in = bytes.NewReader(held)
+	} else if indexed {
+		keep = &bytes.Buffer{}
+		in = io.TeeReader(rc, keep)
+	}
+	// Most chunks are near the average size: Next grows the buffer for a
+	// larger one, and the largest is kept for the next file.
+	if e.chunkBuf == nil {
+		e.chunkBuf = make([]byte, 0, 2*chunker.MinSize)
+	}
+	e.chunker.Reset(in, pol)
+	for {
+		c, err := e.chunker.Next(e.chunkBuf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("redacting %s: %w", e.opts.Redactor.MaskPath(p), err)
+		}
+		if cap(c.Data) > cap(e.chunkBuf) {
+			e.chunkBuf = c.Data
+		}
+		id, _, _, err := e.repo.SaveBlob(ctx, repository.DataBlob, c.Data, repository.ID{}, false)
+		if err != nil {
+			return fmt.Errorf("saving the redacted %s: %w", e.opts.Redactor.MaskPath(p), err)
+		}
+		fo.content = append(fo.content, id)
+		fo.size += uint64(c.Length)
+	}
+	switch {
+	case !indexed:
+	case held != nil && int64(len(held)) <= e.opts.IndexLimit:
+		fo.data = held
+	case keep != nil && int64(keep.Len()) <= e.opts.IndexLimit:
+		fo.data = keep.Bytes()
+	}
+	return nil
 }
 
 // contentKey names a file by path and content.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"time"
 
@@ -169,7 +170,7 @@ func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, on
 		}
 		files++
 		rc, fnd, err := f.FilterContent(ctx, p, node, func() (io.ReadCloser, error) {
-			return newContentReader(ctx, e.repo, node.Content), nil
+			return newContentReader(ctx, e.repo, node), nil
 		})
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", e.opts.Redactor.MaskPath(p), err)
@@ -188,18 +189,34 @@ func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, on
 	return files, bad, nil
 }
 
-// contentReader reads a file's content blob by blob.
+// contentReader reads a file's content blob by blob. It tells its size
+// by Stat, as a file does: the redactor then reads content it parses in
+// one buffer of that size instead of growing one as it reads.
 type contentReader struct {
 	ctx  context.Context
 	repo repository.BlobLoader
 	ids  repository.IDs
+	size int64
 	buf  []byte
 	cur  *bytes.Reader
 }
 
-func newContentReader(ctx context.Context, repo repository.BlobLoader, ids repository.IDs) *contentReader {
-	return &contentReader{ctx: ctx, repo: repo, ids: ids}
+func newContentReader(ctx context.Context, repo repository.BlobLoader, node *repository.Node) *contentReader {
+	return &contentReader{ctx: ctx, repo: repo, ids: node.Content, size: int64(node.Size)}
 }
+
+// Stat reports the content's size as the node gives it.
+func (c *contentReader) Stat() (fs.FileInfo, error) { return contentInfo{c.size}, nil }
+
+// contentInfo is a regular file of a known size.
+type contentInfo struct{ size int64 }
+
+func (i contentInfo) Name() string       { return "" }
+func (i contentInfo) Size() int64        { return i.size }
+func (i contentInfo) Mode() fs.FileMode  { return 0 }
+func (i contentInfo) ModTime() time.Time { return time.Time{} }
+func (i contentInfo) IsDir() bool        { return false }
+func (i contentInfo) Sys() any           { return nil }
 
 func (c *contentReader) Read(p []byte) (int, error) {
 	for c.cur == nil || c.cur.Len() == 0 {
