@@ -4,10 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"sync"
 )
 
@@ -44,6 +46,8 @@ const SubjectKeySize = 32
 type SubjectKey struct {
 	raw  [SubjectKeySize]byte
 	pool sync.Pool // *hmacState
+	// q0 and q1 are the SipHash key of quick tags (see QuickTag).
+	q0, q1 uint64
 }
 
 // hmacState is reusable per-goroutine scratch: a keyed HMAC (whose Reset
@@ -85,6 +89,10 @@ func SubjectKeyFromBytes(b []byte) (*SubjectKey, error) {
 
 func newSubjectKey(raw [SubjectKeySize]byte) *SubjectKey {
 	k := &SubjectKey{raw: raw}
+	m := hmac.New(sha256.New, k.raw[:])
+	m.Write([]byte(quickKeyLabel))
+	qk := m.Sum(nil)
+	k.q0, k.q1 = binary.LittleEndian.Uint64(qk[:8]), binary.LittleEndian.Uint64(qk[8:16])
 	k.pool.New = func() any {
 		return &hmacState{h: hmac.New(sha256.New, k.raw[:]), msg: make([]byte, 0, 128)}
 	}
@@ -142,4 +150,49 @@ func (n *Normalizer) Fingerprint(key *SubjectKey, kind Kind, raw string) (Finger
 		return Fingerprint{}, err
 	}
 	return key.finish(st), nil
+}
+
+// quickKeyLabel derives the quick tag key from the subject key.
+const quickKeyLabel = "lethe quick tag key v1"
+
+// QuickTag is a 64-bit keyed tag of an identifier: SipHash-2-4 of kind ||
+// 0x00 || normalized value under a key derived from the subject key by
+// HMAC. It costs a tenth of a fingerprint, so scanners and the subject
+// index reject candidates by it and compute the fingerprint only on a hit;
+// it is no name for a tombstone (distinct identifiers may share one).
+type QuickTag uint64
+
+// MarshalText encodes the tag as 16 hex digits (JSON numbers beyond 2^53
+// do not survive every reader).
+func (q QuickTag) MarshalText() ([]byte, error) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(q))
+	return hex.AppendEncode(nil, b[:]), nil
+}
+
+// UnmarshalText decodes a tag of 16 hex digits.
+func (q *QuickTag) UnmarshalText(b []byte) error {
+	if len(b) != 16 {
+		return fmt.Errorf("quick tag: want 16 hex digits, got %d", len(b))
+	}
+	v, err := strconv.ParseUint(string(b), 16, 64)
+	if err != nil {
+		return fmt.Errorf("quick tag: not hex")
+	}
+	*q = QuickTag(v)
+	return nil
+}
+
+// QuickTag returns the quick tag of an already normalized value.
+func (k *SubjectKey) QuickTag(kind Kind, normalized string) QuickTag {
+	st := k.get(kind)
+	st.msg = append(st.msg, normalized...)
+	q := k.quick(st.msg)
+	k.pool.Put(st)
+	return q
+}
+
+// quick is the quick tag of a message as get and finish build it.
+func (k *SubjectKey) quick(msg []byte) QuickTag {
+	return QuickTag(sipHash24(k.q0, k.q1, msg))
 }

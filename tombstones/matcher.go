@@ -9,9 +9,13 @@ import (
 )
 
 // Matcher answers "does this identifier belong to an erased subject, and
-// which tombstone" with one normalization, one HMAC and one map lookup. It
-// is safe for concurrent use and does not allocate for emails,
-// personnummer, organisationsnummer, names and custom kinds.
+// which tombstone" with one normalization, one quick tag and one set
+// lookup for almost every candidate: only a candidate whose quick tag is
+// known is fingerprinted (one HMAC) to confirm it and name the tombstone.
+// Kinds with entries of older tombstones, which have no quick tags, are
+// fingerprinted always. It is safe for concurrent use and does not
+// allocate for emails, personnummer, organisationsnummer, names and
+// custom kinds.
 type Matcher struct {
 	n     *Normalizer
 	key   *SubjectKey
@@ -22,14 +26,23 @@ type Matcher struct {
 	// hot path tests it without hashing the kind.
 	builtin uint8
 
+	// quick holds the quick tags of all entries that have one. An entry
+	// without makes its kind slow: slowBuiltin bits and slowCustom.
+	quick       quickSet
+	slowBuiltin uint8
+	slowCustom  map[Kind]bool
+
 	// Phone numbers need a full phone-number parse to normalize, which is
 	// slow and allocates. Tombstones therefore also carry a keyed
 	// fingerprint of the last digits of each number (a "tail"): a candidate
 	// whose tail is unknown cannot be any tombstoned number, so most
-	// candidates are rejected with one HMAC.
-	tails       map[Fingerprint]struct{}
-	tailLens    uint16 // bit L set: some tail has L digits
-	phoneNoTail bool   // a phone fingerprint without tail: no prefilter
+	// candidates are rejected with one quick tag per tail length (or
+	// one HMAC, for tails of older tombstones, which have no quick tag).
+	tails         map[Fingerprint]struct{}
+	tailLens      uint16 // bit L set: some tail without quick tag has L digits
+	quickTails    quickSet
+	quickTailLens uint16 // bit L set: some quick tail has L digits
+	phoneNoTail   bool   // a phone fingerprint without tail: no prefilter
 }
 
 // kindPhoneTail is the internal kind of phone tail fingerprints; it cannot
@@ -41,17 +54,25 @@ const maxTail = 7
 
 func newMatcher(n *Normalizer, key *SubjectKey, size int) *Matcher {
 	return &Matcher{
-		n:     n,
-		key:   key,
-		index: make(map[Fingerprint]int32, size),
-		kinds: make(map[Kind]bool),
-		tails: make(map[Fingerprint]struct{}),
+		n:          n,
+		key:        key,
+		index:      make(map[Fingerprint]int32, size),
+		kinds:      make(map[Kind]bool),
+		tails:      make(map[Fingerprint]struct{}),
+		slowCustom: make(map[Kind]bool),
 	}
 }
 
-// add records fp (of kind) as belonging to tombstone id. The first id
-// added for a fingerprint wins.
-func (m *Matcher) add(kind Kind, fp Fingerprint, id string) {
+// add records fp (of kind, with quick tag q when it has one) as belonging
+// to tombstone id. The first id added for a fingerprint wins.
+func (m *Matcher) add(kind Kind, fp Fingerprint, q *QuickTag, id string) {
+	if q != nil {
+		m.quick.add(uint64(*q))
+	} else if b := kindBit(kind); b != 0 {
+		m.slowBuiltin |= b
+	} else {
+		m.slowCustom[kind] = true
+	}
 	if _, dup := m.index[fp]; dup {
 		return
 	}
@@ -88,8 +109,24 @@ func (m *Matcher) hasKind(kind Kind) bool {
 	return m.kinds[kind]
 }
 
-func (m *Matcher) addTail(fp Fingerprint, digits int) {
+// slow reports whether candidates of kind must be fingerprinted: some
+// entry of kind has no quick tag.
+func (m *Matcher) slow(kind Kind) bool {
+	if b := kindBit(kind); b != 0 {
+		return m.slowBuiltin&b != 0
+	}
+	return m.slowCustom[kind]
+}
+
+// addTail records the tail of a phone entry, by its quick tag q when it
+// has one.
+func (m *Matcher) addTail(fp Fingerprint, q *QuickTag, digits int) {
 	if digits < 1 || digits > maxTail {
+		return
+	}
+	if q != nil {
+		m.quickTails.add(uint64(*q))
+		m.quickTailLens |= 1 << digits
 		return
 	}
 	m.tails[fp] = struct{}{}
@@ -110,16 +147,28 @@ func NewIdentifierMatcher(n *Normalizer, ids []Identifier) (*Matcher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("identifier %d: %w", i+1, err)
 		}
-		m.add(id.Kind, key.Fingerprint(id.Kind, v), "identifier-"+strconv.Itoa(i+1))
-		if id.Kind == KindPhone {
-			tail, err := phoneTail(v)
-			if err != nil {
-				return nil, fmt.Errorf("identifier %d: %w", i+1, err)
-			}
-			m.addTail(key.Fingerprint(kindPhoneTail, tail), len(tail))
+		e, err := newEntry(key, id.Kind, v)
+		if err != nil {
+			return nil, fmt.Errorf("identifier %d: %w", i+1, err)
 		}
+		m.addEntry(e, "identifier-"+strconv.Itoa(i+1))
 	}
 	return m, nil
+}
+
+// addEntry records a tombstone entry.
+func (m *Matcher) addEntry(e Entry, id string) {
+	if !e.hasQuick() {
+		e.Quick, e.QuickTail = nil, nil
+	}
+	m.add(e.Kind, e.Fingerprint, e.Quick, id)
+	if e.Kind == KindPhone {
+		if e.Tail == nil {
+			m.phoneNoTail = true
+		} else {
+			m.addTail(*e.Tail, e.QuickTail, e.TailDigits)
+		}
+	}
 }
 
 // phoneTail returns the last (up to maxTail) digits of the national
@@ -178,7 +227,7 @@ func (m *Matcher) Lookup(kind Kind, candidate string) (tombstoneID string, ok bo
 	st := m.key.get(kind)
 	var err error
 	st.msg, err = m.n.appendNormalized(st.msg, kind, candidate)
-	if err != nil {
+	if err != nil || !m.slow(kind) && !m.quick.has(uint64(m.key.quick(st.msg))) {
 		m.key.pool.Put(st)
 		return "", false
 	}
@@ -240,13 +289,19 @@ func (m *Matcher) phoneMayMatch(candidate string) bool {
 // tailMayMatch looks up the tails of digits; st.msg holds the tail kind.
 func (m *Matcher) tailMayMatch(st *hmacState, digits []byte) bool {
 	base, nd := len(st.msg), len(digits)
-	for l := 1; l <= maxTail; l++ {
-		if m.tailLens&(1<<l) == 0 || nd < l {
+	for l := 1; l <= min(nd, maxTail); l++ {
+		lb := uint16(1) << l
+		if (m.quickTailLens|m.tailLens)&lb == 0 {
 			continue
 		}
 		st.msg = append(st.msg[:base], digits[nd-l:nd]...)
-		if _, ok := m.tails[m.key.finish(st)]; ok {
+		if m.quickTailLens&lb != 0 && m.quickTails.has(uint64(m.key.quick(st.msg))) {
 			return true
+		}
+		if m.tailLens&lb != 0 {
+			if _, ok := m.tails[m.key.finish(st)]; ok {
+				return true
+			}
 		}
 	}
 	return false

@@ -112,8 +112,9 @@ func TestNewMatcherKeyMismatch(t *testing.T) {
 }
 
 // benchMatcher builds a matcher with size tombstones, each with an email,
-// a phone number and a personnummer, as Record would.
-func benchMatcher(b *testing.B, size int) *Matcher {
+// a phone number and a personnummer, as Record would; without quick tags
+// when legacy is set, as an older lethe recorded them.
+func benchMatcher(b *testing.B, size int, legacy bool) *Matcher {
 	b.Helper()
 	n := testNormalizer(b)
 	key, err := GenerateSubjectKey()
@@ -123,20 +124,40 @@ func benchMatcher(b *testing.B, size int) *Matcher {
 	m := newMatcher(n, key, 3*size)
 	for i := range size {
 		id := "T" + strconv.Itoa(i)
-		m.add(KindEmail, key.Fingerprint(KindEmail, "subject"+strconv.Itoa(i)+"@example.se"), id)
-		phone := fmt.Sprintf("+4670%07d", i)
-		m.add(KindPhone, key.Fingerprint(KindPhone, phone), id)
-		m.addTail(key.Fingerprint(kindPhoneTail, phone[len(phone)-maxTail:]), maxTail)
-		m.add(KindPersonnummer, key.Fingerprint(KindPersonnummer, fmt.Sprintf("19800101%04d", i)), id) // not Luhn-valid: never hit by a valid candidate
+		for _, kv := range []struct {
+			kind Kind
+			v    string
+		}{
+			{KindEmail, "subject" + strconv.Itoa(i) + "@example.se"},
+			{KindPhone, fmt.Sprintf("+4670%07d", i)},
+			{KindPersonnummer, fmt.Sprintf("19800101%04d", i)}, // not Luhn-valid: never hit by a valid candidate
+		} {
+			e, err := newEntry(key, kv.kind, kv.v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if legacy {
+				e.Quick, e.QuickTail = nil, nil
+			}
+			m.addEntry(e, id)
+		}
 	}
 	return m
 }
 
-// BenchmarkMatch measures normalize + fingerprint + lookup per candidate.
+// BenchmarkMatch measures normalize + quick tag or fingerprint + lookup
+// per candidate, for tombstones with quick tags and without (hmac).
 func BenchmarkMatch(b *testing.B) {
 	pnr := withCheck("800102123") // the matcher holds 1980-01-01 births only
-	for _, size := range []int{1, 1_000_000} {
-		m := benchMatcher(b, size)
+	for _, bc := range []struct {
+		size   int
+		legacy bool
+	}{{1, false}, {1, true}, {1_000_000, false}, {1_000_000, true}} {
+		size, scheme := bc.size, "quick"
+		if bc.legacy {
+			scheme = "hmac"
+		}
+		m := benchMatcher(b, size, bc.legacy)
 		for _, c := range []struct {
 			name      string
 			kind      Kind
@@ -150,7 +171,7 @@ func BenchmarkMatch(b *testing.B) {
 			{"phone-miss-prefilter", KindPhone, "070-765 43 21", false},
 			{"phone-miss-parsed", KindPhone, "073-000 00 00", false}, // tail known: full parse
 		} {
-			b.Run(fmt.Sprintf("tombstones=%d/%s", size, c.name), func(b *testing.B) {
+			b.Run(fmt.Sprintf("tombstones=%d/%s/%s", size, scheme, c.name), func(b *testing.B) {
 				if got := m.Match(c.kind, c.candidate); got != c.want {
 					b.Fatalf("Match = %v, want %v", got, c.want)
 				}
@@ -175,7 +196,7 @@ func BenchmarkMatch(b *testing.B) {
 
 // BenchmarkMatchParallel shows the matcher scaling across cores.
 func BenchmarkMatchParallel(b *testing.B) {
-	m := benchMatcher(b, 1000)
+	m := benchMatcher(b, 1000, false)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -386,19 +386,14 @@ func (s *Service) Record(ctx context.Context, req Request) (Tombstone, error) {
 	t := Tombstone{ID: id, Created: now, KeyID: key.ID(), Reason: reason, Reference: reference, Mode: mode}
 	seen := make(map[Fingerprint]bool)
 	for i, ident := range req.Identifiers {
-		e := Entry{Kind: ident.Kind, Fingerprint: key.Fingerprint(ident.Kind, normalized[i]), Masked: Mask(ident.Kind, normalized[i])}
+		e, err := newEntry(key, ident.Kind, normalized[i])
+		if err != nil {
+			return Tombstone{}, fmt.Errorf("identifier %d (%s): %w", i+1, ident.Kind, err)
+		}
 		if seen[e.Fingerprint] {
 			continue
 		}
 		seen[e.Fingerprint] = true
-		if ident.Kind == KindPhone {
-			tail, err := phoneTail(normalized[i])
-			if err != nil {
-				return Tombstone{}, fmt.Errorf("identifier %d (%s): %w", i+1, ident.Kind, err)
-			}
-			fp := key.Fingerprint(kindPhoneTail, tail)
-			e.Tail, e.TailDigits = &fp, len(tail)
-		}
 		t.Entries = append(t.Entries, e)
 	}
 	obj := tombstoneObject(t)

@@ -279,7 +279,7 @@ func (s *State) RecordProgress(p Progress) error {
 	if !ValidID(p.Tombstone) {
 		return errors.New("progress: invalid tombstone id")
 	}
-	return s.append(object{Version: 1, Type: objProgress, Progress: &p})
+	return s.append(object{Version: objVersion, Type: objProgress, Progress: &p})
 }
 
 func syncDir(dir string) error {

@@ -58,13 +58,35 @@ const (
 	objProgress   = "progress"
 )
 
+// Object versions. Version 2 tombstones carry quick tags; they are
+// written only when they do, so that a tombstone without them is still
+// read by a lethe that knows version 1 alone.
+const (
+	objVersion      = 1
+	objVersionQuick = 2
+)
+
 func tombstoneObject(t Tombstone) object {
 	s := t.stored()
-	return object{Version: 1, Type: objTombstone, Tombstone: &s}
+	v := objVersion
+	if quickEntries(s.Entries) {
+		v = objVersionQuick
+	}
+	return object{Version: v, Type: objTombstone, Tombstone: &s}
+}
+
+// quickEntries reports whether any entry carries a quick tag.
+func quickEntries(entries []Entry) bool {
+	for _, e := range entries {
+		if e.Quick != nil || e.QuickTail != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func revocationObject(r Revocation) object {
-	return object{Version: 1, Type: objRevocation, Revocation: &r}
+	return object{Version: objVersion, Type: objRevocation, Revocation: &r}
 }
 
 // name returns the object's name below lethe/ ("" for progress records,
@@ -86,8 +108,13 @@ func decodeObject(data []byte) (object, error) {
 	if err := dec.Decode(&o); err != nil {
 		return object{}, err
 	}
-	if o.Version != 1 {
+	switch {
+	case o.Version > objVersionQuick:
+		return object{}, fmt.Errorf("unsupported version %d: written by a newer lethe, upgrade lethe to read it", o.Version)
+	case o.Version < objVersion:
 		return object{}, fmt.Errorf("unsupported version %d", o.Version)
+	case o.Version == objVersion && o.Tombstone != nil && quickEntries(o.Tombstone.Entries):
+		return object{}, errors.New("version 1 object with quick tags")
 	}
 	switch o.Type {
 	case objTombstone:

@@ -6,13 +6,15 @@ import (
 	"unsafe"
 )
 
-// Tag is a short keyed tag of an identifier: the first 64 bits of its
-// fingerprint. The subject index stores (truncations of) tags, never an
-// identifier nor an unkeyed hash of one, so a tombstone's fingerprints
-// can be turned into the tags to look up.
+// Tag is a short keyed tag of an identifier as the subject index keeps
+// it: a QuickTag, or, in entries built by an older lethe, the first 64
+// bits of its fingerprint (TagOf). The subject index stores (truncations
+// of) tags, never an identifier nor an unkeyed hash of one, so a
+// tombstone's stored tags and fingerprints can be turned into the tags to
+// look up.
 type Tag uint64
 
-// TagOf returns the tag of a fingerprint.
+// TagOf returns the fingerprint tag of a fingerprint.
 func TagOf(fp Fingerprint) Tag { return Tag(binary.BigEndian.Uint64(fp[:8])) }
 
 // Tag refs, as a TagMatcher hands them to formats: one class byte and the
@@ -29,11 +31,12 @@ const (
 // file's records are the tags of every identifier a tombstone matcher
 // could match in it.
 //
+// A ref's tag is the candidate's QuickTag: indexing computes no HMAC.
 // Phone numbers written in plain digits and punctuation are not parsed (a
-// full parse is slow): their ref is the tag of their last digits, as the
-// tombstone matcher's prefilter sees them, so that a tombstoned number is
-// found by its tail. Other phone candidates are parsed and fingerprinted.
-// It is safe for concurrent use.
+// full parse is slow): their ref is the quick tag of their last digits, as
+// the tombstone matcher's prefilter sees them, so that a tombstoned number
+// is found by its tail. Other phone candidates are parsed and tagged. It
+// is safe for concurrent use.
 type TagMatcher struct {
 	n   *Normalizer
 	key *SubjectKey
@@ -65,16 +68,19 @@ func (m *TagMatcher) Lookup(kind Kind, candidate string) (string, bool) {
 			k := min(nd, maxTail)
 			st := m.key.get(kindPhoneTail)
 			st.msg = append(st.msg, digits[nd-k:nd]...)
-			fp := m.key.finish(st)
+			q := m.key.quick(st.msg)
 			m.key.pool.Put(st)
-			return tagRef(refPhoneTag, TagOf(fp)), true
+			return tagRef(refPhoneTag, Tag(q)), true
 		}
 	}
-	fp, err := m.n.Fingerprint(m.key, kind, candidate)
+	st := m.key.get(kind)
+	defer m.key.pool.Put(st)
+	var err error
+	st.msg, err = m.n.appendNormalized(st.msg, kind, candidate)
 	if err != nil {
 		return "", false
 	}
-	return tagRef(refIdent, TagOf(fp)), true
+	return tagRef(refIdent, Tag(m.key.quick(st.msg))), true
 }
 
 // plainPhoneDigits collects the digits of a candidate made of ASCII digits
@@ -117,13 +123,21 @@ func ParseTagRef(ref string) (t Tag, phoneTail bool, err error) {
 }
 
 // Probe is what to look for in the subject index to find a subject: a
-// content may hold the subject if its entry has one of Tags, or, when
+// content may hold the subject if its entry has one of the tags, or, when
 // PlainPhones is set, if it holds any phone number in plain digits (a
 // tombstoned number whose tail is shorter than the tails the index keeps,
 // or that has no tail, could be any of them).
+//
+// Entries of the index built by an older lethe hold fingerprint tags,
+// looked up by Tags; entries built now hold quick tags, looked up by
+// Quick. A tombstone entry without quick tags (made by an older lethe)
+// cannot be looked up in the latter, so NoQuick makes every such entry
+// answer "may hold".
 type Probe struct {
 	Tags        []Tag
+	Quick       []Tag
 	PlainPhones bool
+	NoQuick     bool
 }
 
 // ProbeOf returns the probe for a tombstone's entries.
@@ -135,8 +149,22 @@ func ProbeOf(entries []Entry) Probe {
 	return p
 }
 
+// Merge adds the tags and marks of o to p.
+func (p *Probe) Merge(o Probe) {
+	p.Tags = append(p.Tags, o.Tags...)
+	p.Quick = append(p.Quick, o.Quick...)
+	p.PlainPhones = p.PlainPhones || o.PlainPhones
+	p.NoQuick = p.NoQuick || o.NoQuick
+}
+
 func (p *Probe) add(e Entry) {
+	quick := e.hasQuick()
 	p.Tags = append(p.Tags, TagOf(e.Fingerprint))
+	if quick {
+		p.Quick = append(p.Quick, Tag(*e.Quick))
+	} else {
+		p.NoQuick = true
+	}
 	if e.Kind != KindPhone {
 		return
 	}
@@ -145,6 +173,9 @@ func (p *Probe) add(e Entry) {
 		return
 	}
 	p.Tags = append(p.Tags, TagOf(*e.Tail))
+	if quick {
+		p.Quick = append(p.Quick, Tag(*e.QuickTail))
+	}
 	if e.TailDigits < maxTail {
 		// A candidate with more digits than the tail is kept under its
 		// last maxTail digits, which the tail does not give.
@@ -161,14 +192,9 @@ func EntriesOf(n *Normalizer, key *SubjectKey, ids []Identifier) ([]Entry, error
 		if err != nil {
 			return nil, fmt.Errorf("identifier %d (%s): %w", i+1, id.Kind, err)
 		}
-		e := Entry{Kind: id.Kind, Fingerprint: key.Fingerprint(id.Kind, v), Masked: Mask(id.Kind, v)}
-		if id.Kind == KindPhone {
-			tail, err := phoneTail(v)
-			if err != nil {
-				return nil, fmt.Errorf("identifier %d (%s): %w", i+1, id.Kind, err)
-			}
-			fp := key.Fingerprint(kindPhoneTail, tail)
-			e.Tail, e.TailDigits = &fp, len(tail)
+		e, err := newEntry(key, id.Kind, v)
+		if err != nil {
+			return nil, fmt.Errorf("identifier %d (%s): %w", i+1, id.Kind, err)
 		}
 		out = append(out, e)
 	}

@@ -36,12 +36,39 @@ func ParseMode(s string) (Mode, error) {
 // Entry is one identifier of a tombstone as stored: its kind, fingerprint
 // and masked form. Phone entries also carry the fingerprint of the
 // number's last digits for the matcher's prefilter.
+//
+// Entries of tombstones made since object version 2 also carry the quick
+// tags of the identifier and of a phone's tail, which matchers and the
+// subject index reject candidates by; older entries have none and are
+// matched by fingerprint alone.
 type Entry struct {
 	Kind        Kind         `json:"kind"`
 	Fingerprint Fingerprint  `json:"fingerprint"`
 	Masked      string       `json:"masked"`
 	Tail        *Fingerprint `json:"tail,omitempty"`
 	TailDigits  int          `json:"tail_digits,omitempty"`
+	Quick       *QuickTag    `json:"quick,omitempty"`
+	QuickTail   *QuickTag    `json:"quick_tail,omitempty"`
+}
+
+// newEntry returns the entry of a normalized identifier under key.
+func newEntry(key *SubjectKey, kind Kind, normalized string) (Entry, error) {
+	q := key.QuickTag(kind, normalized)
+	e := Entry{Kind: kind, Fingerprint: key.Fingerprint(kind, normalized), Masked: Mask(kind, normalized), Quick: &q}
+	if kind == KindPhone {
+		tail, err := phoneTail(normalized)
+		if err != nil {
+			return Entry{}, err
+		}
+		fp, qt := key.Fingerprint(kindPhoneTail, tail), key.QuickTag(kindPhoneTail, tail)
+		e.Tail, e.TailDigits, e.QuickTail = &fp, len(tail), &qt
+	}
+	return e, nil
+}
+
+// hasQuick reports whether the entry carries the quick tags of its kind.
+func (e Entry) hasQuick() bool {
+	return e.Quick != nil && (e.Kind != KindPhone || e.Tail == nil || e.QuickTail != nil)
 }
 
 // Tombstone is the durable record of one erasure request. The stored
@@ -475,14 +502,7 @@ func NewMatcher(n *Normalizer, key *SubjectKey, s *Set) (*Matcher, error) {
 			return nil, fmt.Errorf("tombstone %s was made under subject key %s, not this agent's key %s", t.ID, t.KeyID, keyID)
 		}
 		for _, e := range t.Entries {
-			m.add(e.Kind, e.Fingerprint, t.ID)
-			if e.Kind == KindPhone {
-				if e.Tail == nil {
-					m.phoneNoTail = true
-				} else {
-					m.addTail(*e.Tail, e.TailDigits)
-				}
-			}
+			m.addEntry(e, t.ID)
 		}
 	}
 	return m, nil

@@ -11,7 +11,10 @@ import (
 
 // A batch is one stored object of the index: a header with the profile
 // its entries were built with, then the entries. Batches are
-// self-contained; the index is the union of all of them.
+// self-contained; the index is the union of all of them. The profile
+// also names the tag scheme: it ends in ";tags=quick" when the tags are
+// quick tags, and has no such part for the fingerprint tags an older
+// lethe stored (see Entry.Quick).
 //
 //	magic "lethe-subjects-1\n"
 //	uvarint len, profile

@@ -39,6 +39,10 @@ type Entry struct {
 	Fallback bool
 	// Records counts all records of the content.
 	Records int
+	// Quick is set when Tags are quick tags (tombstones.QuickTag), as
+	// entries are built now; entries an older lethe built hold
+	// fingerprint tags (tombstones.TagOf).
+	Quick bool
 	// PlainPhones is set when the content holds a phone number written in
 	// plain digits (kept by the tag of its tail).
 	PlainPhones bool
@@ -117,7 +121,15 @@ func (e *Entry) find(tag tombstones.Tag) uint32 {
 // most records one of the subject's identifiers occurs in (0 when the
 // entry says so only by its plain phone numbers).
 func (e *Entry) Match(p tombstones.Probe) (records uint32, may bool) {
-	for _, t := range p.Tags {
+	tags := p.Tags
+	if e.Quick {
+		if p.NoQuick {
+			// Some tombstone has no quick tags to look for.
+			return 0, true
+		}
+		tags = p.Quick
+	}
+	for _, t := range tags {
 		if c := e.find(t); c > 0 {
 			records, may = max(records, c), true
 		}

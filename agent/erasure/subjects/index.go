@@ -28,6 +28,9 @@ type Store interface {
 type Index struct {
 	key     *tombstones.SubjectKey
 	profile string
+	// legacy is the profile of the same indexer before entries held
+	// quick tags: its entries hold fingerprint tags and are trusted too.
+	legacy string
 
 	mu      sync.RWMutex
 	entries map[ContentKey]*Entry
@@ -38,7 +41,7 @@ type Index struct {
 
 // New returns an empty index for the indexer's profile.
 func New(ix *Indexer) *Index {
-	return &Index{key: ix.key, profile: ix.profile, entries: make(map[ContentKey]*Entry)}
+	return &Index{key: ix.key, profile: ix.profile, legacy: ix.legacy, entries: make(map[ContentKey]*Entry)}
 }
 
 // Load reads every batch of the repository into an index for the
@@ -72,11 +75,13 @@ func (idx *Index) addBatch(bt *batch) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	idx.batches++
-	if bt.profile != idx.profile {
+	if bt.profile != idx.profile && bt.profile != idx.legacy {
 		idx.other += len(bt.entries)
 		return
 	}
+	quick := bt.profile == idx.profile
 	for _, e := range bt.entries {
+		e.Quick = quick
 		idx.entries[e.Key] = e
 	}
 }
@@ -153,9 +158,7 @@ type Screen struct {
 func (idx *Index) Screen(tombs []tombstones.Tombstone) *Screen {
 	var p tombstones.Probe
 	for _, t := range tombs {
-		q := tombstones.ProbeOf(t.Entries)
-		p.Tags = append(p.Tags, q.Tags...)
-		p.PlainPhones = p.PlainPhones || q.PlainPhones
+		p.Merge(tombstones.ProbeOf(t.Entries))
 	}
 	return &Screen{idx: idx, probe: p}
 }

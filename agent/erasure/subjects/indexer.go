@@ -20,6 +20,7 @@ type Indexer struct {
 	key     *tombstones.SubjectKey
 	opts    formats.Options
 	profile string
+	legacy  string    // the profile of entries with fingerprint tags
 	pool    sync.Pool // *formats.Scanner
 }
 
@@ -34,10 +35,16 @@ func NewIndexer(n *tombstones.Normalizer, key *tombstones.SubjectKey, opts *form
 	}
 	ix.opts.AllCandidates = true
 	m := tombstones.NewTagMatcher(n, key)
-	ix.profile = profileOf(m, &ix.opts)
+	ix.legacy = profileOf(m, &ix.opts)
+	ix.profile = ix.legacy + ";" + tagScheme
 	ix.pool.New = func() any { return formats.NewScanner(m, &ix.opts) }
 	return ix
 }
+
+// tagScheme ends the profile of entries holding quick tags; without it a
+// profile's entries hold fingerprint tags. An older lethe sees the new
+// profile as another one, and scans rather than misread the tags.
+const tagScheme = "tags=quick"
 
 // profileOf names everything besides the content that decides what an
 // entry holds.
@@ -124,5 +131,6 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 	e.Fallback = res.Fallback != ""
 	e.Records = res.NumRecords
 	e.PlainPhones = plainPhones
+	e.Quick = true
 	return e
 }
