@@ -215,7 +215,7 @@ func spellings(id Identifier) []string {
 	case KindName:
 		return []string{v, strings.ToUpper(v), strings.ToLower(v), strings.ReplaceAll(v, " ", "  ")}
 	}
-	return []string{v, strings.ToLower(v)}
+	return []string{v, strings.ToLower(v), " " + v + "\t", v + "0"}
 }
 
 // TestMatcherQuickEquivalence: matchers over tombstones with quick tags,
