@@ -138,6 +138,12 @@ type Result struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// FoundNowhere is set when no snapshot held anything of the subject.
 	FoundNowhere bool `json:"found_nowhere"`
+	// HeldUntil is when the first hold ends of the snapshots left
+	// holding held records: the erasure runs again then (see
+	// Journal.RerunDue).
+	HeldUntil *time.Time `json:"held_until,omitempty"`
+	// Rerun counts the runs before this one (see PlanStep.Rerun).
+	Rerun int `json:"rerun,omitempty"`
 }
 
 // Repo is what an erasure needs of a repository; *repository.Repository
@@ -163,7 +169,10 @@ type Repo interface {
 // point finishes the job: a replacement snapshot is saved before the
 // snapshot it replaces is removed, and one saved but not yet journaled is
 // found again instead of being saved twice. A finished erasure returns
-// its journaled result.
+// its journaled result, unless it is due to run again (Journal.RerunDue):
+// then it is planned again with the same rules, and what a hold kept
+// until now is erased like the rest, while holds still running keep
+// theirs.
 func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 	if opts.Mode == "" {
 		opts.Mode = ModeRewrite
@@ -178,8 +187,11 @@ func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d := j.last(StepDone); d != nil && d.Done != nil {
-		return d.Done, nil
+	if d := j.lastInRun(StepDone); d != nil && d.Done != nil {
+		due, err := rerunDue(ctx, repo, j, opts.now())
+		if err != nil || !due {
+			return d.Done, err
+		}
 	}
 	if r, ok := j.Rules(); ok {
 		opts.Rules = r
@@ -221,11 +233,33 @@ type eraser struct {
 	chunkBuf []byte
 }
 
-func (e *eraser) now() time.Time {
-	if e.opts.Now != nil {
-		return e.opts.Now().UTC()
+func (e *eraser) now() time.Time { return e.opts.now() }
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+// rerunDue reports whether the finished erasure j must run again at now;
+// it reads the snapshot list only when a snapshot holds held records.
+func rerunDue(ctx context.Context, repo Repo, j *Journal, now time.Time) (bool, error) {
+	if len(j.Result().HeldSnapshots()) == 0 {
+		return false, nil
+	}
+	snaps, damaged, err := repo.LoadAllSnapshots(ctx)
+	if err != nil {
+		return false, fmt.Errorf("listing the snapshots held records are in: %w", err)
+	}
+	present := repository.IDSet{}
+	for _, sn := range snaps {
+		present.Insert(sn.ID)
+	}
+	for _, d := range damaged {
+		present.Insert(d.ID)
+	}
+	return j.RerunDue(now, present), nil
 }
 
 func (e *eraser) event(step string, sn repository.ID, done, total int) {
@@ -252,10 +286,15 @@ func (e *eraser) filter(paths []string) *Filter {
 
 // plan journals the snapshots to examine: all of them. A snapshot that
 // cannot be loaded stops the erasure, as it would stop prune: it might
-// hold the subject.
+// hold the subject. A run under way is resumed; after a finished one a
+// new run is planned (Run decides it is due).
 func (e *eraser) plan(ctx context.Context) error {
-	if e.j.last(StepPlan) != nil {
+	if e.j.last(StepPlan) != nil && e.j.lastInRun(StepDone) == nil {
 		return nil
+	}
+	rerun := 0
+	if d := e.j.lastInRun(StepDone); d != nil && d.Done != nil {
+		rerun = d.Done.Rerun + 1
 	}
 	snaps, damaged, err := e.repo.LoadAllSnapshots(ctx)
 	if err != nil {
@@ -268,13 +307,13 @@ func (e *eraser) plan(ctx context.Context) error {
 	for i, sn := range snaps {
 		ids[i] = sn.ID
 	}
-	return e.append(ctx, Step{Kind: StepPlan, Plan: &PlanStep{Mode: e.opts.Mode, Snapshots: ids, Rules: e.opts.Rules}})
+	return e.append(ctx, Step{Kind: StepPlan, Plan: &PlanStep{Mode: e.opts.Mode, Snapshots: ids, Rerun: rerun, Rules: e.opts.Rules}})
 }
 
 // rewriteAll rewrites every planned snapshot not yet journaled and
 // removes the replaced ones.
 func (e *eraser) rewriteAll(ctx context.Context) error {
-	planned := e.j.last(StepPlan).Plan.Snapshots
+	planned := e.j.lastInRun(StepPlan).Plan.Snapshots
 	e.rewritten = map[repository.ID][]string{}
 	var snaps []*repository.Snapshot // loaded lazily, for finding saved replacements
 	for i, old := range planned {
@@ -635,7 +674,7 @@ func (noSave) SaveBlob(_ context.Context, _ repository.BlobType, data []byte, id
 // prune runs the erasure-grade prune: every pack holding an erased blob is
 // rewritten without it (or deleted), whatever MaxUnused says.
 func (e *eraser) prune(ctx context.Context) error {
-	if e.j.last(StepPrune) != nil {
+	if e.j.lastInRun(StepPrune) != nil {
 		return nil
 	}
 	e.event(StepPrune, repository.ID{}, 0, 1)
@@ -739,18 +778,20 @@ func (e *eraser) staleBlobs(ctx context.Context) (repository.BlobSet, error) {
 }
 
 // erasedBlobs is the union of the blobs every rewrite left unreferenced
-// and the stale blobs the prune took.
+// and the stale blobs the prunes took, over every run: what an earlier
+// run erased must still be gone.
 func (e *eraser) erasedBlobs() repository.BlobSet {
 	out := repository.BlobSet{}
-	done, _ := e.j.snapshotSteps()
-	for _, st := range done {
-		for _, h := range st.Erased {
-			out.Insert(h)
-		}
-	}
-	if p := e.j.last(StepPrune); p != nil && p.Prune != nil {
-		for _, h := range p.Prune.Stale {
-			out.Insert(h)
+	for _, s := range e.j.Steps {
+		switch {
+		case s.Kind == StepRewritten && s.Snapshot != nil:
+			for _, h := range s.Snapshot.Erased {
+				out.Insert(h)
+			}
+		case s.Kind == StepPrune && s.Prune != nil:
+			for _, h := range s.Prune.Stale {
+				out.Insert(h)
+			}
 		}
 	}
 	return out
@@ -759,7 +800,7 @@ func (e *eraser) erasedBlobs() repository.BlobSet {
 // expire finds the snapshots holding the subject without changing them
 // and journals when the last of them ages out.
 func (e *eraser) expire(ctx context.Context) (*Result, error) {
-	planned := e.j.last(StepPlan).Plan.Snapshots
+	planned := e.j.lastInRun(StepPlan).Plan.Snapshots
 	st := &ExpireStep{}
 	var latest time.Time
 	for i, old := range planned {
@@ -787,7 +828,7 @@ func (e *eraser) expire(ctx context.Context) (*Result, error) {
 		latest = e.now().Add(-e.opts.Window)
 	}
 	st.Until = latest.Add(e.opts.Window).UTC()
-	if e.j.last(StepExpire) == nil {
+	if e.j.lastInRun(StepExpire) == nil {
 		if err := e.append(ctx, Step{Kind: StepExpire, Expire: st}); err != nil {
 			return nil, err
 		}
@@ -798,14 +839,16 @@ func (e *eraser) expire(ctx context.Context) (*Result, error) {
 
 // finish journals the result.
 func (e *eraser) finish(ctx context.Context, v *Verification, expires *time.Time) (*Result, error) {
-	res := &Result{Tombstone: e.opts.Tombstone, Mode: e.opts.Mode, Started: e.j.Steps[0].Time, Completed: e.now(), Verify: v, ExpiresAt: expires}
-	if p := e.j.last(StepPrune); p != nil {
+	run := e.j.run()
+	plan := run[0].Plan
+	res := &Result{Tombstone: e.opts.Tombstone, Mode: e.opts.Mode, Started: run[0].Time, Completed: e.now(), Verify: v, ExpiresAt: expires, Rerun: plan.Rerun}
+	if p := e.j.lastInRun(StepPrune); p != nil {
 		stats := p.Prune.Stats
 		res.Prune = &stats
 	}
 	held := map[string]*HeldRecords{}
 	var order []string
-	for _, s := range e.j.Steps {
+	for _, s := range run {
 		if s.Kind != StepRewritten && s.Kind != StepUnaffected {
 			continue
 		}
@@ -828,10 +871,17 @@ func (e *eraser) finish(ctx context.Context, v *Verification, expires *time.Time
 	for _, k := range order {
 		res.Held = append(res.Held, *held[k])
 	}
-	if ex := e.j.last(StepExpire); ex != nil {
+	for _, h := range res.HeldSnapshots() {
+		if res.HeldUntil == nil || h.Until.Before(*res.HeldUntil) {
+			u := h.Until
+			res.HeldUntil = &u
+		}
+	}
+	if ex := e.j.lastInRun(StepExpire); ex != nil {
 		res.FoundNowhere = len(ex.Expire.Affected) == 0 && len(res.Held) == 0
 	} else {
-		res.FoundNowhere = res.Removed.empty() && len(res.Held) == 0
+		// A run again after a hold found what the first run held.
+		res.FoundNowhere = plan.Rerun == 0 && res.Removed.empty() && len(res.Held) == 0
 	}
 	if err := e.append(ctx, Step{Kind: StepDone, Done: res}); err != nil {
 		return nil, err

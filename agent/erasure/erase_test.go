@@ -505,3 +505,160 @@ func TestEraseTakesForgottenSnapshots(t *testing.T) {
 	restictest.Check(t, env.repoDir)
 	checkNoBlobHolds(t, env)
 }
+
+// A hold shorter than the window ends while its snapshots are kept: the
+// erasure runs again then, removes what the hold kept from each snapshot
+// whose hold ended, keeps what holds still running keep, and runs once.
+func TestEraseRerunsWhenHoldEnds(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, 3) // snapshots on 20, 21 and 22 November, 02:00
+	short := Hold{Name: "avtal", Paths: []string{"kunder.csv"}, Basis: "avtalet", Days: 2}
+	now := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	opts := func() Options {
+		o := eraseOpts(t)
+		o.Rules.Holds = []Hold{short, invoiceHold}
+		o.Now = func() time.Time { return now }
+		return o
+	}
+	restored := func(i int) string {
+		t.Helper()
+		var snaps []resticSnapshot
+		if err := json.Unmarshal([]byte(restictest.Run(t, env.repoDir, "snapshots", "--json")), &snaps); err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(snaps, func(a, b resticSnapshot) int { return a.Time.Compare(b.Time) })
+		dst := t.TempDir()
+		restictest.Run(t, env.repoDir, "restore", snaps[i].ID, "--target", dst)
+		data, err := os.ReadFile(filepath.Join(dst, env.src, "kunder.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	steps := func() int {
+		t.Helper()
+		j, err := LoadJournal(ctx, env.open(t), tombID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(j.Steps)
+	}
+
+	res, err := Run(ctx, env.open(t), opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first snapshot's hold ended at 02:00 today: its row is gone;
+	// the other two keep it until 23 and 24 November.
+	wantUntil := time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
+	if res.HeldUntil == nil || !res.HeldUntil.Equal(wantUntil) || res.Rerun != 0 {
+		t.Fatalf("held until %v (run %d), want %v", res.HeldUntil, res.Rerun, wantUntil)
+	}
+	full := csvKeep + csvAnna + csvTail
+	for i, want := range []string{csvKeep + csvTail, full, full} {
+		if got := restored(i); got != want {
+			t.Errorf("before the hold ends, snapshot %d: kunder.csv %q, want %q", i, got, want)
+		}
+	}
+	n := steps()
+	if _, err := Run(ctx, env.open(t), opts()); err != nil || steps() != n {
+		t.Fatalf("run again before the hold ended: %v, %d steps, want %d", err, steps(), n)
+	}
+	j, _ := LoadJournal(ctx, env.open(t), tombID)
+	if st := j.Status(now); st.State != StateVerified || st.Due || st.HeldUntil == nil {
+		t.Errorf("status before the end: %+v", st)
+	}
+	if st := j.Status(wantUntil); !st.Due {
+		t.Errorf("status at the end: %+v, want due", st)
+	}
+
+	// Past both ends the rows go from every snapshot; the invoice stays.
+	now = time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	res, err = Run(ctx, env.open(t), opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rerun != 1 || !res.Verify.OK || res.FoundNowhere || res.HeldUntil == nil || res.HeldUntil.Year() != 2033 {
+		t.Fatalf("run again: %+v", res)
+	}
+	rewritten := 0
+	for _, s := range res.Snapshots {
+		if s.New != nil {
+			rewritten++
+		}
+	}
+	if rewritten != 2 || res.Removed.Records[formats.FormatCSV] != 2 {
+		t.Errorf("run again rewrote %d snapshots, removed %v; want 2 and csv 2", rewritten, res.Removed.Records)
+	}
+	checkErased(t, env)
+	checkNoBlobHolds(t, env)
+	n = steps()
+	if again, err := Run(ctx, env.open(t), opts()); err != nil || steps() != n || again.Rerun != 1 {
+		t.Fatalf("a third run: %v, %d steps, want %d", err, steps(), n)
+	}
+}
+
+// A hold longer than the window: the held snapshot is forgotten and the
+// normal prune leaves its held blob (its pack is still partly used). The
+// erasure runs again, rewrites nothing, and its erasure-grade prune takes
+// the blob: no backup copy holds the subject any more.
+func TestEraseRerunTakesForgottenHeldBlobs(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, 0)
+	repo := env.open(t)
+	const shared = "delad fil i båda ögonblicksbilderna\n"
+	heldA := invoice + "19,anna.svensson@example.se,300\n"
+	snapshotOf := func(day int, inv string) *repository.Snapshot {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "bokforing"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range map[string]string{"bokforing/fakturor.csv": inv, "delad.txt": shared} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(ctx, []string{dir}, archiver.SnapshotOptions{Time: time.Date(2026, 11, 20+day, 2, 0, 0, 0, time.UTC), Hostname: "kontoret"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sn
+	}
+	old := snapshotOf(0, heldA)
+	snapshotOf(1, invoice)
+	now := time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC)
+	opts := eraseOpts(t)
+	opts.Now = func() time.Time { return now }
+	opts.Prune.MaxUnused = 1
+	res, err := Run(ctx, repo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.HeldUntil == nil || len(res.HeldSnapshots()) != 2 {
+		t.Fatalf("held: %+v", res)
+	}
+	heldBlob := repository.BlobHandle{ID: repository.Hash([]byte(heldA)), Type: repository.DataBlob}
+	// Forget the old snapshot and prune as the retention job does.
+	if err := repo.RemoveUnpacked(ctx, backends.SnapshotFile, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Prune(ctx, repository.PruneOptions{MaxUnused: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.LookupAll(heldBlob)) == 0 {
+		t.Fatal("the normal prune took the held blob: the test shows nothing")
+	}
+	now = now.Add(24 * time.Hour)
+	res, err = Run(ctx, repo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rerun != 1 || !res.Verify.OK || res.Removed.RecordsTotal() != 0 || len(res.HeldSnapshots()) != 1 {
+		t.Fatalf("run again: %+v", res)
+	}
+	if len(repo.LookupAll(heldBlob)) != 0 {
+		t.Error("the forgotten snapshot's held blob is still stored")
+	}
+	restictest.Check(t, env.repoDir)
+}

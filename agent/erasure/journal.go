@@ -58,6 +58,10 @@ type Step struct {
 type PlanStep struct {
 	Mode      string         `json:"mode"`
 	Snapshots repository.IDs `json:"snapshots"`
+	// Rerun counts the runs before this one: a complete erasure runs
+	// again when a hold ends or held snapshots are forgotten (see
+	// Journal.RerunDue). Each run is a plan and the steps after it.
+	Rerun int `json:"rerun,omitempty"`
 	// Rules are what decided which records are the subject's; a resumed
 	// erasure uses the same.
 	Rules Rules `json:"rules"`
@@ -236,13 +240,98 @@ func (j *Journal) last(kind string) *Step {
 	return nil
 }
 
-// snapshotSteps returns, per old snapshot ID, its rewritten or unaffected
-// step, and the set of old snapshots recorded as removed.
+// runStart is the index of the current run's plan: the last plan (0
+// when there is none).
+func (j *Journal) runStart() int {
+	for i := len(j.Steps) - 1; i >= 0; i-- {
+		if j.Steps[i].Kind == StepPlan {
+			return i
+		}
+	}
+	return 0
+}
+
+// run returns the steps of the current run.
+func (j *Journal) run() []Step { return j.Steps[j.runStart():] }
+
+// lastInRun returns the current run's last step of kind, or nil.
+func (j *Journal) lastInRun(kind string) *Step {
+	start := j.runStart()
+	for i := len(j.Steps) - 1; i >= start; i-- {
+		if j.Steps[i].Kind == kind {
+			return &j.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Result returns the outcome of the last finished run, or nil.
+func (j *Journal) Result() *Result {
+	if d := j.last(StepDone); d != nil {
+		return d.Done
+	}
+	return nil
+}
+
+// HeldSnapshot is a snapshot a finished run left holding held records.
+type HeldSnapshot struct {
+	ID repository.ID
+	// Until is when the first of its holds ends.
+	Until time.Time
+}
+
+// HeldSnapshots returns the snapshots the last finished run left holding
+// held records (none in expire mode, which changes no snapshot).
+func (r *Result) HeldSnapshots() []HeldSnapshot {
+	if r == nil || r.Mode == ModeExpire {
+		return nil
+	}
+	var out []HeldSnapshot
+	for _, s := range r.Snapshots {
+		if len(s.Held) == 0 || s.Gone {
+			continue
+		}
+		h := HeldSnapshot{ID: s.Old}
+		if s.New != nil {
+			h.ID = *s.New
+		}
+		for _, hr := range s.Held {
+			if h.Until.IsZero() || hr.Until.Before(h.Until) {
+				h.Until = hr.Until
+			}
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// RerunDue reports whether the complete erasure must run again at now,
+// given the snapshots present in the repository: a hold has ended for a
+// snapshot still holding held records (they must be removed now), or
+// such a snapshot is gone (forgotten, or replaced by another erasure's
+// rewrite), and the blobs of its held records must go with an
+// erasure-grade prune rather than wait for the normal prune's threshold.
+func (j *Journal) RerunDue(now time.Time, present repository.IDSet) bool {
+	if !j.Complete() {
+		return false
+	}
+	for _, h := range j.Result().HeldSnapshots() {
+		if !now.Before(h.Until) || !present.Has(h.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshotSteps returns, per old snapshot ID, the current run's
+// rewritten or unaffected step, and the set of old snapshots it recorded
+// as removed.
 func (j *Journal) snapshotSteps() (map[repository.ID]*SnapshotStep, repository.IDSet) {
 	done := map[repository.ID]*SnapshotStep{}
 	removed := repository.IDSet{}
-	for i := range j.Steps {
-		s := &j.Steps[i]
+	run := j.run()
+	for i := range run {
+		s := &run[i]
 		switch s.Kind {
 		case StepRewritten, StepUnaffected:
 			done[s.Snapshot.Old] = s.Snapshot
@@ -275,11 +364,16 @@ type Status struct {
 	Until *time.Time `json:"until,omitempty"`
 	// Result is the outcome of a finished erasure.
 	Result *Result `json:"result,omitempty"`
+	// HeldUntil is, for a finished erasure whose snapshots still hold
+	// held records, when the first of those holds ends; Due is set once
+	// it has, until the erasure has run again.
+	HeldUntil *time.Time `json:"held_until,omitempty"`
+	Due       bool       `json:"due,omitempty"`
 }
 
 // Status returns where the journal's erasure stands at now.
 func (j *Journal) Status(now time.Time) Status {
-	if d := j.last(StepDone); d != nil {
+	if d := j.lastInRun(StepDone); d != nil {
 		st := Status{State: StateVerified, Result: d.Done}
 		if d.Done != nil && d.Done.ExpiresAt != nil {
 			st.Until = d.Done.ExpiresAt
@@ -287,18 +381,22 @@ func (j *Journal) Status(now time.Time) Status {
 				st.State = StateExpiring
 			}
 		}
+		if u := d.Done.HeldUntil; u != nil {
+			st.HeldUntil = u
+			st.Due = !now.Before(*u)
+		}
 		return st
 	}
 	switch {
 	case len(j.Steps) == 0:
 		return Status{State: StatePending}
-	case j.last(StepVerify) != nil:
+	case j.lastInRun(StepVerify) != nil:
 		return Status{State: StateFailed}
-	case j.last(StepPrune) != nil:
+	case j.lastInRun(StepPrune) != nil:
 		return Status{State: StateVerifying}
 	}
-	if j.last(StepPlan) != nil {
-		planned := len(j.last(StepPlan).Plan.Snapshots)
+	if p := j.lastInRun(StepPlan); p != nil {
+		planned := len(p.Plan.Snapshots)
 		done, _ := j.snapshotSteps()
 		if len(done) >= planned {
 			return Status{State: StatePruning}
@@ -307,8 +405,10 @@ func (j *Journal) Status(now time.Time) Status {
 	return Status{State: StateRewriting}
 }
 
-// Complete reports whether the erasure is finished in this repository.
-func (j *Journal) Complete() bool { return j.last(StepDone) != nil }
+// Complete reports whether the erasure is finished in this repository:
+// its last run is done. One that runs again after a hold ended is not
+// complete until that run is done.
+func (j *Journal) Complete() bool { return j.lastInRun(StepDone) != nil }
 
 // FileMirror returns a journal mirror that appends each step as a JSON
 // line to path (created 0600 with its directory), for the state

@@ -41,7 +41,7 @@ type Verification struct {
 
 // verify checks the rewritten repository and journals the result.
 func (e *eraser) verify(ctx context.Context) (*Verification, error) {
-	if v := e.j.last(StepVerify); v != nil && v.Verify.OK && (v.Verify.Kind == VerifyDeep || !e.opts.Rules.Deep) {
+	if v := e.j.lastInRun(StepVerify); v != nil && v.Verify.OK && (v.Verify.Kind == VerifyDeep || !e.opts.Rules.Deep) {
 		return v.Verify, nil
 	}
 	e.event(StepVerify, repository.ID{}, 0, 1)
