@@ -15,6 +15,7 @@ import (
 	"lethe/agent/formats"
 	"lethe/agent/receipts"
 	"lethe/agent/repository"
+	"lethe/backends"
 	"lethe/tombstones"
 )
 
@@ -88,6 +89,16 @@ type EraseOptions struct {
 	Event func(erasure.Event)
 	// Warn is told about problems that do not stop the erasure.
 	Warn func(error)
+	// Now is the time holds end by (time.Now if nil); the agent passes
+	// its clock.
+	Now func() time.Time
+}
+
+func (o *EraseOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 // Run carries out (or resumes) the erasure of tombstone id and records
@@ -151,6 +162,7 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 		Rules:      rules,
 		Mirror:     mirror,
 		Event:      opts.Event,
+		Now:        opts.now,
 		IndexLimit: ix.MaxSize(),
 		Indexed: func(_ string, node *repository.Node, data []byte) {
 			if err := w.Add(ctx, ix.Entry(node.Name, node.Content, data)); err != nil && indexErr == nil {
@@ -167,12 +179,15 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 		}
 	}
 	if err != nil {
-		_ = e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressFailed, Updated: time.Now().UTC(), Note: "to be retried"})
+		_ = e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressFailed, Updated: opts.now(), Note: "to be retried"})
 		return nil, fmt.Errorf("erasure %s in %s: %w", id, e.loc, err)
 	}
 	note := "verified"
 	if res.ExpiresAt != nil {
 		note = "expiring until " + res.ExpiresAt.Format(time.DateOnly)
+	}
+	if res.HeldUntil != nil {
+		note += "; records held until " + res.HeldUntil.Format(time.DateOnly)
 	}
 	if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressComplete, Updated: res.Completed, Note: note}); err != nil && opts.Warn != nil {
 		opts.Warn(fmt.Errorf("recording progress in the state directory: %w", err))
@@ -181,20 +196,60 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 }
 
 // Pending returns the active tombstones whose erasure is not complete in
-// the repository; with started set, only those already under way.
-func (e *Eraser) Pending(ctx context.Context, started bool) ([]string, error) {
+// the repository, or is due to run again at now (erasure.Journal's
+// RerunDue); with started set, only those already under way.
+func (e *Eraser) Pending(ctx context.Context, started bool, now time.Time) ([]string, error) {
 	var out []string
+	var done []*erasure.Journal
 	for _, t := range e.set.Active() {
 		j, err := erasure.LoadJournal(ctx, e.repo, t.ID)
 		if err != nil {
 			return nil, err
 		}
-		if j.Complete() || (started && len(j.Steps) == 0) {
-			continue
+		switch {
+		case j.Complete():
+			done = append(done, j)
+		case !started || len(j.Steps) > 0:
+			out = append(out, t.ID)
 		}
-		out = append(out, t.ID)
 	}
+	due, err := RerunsDue(ctx, e.repo, done, now)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, due...)
 	sort.Strings(out)
+	return out, nil
+}
+
+// RerunsDue returns the erasures among the complete journals js that are
+// due to run again at now: a hold ended, or a snapshot holding held
+// records is gone. It lists the snapshots only when a journal has held
+// snapshots. The repository needs no lock.
+func RerunsDue(ctx context.Context, repo *repository.Repository, js []*erasure.Journal, now time.Time) ([]string, error) {
+	var held []*erasure.Journal
+	for _, j := range js {
+		if j.Complete() && len(j.Result().HeldSnapshots()) > 0 {
+			held = append(held, j)
+		}
+	}
+	if len(held) == 0 {
+		return nil, nil
+	}
+	present := repository.IDSet{}
+	err := repo.List(ctx, backends.SnapshotFile, func(id repository.ID, _ int64) error {
+		present.Insert(id)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the snapshots held records are in: %w", err)
+	}
+	var out []string
+	for _, j := range held {
+		if j.RerunDue(now, present) {
+			out = append(out, j.Tombstone)
+		}
+	}
 	return out, nil
 }
 
@@ -344,7 +399,9 @@ func (c *CarryOut) Erase(ctx context.Context, e *Eraser, name, id string, opts E
 			return res, nil, fmt.Errorf("erasure %s is complete in %s, but recording it: %w", id, name, err)
 		}
 	}
-	if c.Business.Name == "" {
+	// A run again after a hold ended gets no new receipt: the customer's
+	// states the hold and its end; the journal records the run's result.
+	if c.Business.Name == "" || res.Rerun > 0 {
 		return res, nil, nil
 	}
 	set, err := e.state.Load()

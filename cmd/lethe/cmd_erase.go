@@ -399,7 +399,7 @@ func (g *globalOptions) carryOutIn(ctx context.Context, repo *repository.Reposit
 		return nil, err
 	}
 	if len(ids) == 0 {
-		if ids, err = e.Pending(ctx, false); err != nil {
+		if ids, err = e.Pending(ctx, false, time.Now()); err != nil {
 			return nil, err
 		}
 	}

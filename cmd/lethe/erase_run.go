@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
 	"sort"
 	"strings"
 	"time"
@@ -128,21 +127,31 @@ func (e *eraser) run(ctx context.Context, c *jobs.CarryOut, name, id string, rul
 
 // resumeStarted finishes the erasures a crash or an error left half done
 // in a repository the command holds exclusively, as every command taking
-// the exclusive lock does. It only warns when that fails: the command's
-// own work goes on, and the erasure stays pending.
+// the exclusive lock does, and runs again those due to after a hold
+// ended. It only warns when that fails: the command's own work goes on,
+// and the erasure stays pending.
 func (g *globalOptions) resumeStarted(ctx context.Context, repo *repository.Repository) {
 	ids, err := erasure.ListJournals(ctx, repo)
 	if err != nil || len(ids) == 0 {
 		return
 	}
 	var open []string
+	var done []*erasure.Journal
 	for _, id := range ids {
 		j, err := erasure.LoadJournal(ctx, repo, id)
-		if err == nil && !j.Complete() {
+		switch {
+		case err != nil:
+		case j.Complete():
+			done = append(done, j)
+		default:
 			open = append(open, id)
 		}
 	}
-	if len(open) == 0 {
+	due, err := jobs.RerunsDue(ctx, repo, done, time.Now())
+	if err != nil {
+		g.warnf("warning: %v\n", err)
+	}
+	if len(open)+len(due) == 0 {
 		return
 	}
 	if err := repo.LoadIndex(ctx); err != nil {
@@ -158,6 +167,15 @@ func (g *globalOptions) resumeStarted(ctx context.Context, repo *repository.Repo
 		g.warnf("resuming the unfinished erasure %s\n", id)
 		if _, _, err := e.run(ctx, &jobs.CarryOut{}, repo.Backend().Location(), id, erasure.Rules{}); err != nil {
 			g.warnf("warning: %v (it stays pending; `lethe erasures resume` retries)\n", err)
+		}
+	}
+	for _, id := range due {
+		if t, ok := e.Tombstone(id); !ok || t.Revoked() {
+			continue
+		}
+		g.warnf("running the erasure %s again: a hold ended, or held snapshots are gone\n", id)
+		if _, _, err := e.run(ctx, &jobs.CarryOut{}, repo.Backend().Location(), id, erasure.Rules{}); err != nil {
+			g.warnf("warning: %v (`lethe erasures resume` retries)\n", err)
 		}
 	}
 }
@@ -177,7 +195,11 @@ func writeErasureResult(w io.Writer, loc string, r *erasure.Result) {
 			rewritten++
 		}
 	}
-	fmt.Fprintf(w, "erasure %s in %s (%s):\n", r.Tombstone, loc, r.Mode)
+	again := ""
+	if r.Rerun > 0 {
+		again = ", run again after a hold"
+	}
+	fmt.Fprintf(w, "erasure %s in %s (%s%s):\n", r.Tombstone, loc, r.Mode, again)
 	switch {
 	case r.FoundNowhere:
 		fmt.Fprintf(w, "  found nowhere: %d snapshots examined, none holds the subject\n", len(r.Snapshots))
@@ -218,6 +240,31 @@ func formatCounts(m map[formats.Format]int) string {
 	return strings.Join(parts, ", ")
 }
 
+// Phrases of the progress note of an erasure whose snapshots still hold
+// held records; erasures list marks such erasures by them.
+const (
+	noteHeld     = "; records held "
+	noteDueAgain = "; due again since "
+)
+
+// heldNote says, for a finished erasure whose snapshots still hold held
+// records, what is held on what basis until when and when the erasure
+// runs again, or that it is due to.
+func heldNote(st erasure.Status) string {
+	if st.HeldUntil == nil || st.Result == nil {
+		return ""
+	}
+	next := st.HeldUntil.UTC().Format(time.DateOnly)
+	if st.Due {
+		return noteDueAgain + next + ": a hold ended; the next exclusive lethe command or the agent runs it again (lethe erasures resume)"
+	}
+	var holds []string
+	for _, h := range st.Result.Held {
+		holds = append(holds, fmt.Sprintf("%d on the basis of %s until %s", h.Records, h.Basis, h.Until.UTC().Format(time.DateOnly)))
+	}
+	return noteHeld + "(" + strings.Join(holds, "; ") + "); runs again on " + next
+}
+
 // withJournals sets each tombstone's progress in the service's
 // repositories from their erasure journals, which are the truth there
 // (also on a machine whose state directory never saw the erasure).
@@ -244,6 +291,7 @@ func withJournals(ctx context.Context, svc *tombstones.Service, ts []tombstones.
 			if st.Until != nil {
 				p.Note += " until " + st.Until.Format(time.DateOnly)
 			}
+			p.Note += heldNote(st)
 			if n := len(j.Steps); n > 0 {
 				p.Updated = j.Steps[n-1].Time
 			}

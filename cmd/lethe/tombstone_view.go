@@ -22,9 +22,25 @@ func writeTombstoneList(w io.Writer, ts []tombstones.Tombstone) error {
 			left = daysLeft(*d)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Created.UTC().Format("2006-01-02 15:04"), t.Mode,
-			t.Status(), due, left, strings.Join(t.Masked(), ", "), t.Reason)
+			t.Status()+heldMark(t), due, left, strings.Join(t.Masked(), ", "), t.Reason)
 	}
 	return tw.Flush()
+}
+
+// heldMark marks in erasures list an erasure whose snapshots still hold
+// held records in some repository (", held"), or that is due to run
+// again there because a hold ended (", due again").
+func heldMark(t tombstones.Tombstone) string {
+	mark := ""
+	for _, p := range t.Progress {
+		switch {
+		case strings.Contains(p.Note, noteDueAgain):
+			return ", due again"
+		case strings.Contains(p.Note, noteHeld):
+			mark = ", held"
+		}
+	}
+	return mark
 }
 
 // daysLeft says how a request stands against its deadline: "12 (pending)",
@@ -91,7 +107,11 @@ func writeTombstone(w io.Writer, t tombstones.Tombstone) error {
 	sort.Strings(repos)
 	for _, repo := range repos {
 		p := t.Progress[repo]
-		fmt.Fprintf(tw, "progress:\t%s: %s (%s)\n", repo, p.State, p.Updated.UTC().Format("2006-01-02 15:04"))
+		note := ""
+		if p.Note != "" && p.Note != string(p.State) {
+			note = ": " + p.Note
+		}
+		fmt.Fprintf(tw, "progress:\t%s: %s (%s)%s\n", repo, p.State, p.Updated.UTC().Format("2006-01-02 15:04"), note)
 	}
 	return tw.Flush()
 }
