@@ -319,7 +319,9 @@ func (d *Daemon) runTask(ctx context.Context, t *task) {
 		log = log.With("made_up", true)
 	}
 	d.notify.Notify("STATUS=" + d.statusLine())
-	if t.kind != kindRefresh {
+	// The agent's own bookkeeping is no job to log or record.
+	internal := t.kind == kindRefresh || t.kind == kindRecheck
+	if !internal {
 		log.Info("job started")
 	}
 	start := d.clock.Now()
@@ -327,10 +329,10 @@ func (d *Daemon) runTask(ctx context.Context, t *task) {
 	end := d.clock.Now()
 	d.notify.Notify("STATUS=" + d.statusLine())
 	if err == nil {
-		if t.kind != kindRefresh {
+		if !internal {
 			log.Info("job done", "duration", end.Sub(start).String())
 		}
-		if t.kind != KindErase && t.kind != kindRefresh {
+		if t.kind != KindErase && !internal {
 			if err := d.runs.update(t.kind, r.Name, func(rec *runRecord) {
 				if t.slot.After(rec.Slot) {
 					rec.Slot = t.slot
@@ -390,11 +392,16 @@ func (d *Daemon) execute(ctx context.Context, t *task, log *slog.Logger) error {
 		}
 		if d.cfg.Schedules.Forget.AfterBackup() {
 			d.queues[t.repo].add(&task{kind: KindForget, repo: t.repo, slot: t.slot})
+		} else {
+			d.recheck(t.repo)
 		}
 		return nil
 	case KindForget:
 		err := d.jobs.Forget(ctx, r)
 		d.refresh(ctx, t.repo)
+		// Holds end with time and forget removes held snapshots: each
+		// nightly run looks for erasures due to run again.
+		d.recheck(t.repo)
 		return err
 	case KindCheck, KindVerify:
 		err := d.jobs.Check(ctx, r, t.kind == KindVerify)
@@ -418,6 +425,8 @@ func (d *Daemon) execute(ctx context.Context, t *task, log *slog.Logger) error {
 	case kindRefresh:
 		d.refresh(ctx, t.repo)
 		return nil
+	case kindRecheck:
+		return d.queueReruns(ctx, t.repo, log)
 	}
 	return fmt.Errorf("unknown job %q", t.kind)
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"time"
 
 	"lethe/agent/config"
 	"lethe/agent/erasure"
@@ -20,6 +21,9 @@ type Engine struct {
 	// Repos are the names of every configured repository: a receipt is
 	// final only once the erasure is complete in all of them.
 	Repos []string
+	// Now is the time holds end by; nil: the machine's. The agent's
+	// simulated clocks (tests, the demo) set it.
+	Now func() time.Time
 
 	// carry is shared by the jobs of all repositories, so that the last
 	// to finish issues the final receipt.
@@ -51,8 +55,35 @@ func (x *Engine) Erase(ctx context.Context, repo Repository, tombstoneID string)
 	if c == nil {
 		c = &jobs.CarryOut{Repos: x.Repos, Business: x.Business}
 	}
-	_, _, err = c.Erase(jobCtx, e, repo.Name, tombstoneID, jobs.EraseOptions{Rules: x.Rules})
+	_, _, err = c.Erase(jobCtx, e, repo.Name, tombstoneID, jobs.EraseOptions{Rules: x.Rules, Now: x.Now})
 	return err
+}
+
+// DueAgain returns the erasures complete in repo that are due to run
+// again at now (a hold ended, or held snapshots are gone). It reads the
+// journals and the snapshot list without a lock: a rerun it misses is
+// found at the next check, and Erase decides again under the lock.
+func (x *Engine) DueAgain(ctx context.Context, repo Repository, now time.Time) ([]string, error) {
+	r, ctx, release, err := jobs.OpenLocked(ctx, repo.Repo, jobs.NoLock, false)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	ids, err := erasure.ListJournals(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	var done []*erasure.Journal
+	for _, id := range ids {
+		j, err := erasure.LoadJournal(ctx, r, id)
+		if err != nil {
+			return nil, err
+		}
+		if j.Complete() {
+			done = append(done, j)
+		}
+	}
+	return jobs.RerunsDue(ctx, r, done, now)
 }
 
 // RulesOf returns the erasure rules a config gives: how identifiers are

@@ -21,6 +21,16 @@ type Eraser interface {
 	Erase(ctx context.Context, repo Repository, tombstoneID string) error
 }
 
+// Rerunner is an Eraser that knows which erasures complete in a
+// repository are due to run again at now: a hold ended while its
+// snapshots are kept, or held snapshots were forgotten and their blobs
+// must go with an erasure-grade prune. The daemon asks at start and after
+// every backup and forget, and runs those with Erase. Engine is one.
+type Rerunner interface {
+	Eraser
+	DueAgain(ctx context.Context, repo Repository, now time.Time) ([]string, error)
+}
+
 // ErrNotReady is returned for an erasure request before the subject key
 // has been reconciled with the repositories.
 var ErrNotReady = errors.New("the agent has not yet synced its tombstones with the repositories")
@@ -178,7 +188,27 @@ func pendingIn(t tombstones.Tombstone, repo string) bool {
 	return !ok || p.State != tombstones.ProgressComplete
 }
 
-// queueErasures queues every erasure not complete in a repository.
+// queueReruns queues, in repository i, the erasures due to run again
+// there; it runs as a job of the repository's queue (kindRecheck).
+func (d *Daemon) queueReruns(ctx context.Context, i int, log *slog.Logger) error {
+	rr, ok := d.eraser.(Rerunner)
+	if !ok {
+		return nil
+	}
+	ids, err := rr.DueAgain(ctx, d.repos[i], d.clock.Now())
+	if err != nil {
+		return fmt.Errorf("finding the erasures due to run again: %w", err)
+	}
+	for _, id := range ids {
+		if d.queues[i].add(&task{kind: KindErase, repo: i, tombstone: id, rerun: true}) {
+			log.Info("erasure due to run again: a hold ended, or held snapshots are gone", "erasure", id)
+		}
+	}
+	return nil
+}
+
+// queueErasures queues every erasure not complete in a repository, and a
+// check in each for erasures due to run again.
 func (d *Daemon) queueErasures() {
 	set, err := d.state.Load()
 	if err != nil {
@@ -191,6 +221,9 @@ func (d *Daemon) queueErasures() {
 				d.queues[i].add(&task{kind: KindErase, repo: i, tombstone: t.ID})
 			}
 		}
+	}
+	for i := range d.repos {
+		d.recheck(i)
 	}
 	d.updateErasureMetrics()
 }
@@ -207,7 +240,7 @@ func (d *Daemon) erase(ctx context.Context, t *task, log *slog.Logger) error {
 	if !ok {
 		return fmt.Errorf("tombstone %s is not in the state directory", t.tombstone)
 	}
-	if !pendingIn(ts, r.Name) {
+	if ts.Revoked() || (!t.rerun && !pendingIn(ts, r.Name)) {
 		return nil
 	}
 	if err := d.jobs.SyncTombstones(ctx, []Repository{r}); err != nil {
@@ -275,4 +308,12 @@ func (d *Daemon) updateErasureMetrics() {
 		return
 	}
 	d.metrics.erasures(c)
+}
+
+// recheck queues in repository i a check for erasures due to run again,
+// when the eraser can tell.
+func (d *Daemon) recheck(i int) {
+	if _, ok := d.eraser.(Rerunner); ok {
+		d.queues[i].add(&task{kind: kindRecheck, repo: i})
+	}
 }

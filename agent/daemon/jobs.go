@@ -32,6 +32,9 @@ const (
 	// kindRefresh reads the snapshots for the window: queued like a job
 	// so that it never runs beside one on the same repository.
 	kindRefresh Kind = "refresh"
+	// kindRecheck finds the erasures due to run again (Rerunner) and
+	// queues them.
+	kindRecheck Kind = "recheck"
 )
 
 // Repository is a configured repository as the daemon's jobs see it.

@@ -16,7 +16,9 @@ type task struct {
 	// agent was not running.
 	madeUp    bool
 	tombstone string // KindErase
-	attempt   int    // failed tries so far
+	// rerun: the erasure is complete, and due to run again (KindErase).
+	rerun     bool
+	attempt   int // failed tries so far
 	notBefore time.Time
 	queued    time.Time
 }
@@ -54,6 +56,7 @@ func (q *queue) add(t *task) bool {
 			if t.slot.After(o.slot) {
 				o.slot = t.slot
 			}
+			o.rerun = o.rerun || t.rerun
 			d.mu.Unlock()
 			return false
 		}
