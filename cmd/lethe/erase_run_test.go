@@ -264,42 +264,7 @@ func TestEraseSurvivesSIGKILL(t *testing.T) {
 	stateTemplate := filepath.Join(f.base, "state-template")
 	copyDir(t, state, stateTemplate)
 
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resume := func(kill time.Duration) (killed bool) {
-		cmd := exec.Command(self, args("-r", f.repo, "erasures", "resume", f.rules)...)
-		cmd.Env = append(os.Environ(), "LETHE_TEST_RUN_MAIN=1")
-		out, _ := os.CreateTemp(f.base, "out")
-		defer os.Remove(out.Name())
-		defer out.Close()
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		if kill <= 0 {
-			if err := <-done; err != nil {
-				data, _ := os.ReadFile(out.Name())
-				t.Fatalf("erasures resume: %v\n%s", err, data)
-			}
-			return false
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				data, _ := os.ReadFile(out.Name())
-				t.Fatalf("erasures resume: %v\n%s", err, data)
-			}
-			return false
-		case <-time.After(kill):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			return true
-		}
-	}
+	resume := func(kill time.Duration) bool { return resumeKilled(t, f, kill) }
 	start := time.Now()
 	resume(0)
 	full := time.Since(start)
@@ -327,6 +292,47 @@ func TestEraseSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("no run was killed before it finished (a full run takes %v)", full)
 	}
 	t.Logf("%d of %d runs killed mid-erasure; a full run takes %v", killedCount, trials, full)
+}
+
+// resumeKilled runs `lethe erasures resume` on f's repository as its own
+// process and, with kill set, sends it SIGKILL after kill; it reports
+// whether the process was killed before it finished.
+func resumeKilled(t *testing.T, f *erasureFixture, kill time.Duration) (killed bool) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args("-r", f.repo, "erasures", "resume", f.rules)...)
+	cmd.Env = append(os.Environ(), "LETHE_TEST_RUN_MAIN=1")
+	out, _ := os.CreateTemp(f.base, "out")
+	defer os.Remove(out.Name())
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if kill <= 0 {
+		if err := <-done; err != nil {
+			data, _ := os.ReadFile(out.Name())
+			t.Fatalf("erasures resume: %v\n%s", err, data)
+		}
+		return false
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			data, _ := os.ReadFile(out.Name())
+			t.Fatalf("erasures resume: %v\n%s", err, data)
+		}
+		return false
+	case <-time.After(kill):
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		return true
+	}
 }
 
 // copyDir copies a directory tree.
