@@ -265,6 +265,28 @@ func heldNote(st erasure.Status) string {
 	return noteHeld + "(" + strings.Join(holds, "; ") + "); runs again on " + next
 }
 
+// rerunNote says, for an erasure run again after holds, what its last
+// run did and what its verification found.
+func rerunNote(st erasure.Status) string {
+	r := st.Result
+	if st.State != erasure.StateVerified || r == nil || r.Rerun == 0 {
+		return ""
+	}
+	times := "once"
+	if r.Rerun > 1 {
+		times = fmt.Sprintf("%d times", r.Rerun)
+	}
+	note := fmt.Sprintf("; run again after a hold (%s), last on %s: %d records removed", times, r.Completed.UTC().Format(time.DateOnly), r.Removed.RecordsTotal())
+	if v := r.Verify; v != nil {
+		verdict := "nothing of the subject left"
+		if !v.OK {
+			verdict = fmt.Sprintf("%d problems", v.Problems)
+		}
+		note += fmt.Sprintf(", verified (%s): %s", v.Kind, verdict)
+	}
+	return note
+}
+
 // withJournals sets each tombstone's progress in the service's
 // repositories from their erasure journals, which are the truth there
 // (also on a machine whose state directory never saw the erasure).
@@ -291,7 +313,7 @@ func withJournals(ctx context.Context, svc *tombstones.Service, ts []tombstones.
 			if st.Until != nil {
 				p.Note += " until " + st.Until.Format(time.DateOnly)
 			}
-			p.Note += heldNote(st)
+			p.Note += rerunNote(st) + heldNote(st)
 			if n := len(j.Steps); n > 0 {
 				p.Updated = j.Steps[n-1].Time
 			}
