@@ -381,12 +381,18 @@ stopped with the rules they were started with.`,
 	return cmd
 }
 
-// carryOut runs the erasures ids (nil: every pending one) in the
-// repository under an exclusive lock and prints each outcome.
+// carryOut runs the erasures ids (nil: every pending one, those due to
+// run again included) in the repository under an exclusive lock and
+// prints each outcome. It locks without the resume other commands run
+// first, which would finish the pending erasures without printing them.
 func (g *globalOptions) carryOut(ctx context.Context, stateDir string, ids []string, rules erasure.Rules, biz receipts.Business) ([]erasureReport, error) {
-	repo, ctx, release, err := g.lockedRepository(ctx, removing, true)
+	spec, err := g.repoSpec()
 	if err != nil {
 		return nil, err
+	}
+	repo, ctx, release, err := jobs.OpenLocked(ctx, spec, jobs.Exclusive, true)
+	if err != nil {
+		return nil, suggestInit(err)
 	}
 	defer release()
 	return g.carryOutIn(ctx, repo, stateDir, ids, rules, biz)

@@ -139,10 +139,19 @@ func TestHoldEndedRerunSurvivesSIGKILL(t *testing.T) {
 	stateTemplate := filepath.Join(f.base, "state-template")
 	copyDir(t, state, stateTemplate)
 
-	// The kills are spread over the time a whole run again takes.
+	// erasures resume prints the run again; the kills are spread over
+	// the time it takes.
 	start := time.Now()
 	resumeKilled(t, f, 0)
 	full := time.Since(start)
+	f.checkErased(t)
+	os.RemoveAll(f.repo)
+	os.RemoveAll(state)
+	copyDir(t, template, f.repo)
+	copyDir(t, stateTemplate, state)
+	if out := mustLethe(t, args("-r", f.repo, "erasures", "resume", f.rules)...); !strings.Contains(out, "(rewrite, run again after a hold):") || !strings.Contains(out, "2 of 3 snapshots rewritten") {
+		t.Errorf("erasures resume of a run again:\n%s", out)
+	}
 	f.checkErased(t)
 	const trials = 3
 	killed := 0
