@@ -21,8 +21,8 @@ type Engine struct {
 	// Repos are the names of every configured repository: a receipt is
 	// final only once the erasure is complete in all of them.
 	Repos []string
-	// Now is the time holds end by; nil: the machine's. The agent's
-	// simulated clocks (tests, the demo) set it.
+	// Now is the time holds end by; nil: the machine's. A daemon on a
+	// simulated clock (tests) sets it to the clock's.
 	Now func() time.Time
 
 	// carry is shared by the jobs of all repositories, so that the last
