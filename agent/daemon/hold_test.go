@@ -12,6 +12,7 @@ import (
 
 	"lethe/agent/erasure"
 	"lethe/agent/jobs"
+	"lethe/agent/repository"
 	"lethe/agent/repository/restictest"
 	"lethe/tombstones"
 )
@@ -222,6 +223,98 @@ func countPlans(j *erasure.Journal) int {
 	n := 0
 	for _, s := range j.Steps {
 		if s.Kind == erasure.StepPlan {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHeldSnapshotsForgotten: a hold longer than the window (seven years
+// in seven days). Nothing is rewritten, but when the retention forgets the
+// last snapshot holding the held CSV, the normal prune would leave its
+// blob in a pack that is still mostly used; the erasure runs again and
+// its erasure-grade prune takes it: no blob holds the subject any more.
+func TestHeldSnapshotsForgotten(t *testing.T) {
+	s := newSetup(t, `schedules:
+  backup: "0 2 * * *"
+  check: "off"
+  verify: "off"
+holds:
+  - name: bokforing
+    formats: [csv]
+    basis: Bokföringslagen 7 kap. 2 §
+    duration: 7y`)
+	const email = "anna.andersson@example.se"
+	writeFile(t, filepath.Join(s.srcDir, "kunder.csv"), "kundnr;namn;epost\nK-1;Bo;bo@example.se\nK-2;Anna;"+email+"\n")
+	// A large file that every snapshot keeps keeps the first backup's pack
+	// mostly used: the normal prune leaves the CSV's blob in it.
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = byte(i*7919 + i>>9)
+	}
+	if err := os.WriteFile(filepath.Join(s.srcDir, "arkiv.bin"), big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	clk := newFakeClock(start)
+	var logBuf syncBuffer
+	log := testLog(&logBuf)
+	rj := &RepoJobs{Config: s.cfg, Clock: clk, Log: log}
+	eng := NewEngine(s.cfg)
+	eng.Now = clk.Now
+	d, err := New(Options{Config: s.cfg, Jobs: rj, Eraser: eng, Clock: clk, Log: log, Notify: nopNotifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rj.State = d.state
+	ctx, stop := started(t, d)
+	day := func(n, hour int) time.Time { return time.Date(2026, 11, n, hour, 0, 0, 0, time.Local) }
+	runUntil(ctx, t, d, clk, day(4, 3))
+	if _, err := d.FileErasure(ctx, ErasureRequest{Identifiers: []tombstones.Identifier{{Kind: tombstones.KindEmail, Value: email}}, Reason: "17(1)(a)", Mode: "rewrite"}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(ctx, t, d, clk, day(4, 4))
+	id := onlyJournal(t, s.repoDirs[0])
+	if n := blobsHolding(t, s, 0, email); n != 1 {
+		t.Fatalf("%d blobs hold the held row, want 1", n)
+	}
+	// 4 November's snapshot, the last holding the CSV, is forgotten on
+	// 11 November.
+	runUntil(ctx, t, d, clk, day(11, 12))
+	stop()
+	for i, dir := range s.repoDirs {
+		restictest.Check(t, dir)
+		if n := blobsHolding(t, s, i, email); n != 0 {
+			t.Errorf("repository %d: %d blobs still hold the subject after the held snapshots were forgotten", i, n)
+		}
+		j := loadJournal(t, s, i, id)
+		st := j.Status(clk.Now())
+		if st.State != erasure.StateVerified || st.HeldUntil != nil || st.Result == nil || st.Result.Rerun == 0 || !st.Result.Verify.OK {
+			t.Errorf("repository %d: status %+v", i, st)
+		}
+	}
+}
+
+// blobsHolding counts the blobs of repository i whose plaintext holds s.
+func blobsHolding(t *testing.T, st *setup, i int, s string) int {
+	t.Helper()
+	repo, ctx, release, err := jobs.OpenLocked(context.Background(), Repositories(st.cfg)[i].Repo, jobs.NoLock, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	var pbs []repository.PackedBlob
+	repo.EachBlob(func(pb repository.PackedBlob) bool {
+		pbs = append(pbs, pb)
+		return true
+	})
+	n := 0
+	for _, pb := range pbs {
+		data, err := repo.LoadBlob(ctx, pb.Type, pb.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), s) {
 			n++
 		}
 	}
