@@ -142,6 +142,12 @@ type Result struct {
 	// holding held records: the erasure runs again then (see
 	// Journal.RerunDue).
 	HeldUntil *time.Time `json:"held_until,omitempty"`
+	// HeldCopiesEnd is when the last backup copy of a held record goes:
+	// per snapshot left holding held records, the earlier of the end of
+	// its last hold (the erasure runs again then) and its leaving the
+	// retention window (forget, then the run again prunes), the latest of
+	// those. Nil when nothing is held.
+	HeldCopiesEnd *time.Time `json:"held_copies_end,omitempty"`
 	// Rerun counts the runs before this one (see PlanStep.Rerun).
 	Rerun int `json:"rerun,omitempty"`
 }
@@ -875,6 +881,24 @@ func (e *eraser) finish(ctx context.Context, v *Verification, expires *time.Time
 		if res.HeldUntil == nil || h.Until.Before(*res.HeldUntil) {
 			u := h.Until
 			res.HeldUntil = &u
+		}
+	}
+	for _, s := range res.Snapshots {
+		if len(s.Held) == 0 || s.Gone {
+			continue
+		}
+		end := s.Time.Add(e.opts.Window)
+		var last time.Time
+		for _, h := range s.Held {
+			if h.Until.After(last) {
+				last = h.Until
+			}
+		}
+		if last.Before(end) {
+			end = last
+		}
+		if end = end.UTC(); res.HeldCopiesEnd == nil || end.After(*res.HeldCopiesEnd) {
+			res.HeldCopiesEnd = &end
 		}
 	}
 	if ex := e.j.lastInRun(StepExpire); ex != nil {

@@ -554,6 +554,11 @@ func TestEraseRerunsWhenHoldEnds(t *testing.T) {
 	if res.HeldUntil == nil || !res.HeldUntil.Equal(wantUntil) || res.Rerun != 0 {
 		t.Fatalf("held until %v (run %d), want %v", res.HeldUntil, res.Rerun, wantUntil)
 	}
+	// The last held copy goes when the last snapshot leaves the window:
+	// its invoice is held for seven years.
+	if want := time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC); res.HeldCopiesEnd == nil || !res.HeldCopiesEnd.Equal(want) {
+		t.Errorf("held copies end %v, want %v", res.HeldCopiesEnd, want)
+	}
 	full := csvKeep + csvAnna + csvTail
 	for i, want := range []string{csvKeep + csvTail, full, full} {
 		if got := restored(i); got != want {

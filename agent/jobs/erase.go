@@ -281,6 +281,11 @@ func (e *Eraser) IssueReceipt(ctx context.Context, id string, res *erasure.Resul
 		if res.ExpiresAt != nil {
 			f.NoCopyFrom = res.ExpiresAt
 		}
+		// Held records leave the backups when their hold ends or their
+		// snapshot leaves the window, and the erasure runs again.
+		if h := res.HeldCopiesEnd; h != nil && h.After(*f.NoCopyFrom) {
+			f.NoCopyFrom = h
+		}
 	}
 	issuer := &receipts.Issuer{Keys: &receipts.Keys{StateDir: e.state.Dir(), Repos: []tombstones.Repo{{Name: e.loc, Store: e.repo}}}}
 	r, err := issuer.Issue(ctx, f)

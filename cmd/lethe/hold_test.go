@@ -15,6 +15,7 @@ import (
 
 	"lethe/agent/erasure"
 	"lethe/agent/jobs"
+	"lethe/agent/receipts"
 )
 
 // holdFlags hold every CSV for two days from each snapshot's time.
@@ -23,7 +24,7 @@ var holdFlags = []string{"--hold-format", "csv", "--hold-basis", "Avtalet med ku
 // eraseAt carries out the recorded erasure id in repo with the rules of
 // flags, as `lethe erasures resume` does, but at the simulated time at:
 // the command line runs at the machine's time, after the hold ended.
-func eraseAt(t *testing.T, repo, id string, at time.Time, flags ...string) *erasure.Result {
+func eraseAt(t *testing.T, repo, id string, at time.Time, flags ...string) (*erasure.Result, *receipts.Receipt) {
 	t.Helper()
 	var so subjectOptions
 	var ro eraseRunOptions
@@ -47,11 +48,12 @@ func eraseAt(t *testing.T, repo, id string, at time.Time, flags ...string) *eras
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, _, err := (&jobs.CarryOut{}).Erase(ctx, e, r.Backend().Location(), id, jobs.EraseOptions{Rules: rules, Now: func() time.Time { return at }})
+	c := &jobs.CarryOut{Business: receipts.Business{Name: "Exempel AB"}}
+	res, rc, err := c.Erase(ctx, e, r.Backend().Location(), id, jobs.EraseOptions{Rules: rules, Now: func() time.Time { return at }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res
+	return res, rc
 }
 
 // heldFixture is the erasure fixture with the request carried out on 3
@@ -66,9 +68,17 @@ func heldFixture(t *testing.T) (*erasureFixture, string) {
 		t.Fatalf("erase --record-only:\n%s", out)
 	}
 	id := m[1]
-	res := eraseAt(t, f.repo, id, time.Date(2026, 11, 3, 3, 0, 0, 0, time.Local), append(holdFlags, f.rules...)...)
+	res, rc := eraseAt(t, f.repo, id, time.Date(2026, 11, 3, 3, 0, 0, 0, time.Local), append(holdFlags, f.rules...)...)
 	if want := time.Date(2026, 11, 4, 2, 0, 0, 0, time.Local); res.HeldUntil == nil || !res.HeldUntil.Equal(want) {
 		t.Fatalf("held until %v, want %v", res.HeldUntil, want)
+	}
+	// The receipt says no backup copy holds the subject from when the
+	// last hold ends, not from the first run.
+	if rc == nil {
+		t.Fatal("no receipt issued")
+	}
+	if want := time.Date(2026, 11, 5, 2, 0, 0, 0, time.Local); rc.Facts.NoCopyFrom == nil || !rc.Facts.NoCopyFrom.Equal(want) {
+		t.Errorf("receipt: no copy from %v, want %v", rc.Facts.NoCopyFrom, want)
 	}
 	// The held CSVs are in the snapshots of 2 and 3 November as in the
 	// source (restic restores what lethe's restore withholds).
