@@ -41,7 +41,7 @@ var (
 
 // business writes the test data: the subject in a CSV row, a mail, a
 // file named after her and a held invoice.
-func business(t *testing.T, dir string, day int) {
+func business(t testing.TB, dir string, day int) {
 	t.Helper()
 	files := map[string]string{
 		"kunder.csv":                         csvKeep + csvAnna + csvTail,
@@ -71,7 +71,7 @@ type testEnv struct {
 
 var testKDF = &repository.KDFParams{N: 1 << 10, R: 8, P: 1}
 
-func newEnv(t *testing.T, days int) *testEnv {
+func newEnv(t testing.TB, days int) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	env := &testEnv{repoDir: filepath.Join(t.TempDir(), "repo"), src: filepath.Join(t.TempDir(), "srv")}
@@ -100,7 +100,7 @@ func newEnv(t *testing.T, days int) *testEnv {
 	return env
 }
 
-func (env *testEnv) open(t *testing.T) *repository.Repository {
+func (env *testEnv) open(t testing.TB) *repository.Repository {
 	t.Helper()
 	be, err := local.Open(env.repoDir)
 	if err != nil {
@@ -117,7 +117,7 @@ func (env *testEnv) open(t *testing.T) *repository.Repository {
 	return repo
 }
 
-func annaRedactor(t *testing.T) *formats.Redactor {
+func annaRedactor(t testing.TB) *formats.Redactor {
 	t.Helper()
 	n, err := tombstones.NewNormalizer("SE", nil)
 	if err != nil {
@@ -132,7 +132,7 @@ func annaRedactor(t *testing.T) *formats.Redactor {
 
 var invoiceHold = Hold{Name: "bokföring", Paths: []string{"bokforing/**"}, Basis: "Bokföringslagen 7 kap. 2 §", Years: 7}
 
-func eraseOpts(t *testing.T) Options {
+func eraseOpts(t testing.TB) Options {
 	return Options{Tombstone: tombID, Redactor: annaRedactor(t), Rules: Rules{Holds: []Hold{invoiceHold}}, Prune: repository.PruneOptions{}}
 }
 
