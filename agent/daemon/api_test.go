@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"lethe/agent/erasure"
 	"lethe/agent/jobs"
 	"lethe/tombstones"
 )
@@ -31,15 +32,15 @@ type recordingEraser struct {
 	failFirst map[string]int
 }
 
-func (e *recordingEraser) Erase(ctx context.Context, r Repository, id string) error {
+func (e *recordingEraser) Erase(ctx context.Context, r Repository, id string) (*erasure.Result, error) {
 	repo, err := jobs.Open(ctx, r.Repo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer jobs.Close(repo)
 	set, err := tombstones.LoadRepoSet(ctx, repo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, ok := set.Get(id); !ok {
 		e.t.Errorf("Erase(%s, %s) before the tombstone is in the repository", r.Name, id)
@@ -49,9 +50,9 @@ func (e *recordingEraser) Erase(ctx context.Context, r Repository, id string) er
 	e.calls = append(e.calls, r.Name+"/"+id)
 	if e.failFirst[r.Name] > 0 {
 		e.failFirst[r.Name]--
-		return errors.New("simulated failure")
+		return nil, errors.New("simulated failure")
 	}
-	return nil
+	return nil, nil
 }
 
 func (e *recordingEraser) got() []string {

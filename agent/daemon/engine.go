@@ -41,22 +41,22 @@ func NewEngine(cfg *config.Config) *Engine {
 }
 
 // Erase carries out (or resumes) the erasure of tombstoneID in repo.
-func (x *Engine) Erase(ctx context.Context, repo Repository, tombstoneID string) error {
+func (x *Engine) Erase(ctx context.Context, repo Repository, tombstoneID string) (*erasure.Result, error) {
 	r, jobCtx, release, err := jobs.OpenLocked(ctx, repo.Repo, jobs.Exclusive, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer release()
 	e, err := jobs.NewEraser(jobCtx, r, x.StateDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c := x.carry
 	if c == nil {
 		c = &jobs.CarryOut{Repos: x.Repos, Business: x.Business}
 	}
-	_, _, err = c.Erase(jobCtx, e, repo.Name, tombstoneID, jobs.EraseOptions{Rules: x.Rules, Now: x.Now})
-	return err
+	res, _, err := c.Erase(jobCtx, e, repo.Name, tombstoneID, jobs.EraseOptions{Rules: x.Rules, Now: x.Now})
+	return res, err
 }
 
 // DueAgain returns the erasures complete in repo that are due to run

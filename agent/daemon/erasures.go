@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"lethe/agent/erasure"
+	"lethe/agent/jobs"
 	"lethe/tombstones"
 )
 
@@ -16,9 +18,10 @@ import (
 // says. The daemon calls it only once the tombstone is in the
 // repository, never beside another job on the same repository, and
 // again (with backoff) until it returns nil; Erase must therefore resume
-// or redo safely. The Eraser takes the repository's lock itself.
+// or redo safely. The Eraser takes the repository's lock itself. It
+// returns the outcome, or nil when it has none to tell.
 type Eraser interface {
-	Erase(ctx context.Context, repo Repository, tombstoneID string) error
+	Erase(ctx context.Context, repo Repository, tombstoneID string) (*erasure.Result, error)
 }
 
 // Rerunner is an Eraser that knows which erasures complete in a
@@ -60,6 +63,9 @@ type RepoProgress struct {
 	Repository string    `json:"repository"`
 	State      string    `json:"state"`
 	Updated    time.Time `json:"updated,omitzero"`
+	// Note says more of a complete erasure: verified, or until when
+	// records are held (it runs again then).
+	Note string `json:"note,omitempty"`
 }
 
 // ErasureCounts sum up the erasures against their deadlines.
@@ -162,7 +168,7 @@ func (d *Daemon) erasureStatus(t tombstones.Tombstone, now time.Time) ErasureSta
 	for _, r := range d.repos {
 		p := RepoProgress{Repository: r.Name, State: string(tombstones.ProgressPending)}
 		if pr, ok := t.Progress[r.Name]; ok {
-			p.State, p.Updated = string(pr.State), pr.Updated
+			p.State, p.Updated, p.Note = string(pr.State), pr.Updated, pr.Note
 		}
 		if p.State != string(tombstones.ProgressComplete) {
 			s.State = "pending"
@@ -254,20 +260,25 @@ func (d *Daemon) erase(ctx context.Context, t *task, log *slog.Logger) error {
 	}
 	// No "running" record: the progress log keeps the latest record per
 	// repository by time, and a run is short next to a clock's grain.
-	if err := d.eraser.Erase(ctx, r, ts.ID); err != nil {
+	res, err := d.eraser.Erase(ctx, r, ts.ID)
+	if err != nil {
 		if ctx.Err() == nil {
-			d.recordProgress(ts.ID, r.Name, tombstones.ProgressFailed)
+			d.recordProgress(ts.ID, r.Name, tombstones.ProgressFailed, "")
 		}
 		d.updateErasureMetrics()
 		return err
 	}
-	d.recordProgress(ts.ID, r.Name, tombstones.ProgressComplete)
+	note := ""
+	if res != nil {
+		note = jobs.ProgressNote(res)
+	}
+	d.recordProgress(ts.ID, r.Name, tombstones.ProgressComplete, note)
 	d.updateErasureMetrics()
 	return nil
 }
 
-func (d *Daemon) recordProgress(id, repo string, st tombstones.ProgressState) {
-	if err := d.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: repo, State: st, Updated: d.clock.Now().UTC()}); err != nil {
+func (d *Daemon) recordProgress(id, repo string, st tombstones.ProgressState, note string) {
+	if err := d.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: repo, State: st, Updated: d.clock.Now().UTC(), Note: note}); err != nil {
 		d.log.Error("recording erasure progress failed", "erasure", id, "repository", repo, "error", err)
 	}
 }

@@ -84,6 +84,11 @@ holds:
 		t.Fatalf("status after the first run: %+v", st)
 	}
 	plans := countPlans(j)
+	// The API says the erasure is complete, with records held.
+	es, _, err := d.Erasure(id)
+	if err != nil || es.State != "complete" || len(es.Repositories) != 2 || !strings.Contains(es.Repositories[0].Note, "records held until 2026-11-05") {
+		t.Errorf("the API's status after the first run: %+v, %v", es, err)
+	}
 
 	// The nightly runs of 5 and 6 November find the holds ended and run
 	// the erasure again, once each.
@@ -98,6 +103,9 @@ holds:
 		if st.State != erasure.StateVerified || st.HeldUntil != nil || st.Result == nil || st.Result.Rerun != 2 || !st.Result.Verify.OK {
 			t.Errorf("repository %d: status after the runs again: %+v", i, st)
 		}
+	}
+	if es, _, err := d.Erasure(id); err != nil || es.State != "complete" || es.Repositories[0].Note != "verified" {
+		t.Errorf("the API's status after the runs again: %+v, %v", es, err)
 	}
 	after := resticSnapshots(t, s.repoDirs[0])
 	for _, old := range before {

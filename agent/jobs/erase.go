@@ -182,17 +182,24 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 		_ = e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressFailed, Updated: opts.now(), Note: "to be retried"})
 		return nil, fmt.Errorf("erasure %s in %s: %w", id, e.loc, err)
 	}
+	if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressComplete, Updated: res.Completed, Note: ProgressNote(res)}); err != nil && opts.Warn != nil {
+		opts.Warn(fmt.Errorf("recording progress in the state directory: %w", err))
+	}
+	return res, nil
+}
+
+// ProgressNote is the state directory's note on a finished erasure's
+// progress: verified or expiring, and, while snapshots hold held records,
+// until when (the erasure runs again then).
+func ProgressNote(res *erasure.Result) string {
 	note := "verified"
 	if res.ExpiresAt != nil {
 		note = "expiring until " + res.ExpiresAt.Format(time.DateOnly)
 	}
 	if res.HeldUntil != nil {
-		note += "; records held until " + res.HeldUntil.Format(time.DateOnly)
+		note += "; records held until " + res.HeldUntil.Format(time.DateOnly) + ", when the erasure runs again"
 	}
-	if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: e.loc, State: tombstones.ProgressComplete, Updated: res.Completed, Note: note}); err != nil && opts.Warn != nil {
-		opts.Warn(fmt.Errorf("recording progress in the state directory: %w", err))
-	}
-	return res, nil
+	return note
 }
 
 // Pending returns the active tombstones whose erasure is not complete in
@@ -400,7 +407,7 @@ func (c *CarryOut) Erase(ctx context.Context, e *Eraser, name, id string, opts E
 	}
 	c.done[[2]string{id, name}] = receipts.FromErasure(e.loc, res)
 	if name != e.loc {
-		if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: name, State: tombstones.ProgressComplete, Updated: res.Completed}); err != nil {
+		if err := e.state.RecordProgress(tombstones.Progress{Tombstone: id, Repository: name, State: tombstones.ProgressComplete, Updated: res.Completed, Note: ProgressNote(res)}); err != nil {
 			return res, nil, fmt.Errorf("erasure %s is complete in %s, but recording it: %w", id, name, err)
 		}
 	}

@@ -721,6 +721,9 @@ func writeErasureStatus(w io.Writer, st daemon.ErasureStatus) {
 		if !r.Updated.IsZero() {
 			fmt.Fprintf(w, " (%s)", r.Updated.Local().Format(time.DateTime))
 		}
+		if r.Note != "" {
+			fmt.Fprintf(w, ": %s", r.Note)
+		}
 		fmt.Fprintln(w)
 	}
 }
