@@ -877,12 +877,7 @@ func (e *eraser) finish(ctx context.Context, v *Verification, expires *time.Time
 	for _, k := range order {
 		res.Held = append(res.Held, *held[k])
 	}
-	for _, h := range res.HeldSnapshots() {
-		if res.HeldUntil == nil || h.Until.Before(*res.HeldUntil) {
-			u := h.Until
-			res.HeldUntil = &u
-		}
-	}
+	res.HeldUntil = res.firstHoldEnd()
 	for _, s := range res.Snapshots {
 		if len(s.Held) == 0 || s.Gone {
 			continue

@@ -305,6 +305,19 @@ func (r *Result) HeldSnapshots() []HeldSnapshot {
 	return out
 }
 
+// firstHoldEnd is when the first hold ends of the snapshots left holding
+// held records, or nil.
+func (r *Result) firstHoldEnd() *time.Time {
+	var first *time.Time
+	for _, h := range r.HeldSnapshots() {
+		if first == nil || h.Until.Before(*first) {
+			u := h.Until
+			first = &u
+		}
+	}
+	return first
+}
+
 // RerunDue reports whether the complete erasure must run again at now,
 // given the snapshots present in the repository: a hold has ended for a
 // snapshot still holding held records (they must be removed now), or
@@ -381,7 +394,9 @@ func (j *Journal) Status(now time.Time) Status {
 				st.State = StateExpiring
 			}
 		}
-		if u := d.Done.HeldUntil; u != nil {
+		// From the snapshots, not Result.HeldUntil: journals written
+		// before it was recorded say the same.
+		if u := d.Done.firstHoldEnd(); u != nil {
 			st.HeldUntil = u
 			st.Due = !now.Before(*u)
 		}
