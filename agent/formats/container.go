@@ -108,14 +108,7 @@ func (x *extractor) scanContent(name string, b []byte, opts *Options, depth int)
 	if isMarkupName(name) {
 		return x.scanMarkup(b)
 	}
-	res := scanWith(name, b, x, opts, depth+1)
-	var k kindSet
-	for _, rec := range res.Records {
-		for _, kk := range rec.Kinds {
-			k |= x.bit(kk)
-		}
-	}
-	return k
+	return scanWith(name, b, x, opts, depth+1).recordKinds(x)
 }
 
 // isMarkupName reports XML members of office files (document.xml,

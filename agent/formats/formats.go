@@ -99,6 +99,17 @@ type Result struct {
 	// Tried is that format.
 	Fallback string
 	Tried    Format
+	// RecordRefs are, from Scanner.ScanRefs, the refs of every matching
+	// record, one record's after another's, each record's sorted and
+	// without duplicates; Records is then empty. It is all the subject
+	// index needs, in a fraction of the memory.
+	RecordRefs []string
+
+	// matched and kinds are, for a result of ScanRefs, the number of
+	// matching records and the union of their kinds; kindList names them.
+	matched  int
+	kinds    kindSet
+	kindList []Kind
 
 	// lists are runs of records sharing separators (SQL tuples, JSON array
 	// elements), which need more than cutting the record's bytes.
@@ -112,6 +123,9 @@ type Result struct {
 
 // Kinds returns the union of the kinds of all matching records.
 func (r *Result) Kinds() []Kind {
+	if r.matched > 0 {
+		return slices.Clone(r.kindList)
+	}
 	var ks []Kind
 	for _, rec := range r.Records {
 		for _, k := range rec.Kinds {
@@ -126,6 +140,9 @@ func (r *Result) Kinds() []Kind {
 
 // Refs returns the union of the refs of all matching records, sorted.
 func (r *Result) Refs() []string {
+	if r.matched > 0 {
+		return sortUnique(slices.Clone(r.RecordRefs))
+	}
 	var refs []string
 	for _, rec := range r.Records {
 		refs = append(refs, rec.Refs...)
@@ -178,6 +195,18 @@ func NewScanner(m Matcher, opts *Options) *Scanner {
 func (s *Scanner) Scan(name string, data []byte) *Result {
 	s.x.startRefs(0)
 	return scanWith(name, data, s.x, s.opts, 0)
+}
+
+// ScanRefs is Scan for a caller that needs only the refs of the matching
+// records (the subject index): the result has RecordRefs instead of
+// Records, and so cannot be redacted. Everything else is as Scan finds it.
+func (s *Scanner) ScanRefs(name string, data []byte) *Result {
+	s.x.refsOnly = true
+	defer func() { s.x.refsOnly = false }()
+	s.x.startRefs(0)
+	res := scanWith(name, data, s.x, s.opts, 0)
+	res.kindList = s.x.sortedKinds(res.kinds)
+	return res
 }
 
 // ScanFormat scans data as the given format, without detection and without
@@ -334,9 +363,10 @@ func newBuilder(f Format, data []byte, x *extractor) *builder {
 // add records the record data[s:e] with the kinds found in it. Records must
 // be added in order and must not overlap.
 func (b *builder) add(s, e int, k kindSet) {
-	var refs []string
+	// The record takes its refs before the gap before it is scanned,
+	// whose refs are the whole file's only.
 	if k != 0 {
-		refs = b.x.takeRefs(b.mark)
+		b.res.addRecord(b.x, Record{Index: b.res.NumRecords, Offset: int64(s), Length: int64(e - s)}, k, b.mark)
 	} else {
 		b.x.dropRefs(b.mark)
 	}
@@ -344,9 +374,6 @@ func (b *builder) add(s, e int, k kindSet) {
 		b.gap |= b.x.scan(b.data[b.prev:s])
 	}
 	b.prev = e
-	if k != 0 {
-		b.res.Records = append(b.res.Records, Record{Index: b.res.NumRecords, Offset: int64(s), Length: int64(e - s), Kinds: b.x.kinds(k), Refs: refs})
-	}
 	b.res.NumRecords++
 	b.mark = len(b.x.refs)
 	b.x.startRefs(b.mark)
@@ -359,7 +386,7 @@ func (b *builder) done() *Result {
 		b.gap |= b.x.scan(b.data[b.prev:])
 	}
 	if b.gap != 0 {
-		b.res = wholeResult(b.res.Format, b.data, b.x, b.gap|b.recordKinds(), b.from)
+		b.res = wholeResult(b.res.Format, b.data, b.x, b.gap|b.res.recordKinds(b.x), b.from)
 	}
 	return b.res
 }
@@ -370,14 +397,21 @@ type builderState struct {
 	records, num, prev, mark int
 	gap                      kindSet
 	lists                    int
+	// refs, matched and kinds are the result's of ScanRefs; the union
+	// of kinds only grows, so the saved one is the one to go back to.
+	refs, matched int
+	kinds         kindSet
 }
 
 func (b *builder) save() builderState {
-	return builderState{records: len(b.res.Records), num: b.res.NumRecords, prev: b.prev, mark: b.mark, gap: b.gap, lists: len(b.res.lists)}
+	return builderState{records: len(b.res.Records), num: b.res.NumRecords, prev: b.prev, mark: b.mark, gap: b.gap, lists: len(b.res.lists),
+		refs: len(b.res.RecordRefs), matched: b.res.matched, kinds: b.res.kinds}
 }
 
 func (b *builder) restore(st builderState) {
 	b.res.Records = b.res.Records[:st.records]
+	b.res.RecordRefs = b.res.RecordRefs[:st.refs]
+	b.res.matched, b.res.kinds = st.matched, st.kinds
 	b.res.NumRecords = st.num
 	b.res.lists = b.res.lists[:st.lists]
 	b.prev, b.mark, b.gap = st.prev, st.mark, st.gap
@@ -385,11 +419,31 @@ func (b *builder) restore(st builderState) {
 	b.x.startRefs(st.mark)
 }
 
-func (b *builder) recordKinds() kindSet {
-	var s kindSet
-	for _, r := range b.res.Records {
-		for _, k := range r.Kinds {
-			s |= b.x.bit(k)
+// addRecord adds rec, a matching record of kinds k whose refs were
+// collected from x.refs[mark] on: with its kinds and refs, or, for
+// ScanRefs, as its refs alone.
+func (r *Result) addRecord(x *extractor, rec Record, k kindSet, mark int) {
+	if x.refsOnly {
+		n := len(r.RecordRefs)
+		r.RecordRefs = append(r.RecordRefs, x.refs[mark:]...)
+		r.RecordRefs = r.RecordRefs[:n+len(sortUnique(r.RecordRefs[n:]))]
+		r.matched++
+		r.kinds |= k
+		return
+	}
+	rec.Kinds, rec.Refs = x.kinds(k), x.takeRefs(mark)
+	r.Records = append(r.Records, rec)
+}
+
+// matching returns the number of matching records of r.
+func (r *Result) matching() int { return len(r.Records) + r.matched }
+
+// recordKinds is the union of the kinds of r's records, as a set of x.
+func (r *Result) recordKinds(x *extractor) kindSet {
+	s := r.kinds
+	for _, rec := range r.Records {
+		for _, k := range rec.Kinds {
+			s |= x.bit(k)
 		}
 	}
 	return s
@@ -421,7 +475,7 @@ func (x *extractor) bit(k Kind) kindSet {
 func wholeResult(f Format, data []byte, x *extractor, k kindSet, from int) *Result {
 	res := &Result{Format: f, NumRecords: 1, Whole: true}
 	if k != 0 {
-		res.Records = []Record{{Index: 0, Offset: 0, Length: int64(len(data)), Kinds: x.kinds(k), Refs: x.takeRefs(from)}}
+		res.addRecord(x, Record{Index: 0, Offset: 0, Length: int64(len(data))}, k, from)
 	} else {
 		x.dropRefs(from)
 	}

@@ -395,13 +395,7 @@ func (x *extractor) scanPart(part *message.Entity, body []byte, opts *Options, d
 		x.dropRefs(from)
 		return x.scanRaw(body)
 	}
-	var k kindSet
-	for _, r := range res.Records {
-		for _, kk := range r.Kinds {
-			k |= x.bit(kk)
-		}
-	}
-	return k
+	return res.recordKinds(x)
 }
 
 // scanMarkup scans HTML or XML twice: as text with tags stripped and

@@ -122,7 +122,7 @@ func scanSQLite(data []byte, x *extractor, opts *Options, depth int) (*Result, e
 				continue
 			}
 			if k != 0 {
-				res.Records = append(res.Records, Record{Index: res.NumRecords, Kinds: x.kinds(k), Refs: x.takeRefs(mark)})
+				res.addRecord(x, Record{Index: res.NumRecords}, k, mark)
 				rows.keys[res.NumRecords] = rowKey{table: t.name, cols: key, vals: cloneValues(vals[:len(key)])}
 			} else {
 				x.dropRefs(mark)
@@ -146,25 +146,16 @@ func scanSQLite(data []byte, x *extractor, opts *Options, depth int) (*Result, e
 	extra := x.takeRefs(mark)
 	live := res.Refs()
 	extra = slices.DeleteFunc(extra, func(ref string) bool { return slices.Contains(live, ref) })
-	if raw != 0 && (len(res.Records) == 0 || len(extra) > 0) {
-		res.Records = append(res.Records, Record{Index: res.NumRecords, Kinds: x.kinds(raw), Refs: extra})
+	if raw != 0 && (res.matching() == 0 || len(extra) > 0) {
+		// The record of the free space holds the refs no live row does.
+		x.refs = append(x.refs[:mark], extra...)
+		res.addRecord(x, Record{Index: res.NumRecords}, raw, mark)
 		res.NumRecords++
 	} else {
 		x.dropRefs(mark)
 	}
 	res.sqlite = rows
 	return res, nil
-}
-
-// recordKinds is the union of the kinds of r's records, as a set of x.
-func (r *Result) recordKinds(x *extractor) kindSet {
-	var s kindSet
-	for _, rec := range r.Records {
-		for _, k := range rec.Kinds {
-			s |= x.bit(k)
-		}
-	}
-	return s
 }
 
 // appendValue appends the text of a column value: text and blobs as they

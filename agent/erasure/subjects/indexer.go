@@ -112,19 +112,25 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 		return nil
 	}
 	sc := ix.pool.Get().(*formats.Scanner)
-	res := sc.Scan(path.Base(name), data)
+	// An entry needs each record's refs, not the records: ScanRefs keeps
+	// those alone, a fraction of the memory of a whole result.
+	res := sc.ScanRefs(path.Base(name), data)
 	ix.pool.Put(sc)
-	var tags []uint64
+	return ix.entryOf(name, content, res, res.RecordRefs)
+}
+
+// entryOf builds the entry of a content scanned to res, whose records'
+// refs (each record's without duplicates) are refs.
+func (ix *Indexer) entryOf(name string, content repository.IDs, res *formats.Result, refs []string) *Entry {
+	tags := make([]uint64, 0, len(refs))
 	plainPhones := false
-	for _, rec := range res.Records {
-		for _, ref := range rec.Refs {
-			t, phone, err := tombstones.ParseTagRef(ref)
-			if err != nil {
-				continue // not a ref of the tag matcher
-			}
-			tags = append(tags, uint64(t))
-			plainPhones = plainPhones || phone
+	for _, ref := range refs {
+		t, phone, err := tombstones.ParseTagRef(ref)
+		if err != nil {
+			continue // not a ref of the tag matcher
 		}
+		tags = append(tags, uint64(t))
+		plainPhones = plainPhones || phone
 	}
 	e := newEntry(ix.Key(name, content), tags)
 	e.Format = res.Format

@@ -1,0 +1,149 @@
+package subjects
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"testing"
+
+	"lethe/agent/formats"
+	"lethe/agent/formats/gen"
+	"lethe/tombstones"
+)
+
+// entryOfRecords builds an entry as Entry did before ScanRefs: from the
+// refs of a whole result's records.
+func entryOfRecords(ix *Indexer, name string, data []byte) *Entry {
+	sc := ix.pool.Get().(*formats.Scanner)
+	res := sc.Scan(filepath.Base(name), data)
+	ix.pool.Put(sc)
+	var refs []string
+	for _, rec := range res.Records {
+		refs = append(refs, rec.Refs...)
+	}
+	return ix.entryOf(name, contentOf(data), res, refs)
+}
+
+// TestEntryRefsOnly checks that entries built from ScanRefs are those
+// built from the whole records, for every file of generated servers
+// (mail, mbox, CSV with name columns, vCard, iCalendar, SQL dumps, logs,
+// UTF-16, JSON, office files, gzip, tar, SQLite, .msg) and the fuzz
+// corpus.
+func TestEntryRefsOnly(t *testing.T) {
+	type file struct {
+		name string
+		data []byte
+	}
+	var files []file
+	walk := func(dir string) {
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			files = append(files, file{p, data})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ds *gen.Dataset
+	for _, seed := range []uint64{42, 2026} {
+		var err error
+		ds, err = gen.Generate(filepath.Join(t.TempDir(), "ds"), gen.SmallConfig(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		walk(ds.Root)
+	}
+	walk("../../formats/testdata")
+	n, err := tombstones.NewNormalizer("SE", []tombstones.CustomKind{{Name: ds.CustomKind, Pattern: regexp.MustCompile(ds.CustomPattern)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key := setup(t, "", "")
+	ix := NewIndexer(n, key, &formats.Options{NameColumns: ds.NameColumns})
+	tagged, multi := 0, 0
+	for _, f := range files {
+		want := entryOfRecords(ix, f.name, f.data)
+		got := ix.Entry(f.name, contentOf(f.data), f.data)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: entry from refs\n%+v\nwant from records\n%+v", filepath.Base(f.name), got, want)
+		}
+		if len(want.Tags) > 0 {
+			tagged++
+		}
+		if slicesMax(want.Counts) > 1 {
+			multi++
+		}
+	}
+	// The comparison means something only if the corpus has entries with
+	// tags, and tags in more than one record.
+	if tagged < len(files)/2 || multi == 0 {
+		t.Fatalf("%d of %d files have tags, %d a tag in several records", tagged, len(files), multi)
+	}
+}
+
+func slicesMax(s []uint32) uint32 {
+	var m uint32
+	for _, v := range s {
+		m = max(m, v)
+	}
+	return m
+}
+
+// BenchmarkEntryHeap measures the peak live heap of indexing a 10 MB
+// customer CSV, as a multiple of the file's size ("live/file"): from the
+// whole records (as Entry did before ScanRefs) and from ScanRefs.
+func BenchmarkEntryHeap(b *testing.B) {
+	n, key := setup(b, "", "")
+	ix := NewIndexer(n, key, &formats.Options{NameColumns: []string{"namn"}})
+	var csv []byte
+	csv = append(csv, "kundnr;namn;epost;telefon;ort\n"...)
+	for i := 0; len(csv) < 10<<20; i++ {
+		csv = append(csv, "K"+itoa(i)+";Anna Svensson;anna.svensson"+itoa(i)+"@example.se;070-"+itoa(1000000+i%9000000)+";Uppsala\n"...)
+	}
+	for _, bc := range []struct {
+		name  string
+		entry func() *Entry
+	}{
+		{"records", func() *Entry { return entryOfRecords(ix, "kunder.csv", csv) }},
+		{"refs", func() *Entry { return ix.Entry("kunder.csv", contentOf(csv), csv) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var worst float64
+			for i := 0; i < b.N; i++ {
+				worst = max(worst, peakGrowth(bc.entry)/float64(len(csv)))
+			}
+			b.ReportMetric(worst, "live/file")
+		})
+	}
+}
+
+// peakGrowth runs entry and returns the most the live heap grew over
+// what it was before, sampled after forced collections while it runs.
+func peakGrowth(entry func() *Entry) float64 {
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	done := make(chan *Entry)
+	go func() { done <- entry() }()
+	var peak uint64
+	for {
+		select {
+		case e := <-done:
+			if e == nil {
+				panic("no entry")
+			}
+			return float64(peak - min(peak, before.HeapAlloc))
+		default:
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+	}
+}
