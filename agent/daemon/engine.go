@@ -83,7 +83,7 @@ func (x *Engine) DueAgain(ctx context.Context, repo Repository, now time.Time) (
 			done = append(done, j)
 		}
 	}
-	return jobs.RerunsDue(ctx, r, done, now)
+	return erasure.RerunsDue(ctx, r, done, now)
 }
 
 // RulesOf returns the erasure rules a config gives: how identifiers are

@@ -157,6 +157,7 @@ type Result struct {
 type Repo interface {
 	repository.BlobLoadSaver
 	journalStore
+	SnapshotLister
 	Config() repository.Config
 	LoadAllSnapshots(ctx context.Context) ([]*repository.Snapshot, []*repository.SnapshotLoadError, error)
 	LoadSnapshot(ctx context.Context, id repository.ID) (*repository.Snapshot, error)
@@ -194,8 +195,8 @@ func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if d := j.lastInRun(StepDone); d != nil && d.Done != nil {
-		due, err := rerunDue(ctx, repo, j, opts.now())
-		if err != nil || !due {
+		due, err := RerunsDue(ctx, repo, []*Journal{j}, opts.now())
+		if err != nil || len(due) == 0 {
 			return d.Done, err
 		}
 	}
@@ -248,24 +249,41 @@ func (o *Options) now() time.Time {
 	return time.Now().UTC()
 }
 
-// rerunDue reports whether the finished erasure j must run again at now;
-// it reads the snapshot list only when a snapshot holds held records.
-func rerunDue(ctx context.Context, repo Repo, j *Journal, now time.Time) (bool, error) {
-	if len(j.Result().HeldSnapshots()) == 0 {
-		return false, nil
+// SnapshotLister lists a repository's files of a type; RerunsDue needs
+// no more than the snapshots' IDs.
+type SnapshotLister interface {
+	List(ctx context.Context, t backends.FileType, fn func(repository.ID, int64) error) error
+}
+
+// RerunsDue returns the tombstones of the complete journals js whose
+// erasure is due to run again at now (Journal.RerunDue): a hold ended, or
+// a snapshot holding held records is gone. It lists the snapshots only
+// when a journal has held snapshots, and needs no lock.
+func RerunsDue(ctx context.Context, repo SnapshotLister, js []*Journal, now time.Time) ([]string, error) {
+	var held []*Journal
+	for _, j := range js {
+		if j.Complete() && len(j.Result().HeldSnapshots()) > 0 {
+			held = append(held, j)
+		}
 	}
-	snaps, damaged, err := repo.LoadAllSnapshots(ctx)
-	if err != nil {
-		return false, fmt.Errorf("listing the snapshots held records are in: %w", err)
+	if len(held) == 0 {
+		return nil, nil
 	}
 	present := repository.IDSet{}
-	for _, sn := range snaps {
-		present.Insert(sn.ID)
+	err := repo.List(ctx, backends.SnapshotFile, func(id repository.ID, _ int64) error {
+		present.Insert(id)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the snapshots held records are in: %w", err)
 	}
-	for _, d := range damaged {
-		present.Insert(d.ID)
+	var out []string
+	for _, j := range held {
+		if j.RerunDue(now, present) {
+			out = append(out, j.Tombstone)
+		}
 	}
-	return j.RerunDue(now, present), nil
+	return out, nil
 }
 
 func (e *eraser) event(step string, sn repository.ID, done, total int) {
@@ -878,19 +896,10 @@ func (e *eraser) finish(ctx context.Context, v *Verification, expires *time.Time
 		res.Held = append(res.Held, *held[k])
 	}
 	res.HeldUntil = res.firstHoldEnd()
-	for _, s := range res.Snapshots {
-		if len(s.Held) == 0 || s.Gone {
-			continue
-		}
-		end := s.Time.Add(e.opts.Window)
-		var last time.Time
-		for _, h := range s.Held {
-			if h.Until.After(last) {
-				last = h.Until
-			}
-		}
-		if last.Before(end) {
-			end = last
+	for _, h := range res.HeldSnapshots() {
+		end := h.Time.Add(e.opts.Window)
+		if h.Last.Before(end) {
+			end = h.Last
 		}
 		if end = end.UTC(); res.HeldCopiesEnd == nil || end.After(*res.HeldCopiesEnd) {
 			res.HeldCopiesEnd = &end

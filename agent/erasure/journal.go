@@ -276,8 +276,10 @@ func (j *Journal) Result() *Result {
 // HeldSnapshot is a snapshot a finished run left holding held records.
 type HeldSnapshot struct {
 	ID repository.ID
-	// Until is when the first of its holds ends.
-	Until time.Time
+	// Time is the snapshot's time.
+	Time time.Time
+	// Until is when the first of its holds ends, Last when the last does.
+	Until, Last time.Time
 }
 
 // HeldSnapshots returns the snapshots the last finished run left holding
@@ -291,13 +293,16 @@ func (r *Result) HeldSnapshots() []HeldSnapshot {
 		if len(s.Held) == 0 || s.Gone {
 			continue
 		}
-		h := HeldSnapshot{ID: s.Old}
+		h := HeldSnapshot{ID: s.Old, Time: s.Time}
 		if s.New != nil {
 			h.ID = *s.New
 		}
 		for _, hr := range s.Held {
 			if h.Until.IsZero() || hr.Until.Before(h.Until) {
 				h.Until = hr.Until
+			}
+			if hr.Until.After(h.Last) {
+				h.Last = hr.Until
 			}
 		}
 		out = append(out, h)

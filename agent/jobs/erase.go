@@ -15,7 +15,6 @@ import (
 	"lethe/agent/formats"
 	"lethe/agent/receipts"
 	"lethe/agent/repository"
-	"lethe/backends"
 	"lethe/tombstones"
 )
 
@@ -220,43 +219,12 @@ func (e *Eraser) Pending(ctx context.Context, started bool, now time.Time) ([]st
 			out = append(out, t.ID)
 		}
 	}
-	due, err := RerunsDue(ctx, e.repo, done, now)
+	due, err := erasure.RerunsDue(ctx, e.repo, done, now)
 	if err != nil {
 		return nil, err
 	}
 	out = append(out, due...)
 	sort.Strings(out)
-	return out, nil
-}
-
-// RerunsDue returns the erasures among the complete journals js that are
-// due to run again at now: a hold ended, or a snapshot holding held
-// records is gone. It lists the snapshots only when a journal has held
-// snapshots. The repository needs no lock.
-func RerunsDue(ctx context.Context, repo *repository.Repository, js []*erasure.Journal, now time.Time) ([]string, error) {
-	var held []*erasure.Journal
-	for _, j := range js {
-		if j.Complete() && len(j.Result().HeldSnapshots()) > 0 {
-			held = append(held, j)
-		}
-	}
-	if len(held) == 0 {
-		return nil, nil
-	}
-	present := repository.IDSet{}
-	err := repo.List(ctx, backends.SnapshotFile, func(id repository.ID, _ int64) error {
-		present.Insert(id)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing the snapshots held records are in: %w", err)
-	}
-	var out []string
-	for _, j := range held {
-		if j.RerunDue(now, present) {
-			out = append(out, j.Tombstone)
-		}
-	}
 	return out, nil
 }
 

@@ -147,7 +147,7 @@ func (g *globalOptions) resumeStarted(ctx context.Context, repo *repository.Repo
 			open = append(open, id)
 		}
 	}
-	due, err := jobs.RerunsDue(ctx, repo, done, time.Now())
+	due, err := erasure.RerunsDue(ctx, repo, done, time.Now())
 	if err != nil {
 		g.warnf("warning: %v\n", err)
 	}
