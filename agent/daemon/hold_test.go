@@ -42,18 +42,7 @@ holds:
 	)
 	writeFile(t, filepath.Join(s.srcDir, "kunder.csv"), keep+row+tail)
 	writeFile(t, filepath.Join(s.srcDir, "annat.txt"), "inget om kunder\n")
-	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
-	clk := newFakeClock(start)
-	var logBuf syncBuffer
-	log := testLog(&logBuf)
-	rj := &RepoJobs{Config: s.cfg, Clock: clk, Log: log}
-	eng := NewEngine(s.cfg)
-	eng.Now = clk.Now
-	d, err := New(Options{Config: s.cfg, Jobs: rj, Eraser: eng, Clock: clk, Log: log, Notify: nopNotifier{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rj.State = d.state
+	d, clk, logBuf := engineAgent(t, s)
 	ctx, stop := started(t, d)
 	day := func(n, hour int) time.Time { return time.Date(2026, 11, n, hour, 0, 0, 0, time.Local) }
 
@@ -263,18 +252,7 @@ holds:
 	if err := os.WriteFile(filepath.Join(s.srcDir, "arkiv.bin"), big, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
-	clk := newFakeClock(start)
-	var logBuf syncBuffer
-	log := testLog(&logBuf)
-	rj := &RepoJobs{Config: s.cfg, Clock: clk, Log: log}
-	eng := NewEngine(s.cfg)
-	eng.Now = clk.Now
-	d, err := New(Options{Config: s.cfg, Jobs: rj, Eraser: eng, Clock: clk, Log: log, Notify: nopNotifier{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rj.State = d.state
+	d, clk, _ := engineAgent(t, s)
 	ctx, stop := started(t, d)
 	day := func(n, hour int) time.Time { return time.Date(2026, 11, n, hour, 0, 0, 0, time.Local) }
 	runUntil(ctx, t, d, clk, day(4, 3))
@@ -327,4 +305,22 @@ func blobsHolding(t *testing.T, st *setup, i int, s string) int {
 		}
 	}
 	return n
+}
+
+// engineAgent returns the agent of s with the real erasure engine, both
+// on a simulated clock from 1 November, and the buffer it logs to.
+func engineAgent(t *testing.T, s *setup) (*Daemon, *fakeClock, *syncBuffer) {
+	t.Helper()
+	clk := newFakeClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local))
+	logBuf := &syncBuffer{}
+	log := testLog(logBuf)
+	rj := &RepoJobs{Config: s.cfg, Clock: clk, Log: log}
+	eng := NewEngine(s.cfg)
+	eng.Now = clk.Now
+	d, err := New(Options{Config: s.cfg, Jobs: rj, Eraser: eng, Clock: clk, Log: log, Notify: nopNotifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rj.State = d.state
+	return d, clk, logBuf
 }
