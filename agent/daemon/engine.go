@@ -24,15 +24,27 @@ type Engine struct {
 	// Now is the time holds end by; nil: the machine's. A daemon on a
 	// simulated clock (tests) sets it to the clock's.
 	Now func() time.Time
+	// Window is how long the retention policy keeps a snapshot: when a
+	// held copy leaves the backups, and an expire-mode erasure's last.
+	Window time.Duration
 
 	// carry is shared by the jobs of all repositories, so that the last
 	// to finish issues the final receipt.
 	carry *jobs.CarryOut
 }
 
+// foreverWindow stands for a retention that keeps snapshots without end.
+const foreverWindow = 100 * 366 * 24 * time.Hour
+
 // NewEngine returns the Engine for a config.
 func NewEngine(cfg *config.Config) *Engine {
 	x := &Engine{StateDir: cfg.StateDir, Rules: RulesOf(cfg), Business: receipts.Business{Name: cfg.Business.Name, Contact: cfg.Business.Contact}}
+	if d, ok := cfg.Retention.Policy.Horizon(); !ok {
+		// Kept without end: a held copy goes only when its hold ends.
+		x.Window = foreverWindow
+	} else if d > 0 {
+		x.Window = d
+	}
 	for _, r := range Repositories(cfg) {
 		x.Repos = append(x.Repos, r.Name)
 	}
@@ -55,7 +67,7 @@ func (x *Engine) Erase(ctx context.Context, repo Repository, tombstoneID string)
 	if c == nil {
 		c = &jobs.CarryOut{Repos: x.Repos, Business: x.Business}
 	}
-	res, _, err := c.Erase(jobCtx, e, repo.Name, tombstoneID, jobs.EraseOptions{Rules: x.Rules, Now: x.Now})
+	res, _, err := c.Erase(jobCtx, e, repo.Name, tombstoneID, jobs.EraseOptions{Rules: x.Rules, Now: x.Now, Window: x.Window})
 	return res, err
 }
 

@@ -91,6 +91,9 @@ type EraseOptions struct {
 	// Now is the time holds end by (time.Now if nil); the agent passes
 	// its clock.
 	Now func() time.Time
+	// Window is how long the retention policy keeps a snapshot (see
+	// erasure.Options.Window; zero: seven days).
+	Window time.Duration
 }
 
 func (o *EraseOptions) now() time.Time {
@@ -162,6 +165,7 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 		Mirror:     mirror,
 		Event:      opts.Event,
 		Now:        opts.now,
+		Window:     opts.Window,
 		IndexLimit: ix.MaxSize(),
 		Indexed: func(_ string, node *repository.Node, data []byte) {
 			if err := w.Add(ctx, ix.Entry(node.Name, node.Content, data)); err != nil && indexErr == nil {

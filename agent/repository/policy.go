@@ -28,6 +28,30 @@ func (p ExpirePolicy) Empty() bool {
 	return p.Last == 0 && p.Hourly == 0 && p.Daily == 0 && p.Weekly == 0 && p.Monthly == 0 && p.Yearly == 0 && p.Within == 0 && len(p.Tags) == 0
 }
 
+// Horizon is how long after it was taken the policy may keep a snapshot
+// when snapshots are taken at least daily: the longest of its rules, a
+// kept month counted as 31 days and a kept year as 366, a --keep-last
+// snapshot as a day. ok is false when the policy keeps some snapshots
+// without end (a count of -1, or no rules at all). Tag rules are not
+// counted: they keep a snapshot for as long as it carries the tags.
+func (p ExpirePolicy) Horizon() (d time.Duration, ok bool) {
+	if p.Empty() {
+		return 0, false
+	}
+	const day = 24 * time.Hour
+	d = p.Within
+	for _, r := range []struct {
+		n    int
+		unit time.Duration
+	}{{p.Last, day}, {p.Hourly, time.Hour}, {p.Daily, day}, {p.Weekly, 7 * day}, {p.Monthly, 31 * day}, {p.Yearly, 366 * day}} {
+		if r.n < 0 {
+			return 0, false
+		}
+		d = max(d, time.Duration(r.n)*r.unit)
+	}
+	return d, true
+}
+
 // KeepReason says why a snapshot is kept.
 type KeepReason struct {
 	Snapshot *Snapshot
