@@ -38,6 +38,14 @@ command -v restic >/dev/null || { echo "bench: restic is not installed (apt-get 
 [ -x /usr/bin/time ] || { echo "bench: GNU time is not installed (apt-get install time)" >&2; exit 1; }
 
 go build -o "$dir/lethe" ./cmd/lethe
+# restic rewrite came with restic 0.15; Debian's restic is 0.14. The
+# file-level row then uses restic built at a pinned version from its Go
+# module (once, into a cache outside the run's directory).
+restic_fl=restic
+if ! restic rewrite --help >/dev/null 2>&1; then
+	restic_fl="${XDG_CACHE_HOME:-$HOME/.cache}/lethe-bench/restic-v0.17.3/restic"
+	[ -x "$restic_fl" ] || GOBIN=$(dirname "$restic_fl") go install github.com/restic/restic/cmd/restic@v0.17.3
+fi
 lethe="$dir/lethe"
 corpus=(-mails 5000 -docs-mb 100 -csv-mb 20)
 [ "$small" = 1 ] && corpus=(-mails 1000 -docs-mb 20 -csv-mb 4)
@@ -82,8 +90,10 @@ week() {
 	for day in 1 2 3 4 5 6 7; do
 		[ "$day" = 1 ] || go run ./bench/corpus -dir "$data" -seed "$day" -mutate
 		for repo in "$@"; do
-			case "$repo" in
-			*lethe*) "$lethe" -r "$repo" backup -q --host bench --time "2026-11-0$day 02:00:00" "$data" >/dev/null ;;
+			# By the repository's own name: the run's directory may name lethe.
+			case "${repo##*/}" in
+			repo-lethe*) "$lethe" -r "$repo" backup -q --host bench --time "2026-11-0$day 02:00:00" "$data" >/dev/null ;;
+			repo-restic-fl) "$restic_fl" -r "$repo" backup -q --host bench --time "2026-11-0$day 02:00:00" "$data" >/dev/null ;;
 			*) restic -r "$repo" backup -q --host bench --time "2026-11-0$day 02:00:00" "$data" >/dev/null ;;
 			esac
 		done
@@ -101,7 +111,8 @@ go run ./bench/corpus -dir "$data" -seed 1 "${corpus[@]}"
 subject "$data"
 size=$(du -sb "$data" | cut -f1)
 "$lethe" -r "$dir/repo-lethe" init -q >/dev/null
-for r in fl rl; do restic -r "$dir/repo-restic-$r" init >/dev/null; done
+"$restic_fl" -r "$dir/repo-restic-fl" init >/dev/null
+restic -r "$dir/repo-restic-rl" init >/dev/null
 week "$data" "$dir/repo-lethe" "$dir/repo-restic-fl" "$dir/repo-restic-rl"
 
 # lethe
@@ -110,16 +121,11 @@ grep -q "nothing of the subject left" "$dir/lethe.log" || { echo "bench: lethe's
 
 # restic, file level
 excl=(--exclude "/**/anna-?.eml" --exclude "$data/kontakter/kunder.vcf" --exclude "$data/kalender/bokningar.ics")
-# restic rewrite came with restic 0.15; older ones (Debian's 0.14) have no
-# file-level erasure short of the record-level workflow below.
-have_rewrite=0
-if restic rewrite --help >/dev/null 2>&1; then
-	have_rewrite=1
-	measure restic-fl-rewrite restic -r "$dir/repo-restic-fl" rewrite --forget "${excl[@]}"
-	measure restic-fl-prune restic -r "$dir/repo-restic-fl" prune --max-unused 0
-	restic -r "$dir/repo-restic-fl" dump latest "$data/kunder.csv" | grep -q "$email" ||
-		{ echo "bench: expected restic's file-level erasure to leave the CSV row" >&2; exit 1; }
-fi
+measure restic-fl-rewrite "$restic_fl" -r "$dir/repo-restic-fl" rewrite --forget "${excl[@]}"
+measure restic-fl-prune "$restic_fl" -r "$dir/repo-restic-fl" prune --max-unused 0
+"$restic_fl" -r "$dir/repo-restic-fl" dump latest "$data/kunder.csv" >"$dir/restic-fl-kunder.csv"
+grep -q "$email" "$dir/restic-fl-kunder.csv" ||
+	{ echo "bench: expected restic's file-level erasure to leave the CSV row" >&2; exit 1; }
 
 # restic, record level by hand
 rl="$dir/repo-restic-rl"
@@ -154,8 +160,7 @@ size2=$(cat "$dir/lethe2.size") size2o=$(cat "$dir/lethe2o.size")
 read -r lt lm <"$dir/lethe.time"
 read -r l2t l2m <"$dir/lethe2.time"
 read -r l2ot l2om <"$dir/lethe2o.time"
-flt=0 flm=0
-[ "$have_rewrite" = 1 ] && read -r flt flm < <(sum_time "$dir"/restic-fl-*.time)
+read -r flt flm < <(sum_time "$dir"/restic-fl-*.time)
 read -r rlt rlm < <(sum_time "$dir"/restic-rl-*.time)
 printf '\ncorpus: %s MB, 7 daily snapshots; the subject: a CSV row, 3 mails, a vCard, a calendar event\n\n' "$((size / 1000000))"
 # RSS_MB is the peak of the steps' peaks; lethe_rss_ratio is lethe's peak
@@ -163,14 +168,10 @@ printf '\ncorpus: %s MB, 7 daily snapshots; the subject: a CSV row, 3 mails, a v
 printf '%-34s %9s %9s %14s %16s\n' way seconds RSS_MB lethe_speedup lethe_rss_ratio
 awk -v lt="$lt" -v lm="$lm" -v flt="$flt" -v flm="$flm" -v rlt="$rlt" -v rlm="$rlm" 'BEGIN {
 	printf "%-34s %9.2f %9.1f %14s %16s\n", "lethe erase (record level)", lt, lm/1024, "1.00", "1.00"
-	if (flt > 0) printf "%-34s %9.2f %9.1f %14.2f %16.2f\n", "restic rewrite+prune (file level)", flt, flm/1024, flt/lt, lm/flm
-	else printf "%-34s %9s %9s %14s %16s\n", "restic rewrite+prune (file level)", "n/a", "n/a", "(no rewrite)", "n/a"
+	printf "%-34s %9.2f %9.1f %14.2f %16.2f\n", "restic rewrite+prune (file level)", flt, flm/1024, flt/lt, lm/flm
 	printf "%-34s %9.2f %9.1f %14.2f %16.2f\n", "restic restore/edit/backup (record)", rlt, rlm/1024, rlt/lt, lm/rlm }'
-if [ "$have_rewrite" = 1 ]; then
-	printf '\nrestic file level leaves her CSV row in every snapshot (checked).\n'
-else
-	printf '\nrestic %s has no rewrite command (restic 0.15 added it).\n' "$(restic version | cut -d' ' -f2)"
-fi
+printf '\nrestic file level (restic %s) leaves her CSV row in every snapshot (checked).\n' "$("$restic_fl" version | cut -d' ' -f2)"
+printf 'restic record level: restic %s.\n' "$(restic version | cut -d' ' -f2)"
 awk -v lt="$lt" -v l2t="$l2t" -v l2ot="$l2ot" -v s="$size" -v s2="$size2" -v s2o="$size2o" 'BEGIN {
 	printf "lethe erase with %.1fx the data, her CSV as large as the others: %.2f s, ratio %.2f\n", s2/s, l2t, l2t/lt
 	printf "lethe erase with %.1fx the data, her files unchanged:           %.2f s, ratio %.2f\n", s2o/s, l2ot, l2ot/lt }'
