@@ -49,6 +49,13 @@ func (id ID) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the hex form.
 func (id *ID) UnmarshalJSON(b []byte) error {
+	// The form lethe and restic write, read without a second JSON scan:
+	// trees and indexes hold many IDs.
+	if len(b) == 2+hex.EncodedLen(IDSize) && b[0] == '"' && b[len(b)-1] == '"' {
+		if _, err := hex.Decode(id[:], b[1:len(b)-1]); err == nil {
+			return nil
+		}
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err

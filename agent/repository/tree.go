@@ -6,7 +6,9 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Node types, as restic names them.
@@ -78,12 +80,23 @@ func (n *Node) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &nj); err != nil {
 		return err
 	}
+	if err := nj.unquoteName(); err != nil {
+		return err
+	}
+	*n = Node(nj)
+	return nil
+}
+
+// unquoteName reverses the quoting of the name MarshalJSON does.
+func (nj *nodeJSON) unquoteName() error {
+	if !strings.ContainsAny(nj.Name, "\\\"\n") && utf8.ValidString(nj.Name) {
+		return nil // nothing was quoted: Unquote would return it as it is
+	}
 	name, err := strconv.Unquote(`"` + nj.Name + `"`)
 	if err != nil {
 		return fmt.Errorf("invalid encoding of node name: %w", err)
 	}
 	nj.Name = name
-	*n = Node(nj)
 	return nil
 }
 
@@ -134,14 +147,23 @@ func EncodeTree(t *Tree) ([]byte, error) {
 
 // DecodeTree parses a tree blob.
 func DecodeTree(buf []byte) (*Tree, error) {
-	t := &Tree{}
-	if err := json.Unmarshal(buf, t); err != nil {
+	// Decoded as nodeJSON, not through Node.UnmarshalJSON: the decoder
+	// would scan every node's bytes twice more to hand them over.
+	var tj struct {
+		Nodes []*nodeJSON `json:"nodes"`
+	}
+	if err := json.Unmarshal(buf, &tj); err != nil {
 		return nil, err
 	}
-	for i, n := range t.Nodes {
-		if n == nil {
+	t := &Tree{Nodes: make([]*Node, len(tj.Nodes))}
+	for i, nj := range tj.Nodes {
+		if nj == nil {
 			return nil, fmt.Errorf("tree entry %d is null", i)
 		}
+		if err := nj.unquoteName(); err != nil {
+			return nil, err
+		}
+		t.Nodes[i] = (*Node)(nj)
 	}
 	return t, nil
 }

@@ -1,6 +1,10 @@
 package repository
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +65,55 @@ func FuzzDecodeTree(f *testing.F) {
 			t.Fatalf("re-decoding: %v", err)
 		}
 	})
+}
+
+// TestDecodeTreeAsNodes: DecodeTree reads a tree as decoding each node by
+// Node.UnmarshalJSON does, names quoted or not.
+func TestDecodeTreeAsNodes(t *testing.T) {
+	names := []string{"plain", "new\nline", `back\slash`, `quote"d`, "tab\tx", "ünï", "bad\xffutf8", "cr\rx"}
+	var nodes []*Node
+	for i, n := range names {
+		id := ID{byte(i)}
+		nodes = append(nodes, &Node{Name: n, Type: NodeDir, Mode: os.ModeDir | 0o755, ModTime: time.Unix(1e9, 0).UTC(), UID: 1000, User: "anna", Content: IDs{}, Subtree: &id})
+	}
+	buf, err := EncodeTree(&Tree{Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Nodes []*Node `json:"nodes"`
+	}
+	if err := json.Unmarshal(buf, &want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeTree(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Nodes, want.Nodes) {
+		t.Errorf("DecodeTree differs from Node.UnmarshalJSON:\n%+v\n%+v", got.Nodes, want.Nodes)
+	}
+	if _, err := DecodeTree([]byte(`{"nodes":[null]}`)); err == nil {
+		t.Error("a null entry accepted")
+	}
+}
+
+func BenchmarkDecodeTree(b *testing.B) {
+	var nodes []*Node
+	for i := range 200 {
+		nodes = append(nodes, &Node{Name: fmt.Sprintf("faktura-%04d.pdf", i), Type: NodeFile, Mode: 0o644,
+			ModTime: time.Unix(1e9+int64(i), 0).UTC(), AccessTime: time.Unix(1e9, 0).UTC(), ChangeTime: time.Unix(1e9, 0).UTC(),
+			UID: 1000, GID: 1000, User: "anna", Group: "staff", Inode: uint64(1e6 + i), DeviceID: 2049, Size: 123456, Links: 1,
+			Content: IDs{{1, byte(i)}, {2, byte(i)}}})
+	}
+	buf, err := EncodeTree(&Tree{Nodes: nodes})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if _, err := DecodeTree(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
