@@ -33,7 +33,10 @@ type Options struct {
 	// request erases.
 	Redactor PathMasker
 	// Screen, if set, rules out files that cannot hold the subject (the
-	// subject index); nil reads every file.
+	// subject index); nil reads every file. Verification asks it too,
+	// about the new content of every file the rewrite redacted: when
+	// Indexed adds that content's entry to the index the screen reads, a
+	// file the entry rules out is not scanned again (see verifySnapshot).
 	Screen Screen
 	// Rules are journaled with the plan; Holds and Deep are taken from
 	// them. A resumed erasure must be given the rules it was planned with
@@ -603,6 +606,14 @@ func (e *eraser) saveRedacted(ctx context.Context, fo *fileOutcome, rc io.Reader
 		keep = &bytes.Buffer{}
 		in = io.TeeReader(rc, keep)
 	}
+	if redactedHook != nil {
+		data, err := io.ReadAll(in)
+		if err != nil {
+			return fmt.Errorf("redacting %s: %w", e.opts.Redactor.MaskPath(p), err)
+		}
+		held, keep = redactedHook(node.Name, data), nil
+		in = bytes.NewReader(held)
+	}
 	// Most chunks are near the average size: Next grows the buffer for a
 	// larger one, and the largest is kept for the next file.
 	if e.chunkBuf == nil {
@@ -636,6 +647,11 @@ func (e *eraser) saveRedacted(ctx context.Context, fo *fileOutcome, rc io.Reader
 	}
 	return nil
 }
+
+// redactedHook, set by tests only, replaces the redacted content of the
+// file named name before it is saved: a redactor that leaves a record
+// behind, which verification must catch.
+var redactedHook func(name string, data []byte) []byte
 
 // contentKey names a file by path and content.
 func contentKey(p string, content repository.IDs) repository.ID {

@@ -222,7 +222,11 @@ func writeErasureResult(w io.Writer, loc string, r *erasure.Result) {
 		if !v.OK {
 			verdict = fmt.Sprintf("%d problems", v.Problems)
 		}
-		fmt.Fprintf(w, "  verified (%s): %d files in %d snapshots rescanned, %d erased blobs checked: %s\n", v.Kind, v.FilesChecked, v.SnapshotsChecked, v.BlobsChecked, verdict)
+		files := fmt.Sprintf("%d files in %d snapshots rescanned", v.FilesChecked, v.SnapshotsChecked)
+		if v.FilesByEntry > 0 {
+			files = fmt.Sprintf("%d files in %d snapshots checked (%d by the index entry of their new content, %d rescanned)", v.FilesChecked, v.SnapshotsChecked, v.FilesByEntry, v.FilesChecked-v.FilesByEntry)
+		}
+		fmt.Fprintf(w, "  verified (%s): %s, %d erased blobs checked: %s\n", v.Kind, files, v.BlobsChecked, verdict)
 	}
 }
 
