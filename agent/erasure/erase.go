@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/restic/chunker"
@@ -241,6 +242,10 @@ type eraser struct {
 	files    map[repository.ID]*fileOutcome
 	chunker  *chunker.Chunker
 	chunkBuf []byte
+	// used are the blobs the snapshots usedFor (their IDs, sorted)
+	// reference, kept from the prune for verification.
+	used    repository.BlobSet
+	usedFor repository.IDs
 }
 
 func (e *eraser) now() time.Time { return e.opts.now() }
@@ -758,7 +763,7 @@ func (e *eraser) staleBlobs(ctx context.Context) (repository.BlobSet, error) {
 	if len(damaged) > 0 {
 		return nil, fmt.Errorf("%d snapshots cannot be loaded (first: %v); repair them first (lethe repair snapshots)", len(damaged), damaged[0])
 	}
-	used, err := e.repo.UsedBlobs(ctx, snaps)
+	used, err := e.usedBlobs(ctx, snaps)
 	if err != nil {
 		return nil, err
 	}
@@ -815,6 +820,27 @@ func (e *eraser) staleBlobs(ctx context.Context) (repository.BlobSet, error) {
 		}
 	}
 	return stale, nil
+}
+
+// usedBlobs returns the blobs snaps reference. The set found for the
+// same snapshots earlier in the run is reused: under the exclusive lock
+// nothing else changes them, a snapshot's ID is the hash of its content,
+// and the blobs it references stay what they are whatever a prune does.
+func (e *eraser) usedBlobs(ctx context.Context, snaps []*repository.Snapshot) (repository.BlobSet, error) {
+	ids := make(repository.IDs, len(snaps))
+	for i, sn := range snaps {
+		ids[i] = sn.ID
+	}
+	slices.SortFunc(ids, func(a, b repository.ID) int { return bytes.Compare(a[:], b[:]) })
+	if e.used != nil && slices.Equal(ids, e.usedFor) {
+		return e.used, nil
+	}
+	used, err := e.repo.UsedBlobs(ctx, snaps)
+	if err != nil {
+		return nil, err
+	}
+	e.used, e.usedFor = used, ids
+	return used, nil
 }
 
 // erasedBlobs is the union of the blobs every rewrite left unreferenced

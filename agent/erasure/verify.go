@@ -85,7 +85,7 @@ func (e *eraser) verify(ctx context.Context) (*Verification, error) {
 			return nil, err
 		}
 	}
-	used, err := e.repo.UsedBlobs(ctx, snaps)
+	used, err := e.usedBlobs(ctx, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("verifying the erasure: %w", err)
 	}
