@@ -246,6 +246,9 @@ type eraser struct {
 	// reference, kept from the prune for verification.
 	used    repository.BlobSet
 	usedFor repository.IDs
+	// clean are the folders verification found clean (see
+	// verifySnapshot).
+	clean map[cleanTree]bool
 }
 
 func (e *eraser) now() time.Time { return e.opts.now() }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+	"strings"
 	"time"
 
 	"lethe/agent/formats"
@@ -162,18 +163,67 @@ func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, on
 	now := e.now()
 	files, byEntry := 0, 0
 	var bad []string
+	// With only set, a folder whose walk found nothing (no item dropped
+	// by its name, no content read) is found clean again wherever the
+	// same tree is at the same path under the same snapshot paths: what
+	// was decided in it depends on nothing else. Such a folder met again,
+	// in this snapshot or a later one, is not walked again unless a file
+	// this run rewrote is below it. open are the folders being walked.
+	type openDir struct {
+		key   cleanTree
+		found bool
+	}
+	var open []openDir
+	roots := fmt.Sprintf("%q", sn.Paths)
+	if e.clean == nil {
+		e.clean = map[cleanTree]bool{}
+	}
+	leave := func(p string) {
+		for n := len(open); n > 0 && !strings.HasPrefix(p, open[n-1].key.path+"/"); n = len(open) {
+			d := open[n-1]
+			open = open[:n-1]
+			switch {
+			case !d.found:
+				e.clean[d.key] = true
+			case n > 1:
+				open[n-2].found = true
+			}
+		}
+	}
+	found := func() {
+		if len(open) > 0 {
+			open[len(open)-1].found = true
+		}
+	}
+	rewrittenBelow := func(dir string) bool {
+		for q := range only {
+			if strings.HasPrefix(q, dir+"/") {
+				return true
+			}
+		}
+		return false
+	}
 	err := repository.Walk(ctx, e.repo, *sn.Tree, func(_ repository.ID, p string, node *repository.Node, err error) error {
 		if err != nil {
 			return err
 		}
+		leave(p)
 		d, fnd, err := f.Decide(ctx, p, node)
 		if err != nil {
 			return err
 		}
 		switch d {
 		case formats.Keep:
+			if only != nil && node.Type == repository.NodeDir && node.Subtree != nil {
+				k := cleanTree{roots: roots, id: *node.Subtree, path: p}
+				if e.clean[k] && !rewrittenBelow(p) {
+					return repository.ErrSkipDir
+				}
+				open = append(open, openDir{key: k})
+			}
 			return nil
 		case formats.Drop:
+			found()
 			if held(e.opts.Rules.Holds, f.rel(p), fnd.Format, sn.Time, now) < 0 {
 				bad = append(bad, e.opts.Redactor.MaskPath(p))
 			}
@@ -185,6 +235,7 @@ func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, on
 		if only != nil && !only[p] {
 			return nil
 		}
+		found()
 		files++
 		if only != nil && e.opts.Screen != nil && !e.opts.Screen.MayHold(node) {
 			byEntry++
@@ -207,7 +258,16 @@ func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, on
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("verifying snapshot %s: %w", sn.ID.Str(), err)
 	}
+	leave("")
 	return files, byEntry, bad, nil
+}
+
+// cleanTree names a folder verification found clean: its tree, its path
+// and the snapshot paths path rules were applied under.
+type cleanTree struct {
+	roots string
+	id    repository.ID
+	path  string
 }
 
 // contentReader reads a file's content blob by blob. It tells its size

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"lethe/agent/archiver"
 	"lethe/agent/erasure/subjects"
 	"lethe/agent/formats"
 	"lethe/agent/repository"
@@ -123,5 +124,79 @@ func TestVerifyCatchesRecordLeftBehind(t *testing.T) {
 	}
 	if j.Complete() {
 		t.Error("the erasure is complete although a record was left behind")
+	}
+}
+
+// countingRepo counts the trees loaded.
+type countingRepo struct {
+	*repository.Repository
+	trees int
+}
+
+func (c *countingRepo) LoadBlob(ctx context.Context, t repository.BlobType, id repository.ID, buf []byte) ([]byte, error) {
+	if t == repository.TreeBlob {
+		c.trees++
+	}
+	return c.Repository.LoadBlob(ctx, t, id, buf)
+}
+
+// Verification walks a folder found clean once, wherever the same tree
+// is met again, and walks again every folder that held something: items
+// named after the subject left in each of three snapshots, in folders
+// the snapshots share, are problems three times over.
+func TestVerifyWalksCleanFoldersOnce(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, 1)
+	// Two more nightly backups of the unchanged files share every tree.
+	repo := env.open(t)
+	for d := 1; d < 3; d++ {
+		sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(ctx, []string{env.src}, archiver.SnapshotOptions{Time: env.snaps[0].Time.AddDate(0, 0, d), Hostname: "kontoret", Parent: env.snaps[d-1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.snaps = append(env.snaps, sn)
+	}
+	if err := repo.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	verify := func() (*Verification, int) {
+		t.Helper()
+		c := &countingRepo{Repository: env.open(t)}
+		e := &eraser{repo: c, opts: eraseOpts(t), j: &Journal{Tombstone: tombID}, rewritten: map[repository.ID][]string{}}
+		e.j.Steps = append(e.j.Steps, Step{Kind: StepPlan, Plan: &PlanStep{Mode: ModeRewrite}})
+		for _, sn := range env.snaps {
+			// As if rewritten into themselves, with no file redacted:
+			// what is left named after the subject is checked.
+			id := sn.ID
+			e.j.Steps = append(e.j.Steps, Step{Kind: StepRewritten, Snapshot: &SnapshotStep{Old: id, New: &id}})
+			e.rewritten[id] = nil
+		}
+		v, err := e.verify(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, c.trees
+	}
+	v, trees := verify()
+	// Per snapshot: the vCard and the mail folder named after her.
+	if v.OK || v.Problems != 6 || v.SnapshotsChecked != 3 {
+		t.Errorf("verification %+v, want 6 problems in 3 snapshots", v)
+	}
+	// Every tree of every snapshot but the folder named after her (not
+	// looked into) is walked, except the one clean folder (bokforing)
+	// the snapshots share: it is walked in the first only.
+	snapTrees := 0
+	if err := repository.Walk(ctx, env.open(t), *env.snaps[0].Tree, func(_ repository.ID, _ string, n *repository.Node, err error) error {
+		if err == nil && n.Type == repository.NodeDir {
+			snapTrees++
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// snapTrees counts the folders below the root, the one named after
+	// her among them.
+	if want := 3*snapTrees - 2; trees != want {
+		t.Errorf("verification loaded %d trees, want %d (%d per snapshot, the clean one once)", trees, want, snapTrees)
 	}
 }
