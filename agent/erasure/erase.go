@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/restic/chunker"
@@ -249,6 +250,9 @@ type eraser struct {
 	// clean are the folders verification found clean (see
 	// verifySnapshot).
 	clean map[cleanTree]bool
+	// rewriters are shared by the snapshots with the same paths (see
+	// rewriter).
+	rewriters map[string]*rewriter
 }
 
 func (e *eraser) now() time.Time { return e.opts.now() }
@@ -444,110 +448,259 @@ type snapshotRewrite struct {
 // record by record, held records are kept. With save unset nothing is
 // written: it only finds out what a rewrite would remove (expire mode).
 func (e *eraser) rewriteSnapshot(ctx context.Context, sn *repository.Snapshot, save bool) (*snapshotRewrite, error) {
-	f := e.filter(sn.Paths)
-	out := &snapshotRewrite{}
-	erased := repository.BlobSet{}
-	holds := map[int]*HeldRecords{}
-	now := e.now()
-
-	hold := func(rel string, fnd formats.Findings) bool {
-		i := held(e.opts.Rules.Holds, rel, fnd.Format, sn.Time, now)
-		if i < 0 {
-			return false
+	r := e.rewriter(sn.Paths, save)
+	st := &rewriteState{ctx: ctx, sn: sn, f: e.filter(sn.Paths), save: save, out: &snapshotRewrite{}, erased: repository.BlobSet{}, holds: map[int]*HeldRecords{}, now: e.now(), r: r}
+	r.cur = st
+	if sn.Tree != nil {
+		// The root is a folder too: a snapshot of the same tree as one
+		// rewritten before is not walked again.
+		k := folderKey{tree: *sn.Tree, path: "/"}
+		if r.walked[k] {
+			if g := r.gave[k]; g != nil {
+				st.removed(g)
+			}
+		} else {
+			st.open = append(st.open, openFolder{key: k, prefix: "/"})
 		}
-		h := holds[i]
-		if h == nil {
-			hd := e.opts.Rules.Holds[i]
-			h = &HeldRecords{Hold: hd.Name, Basis: hd.Basis, Until: hd.Until(sn.Time)}
-			holds[i] = h
-		}
-		h.Files++
-		h.Records += max(fnd.Removed, 1)
-		return true
 	}
-	fn := func(p string, node *repository.Node) (*repository.Node, error) {
-		d, fnd, err := f.Decide(ctx, p, node)
-		if err != nil {
-			return nil, err
-		}
-		switch d {
-		case formats.Keep:
-			return node, nil
-		case formats.Drop:
-			if hold(f.rel(p), fnd) {
-				return node, nil
-			}
-			if err := e.collectErased(ctx, node, erased, &out.removed); err != nil {
-				return nil, err
-			}
-			out.removed.add(Removal{Records: map[formats.Format]int{fnd.Format: max(fnd.Removed, 1)}})
-			return nil, nil
-		}
-		fo, err := e.redactFile(ctx, f, p, node, save)
-		if err != nil {
-			return nil, err
-		}
-		fnd = fo.fnd
-		if !fnd.Dropped && fnd.Removed == 0 {
-			return node, nil
-		}
-		if hold(f.rel(p), fnd) {
-			return node, nil
-		}
-		out.removed.add(Removal{Records: map[formats.Format]int{fnd.Format: fnd.Removed}})
-		if fnd.Dropped {
-			if err := e.collectErased(ctx, node, erased, &out.removed); err != nil {
-				return nil, err
-			}
-			return nil, nil
-		}
-		n := *node
-		n.Content, n.Size = fo.content, fo.size
-		repository.MarkRewritten(&n)
-		if fo.data != nil {
-			e.opts.Indexed(p, &n, fo.data)
-			fo.data = nil
-		}
-		kept := repository.IDSet{}
-		for _, id := range n.Content {
-			kept.Insert(id)
-		}
-		for _, id := range node.Content {
-			if !kept.Has(id) {
-				erased.Insert(repository.BlobHandle{ID: id, Type: repository.DataBlob})
-			}
-		}
-		out.removed.FilesRedacted++
-		out.removed.Bytes += int64(node.Size) - int64(n.Size)
-		out.paths = append(out.paths, p)
-		return &n, nil
-	}
-	var saver repository.BlobLoadSaver = e.repo
-	if !save {
-		saver = noSave{e.repo}
-	}
-	rw := repository.NewTreeRewriter(saver, fn)
-	newSn, changed, err := rw.RewriteSnapshot(ctx, sn)
+	newSn, changed, err := r.rw.RewriteSnapshot(ctx, sn)
+	r.cur = nil
 	if err != nil {
 		return nil, err
 	}
+	st.leave("")
+	out := st.out
 	for i := range e.opts.Rules.Holds {
-		if h := holds[i]; h != nil {
+		if h := st.holds[i]; h != nil {
 			out.held = append(out.held, *h)
 		}
 	}
 	if !changed {
 		return out, nil
 	}
-	for id := range rw.Replaced() {
-		erased.Insert(repository.BlobHandle{ID: id, Type: repository.TreeBlob})
+	for id := range r.rw.Replaced() {
+		st.erased.Insert(repository.BlobHandle{ID: id, Type: repository.TreeBlob})
 	}
-	for h := range erased {
+	for h := range st.erased {
 		out.erased = append(out.erased, h)
 	}
 	sortHandles(out.erased)
 	out.sn = newSn
 	return out, nil
+}
+
+// rewriter is a TreeRewriter and what its folders gave. One rewriter
+// serves every snapshot with the same paths when no hold is in use: a
+// folder met again at the same path is then rewritten the same way (what
+// decides on an item is its path, its content and the snapshot paths),
+// so the TreeRewriter reuses its result without loading it again, and
+// what it removed is counted again from gave. With holds a decision also
+// depends on the snapshot's time, and each snapshot gets its own.
+type rewriter struct {
+	rw  *repository.TreeRewriter
+	cur *rewriteState
+	// gave is what each folder rewritten so far removed, when it removed
+	// anything.
+	gave map[folderKey]*folderOutcome
+	// walked are the folders rewritten so far: the TreeRewriter has
+	// their result.
+	walked map[folderKey]bool
+}
+
+// folderKey names a folder: its tree and its path.
+type folderKey struct {
+	tree repository.ID
+	path string
+}
+
+// folderOutcome is what the rewrite of a folder removed, everything
+// below it included.
+type folderOutcome struct {
+	removed Removal
+	erased  []repository.BlobHandle
+	paths   []string
+}
+
+func (o *folderOutcome) add(from *folderOutcome) {
+	o.removed.add(from.removed)
+	o.erased = append(o.erased, from.erased...)
+	o.paths = append(o.paths, from.paths...)
+}
+
+// rewriteState is the rewrite of one snapshot under way.
+type rewriteState struct {
+	ctx    context.Context
+	sn     *repository.Snapshot
+	f      *Filter
+	save   bool
+	out    *snapshotRewrite
+	erased repository.BlobSet
+	holds  map[int]*HeldRecords
+	now    time.Time
+	r      *rewriter
+	// open are the folders being rewritten, outermost first, with what
+	// they removed so far.
+	open []openFolder
+}
+
+type openFolder struct {
+	key folderKey
+	// prefix begins the path of everything below the folder.
+	prefix string
+	gave   folderOutcome
+}
+
+// rewriter returns the rewriter for snapshots with the given paths.
+func (e *eraser) rewriter(paths []string, save bool) *rewriter {
+	if len(e.opts.Rules.Holds) == 0 {
+		key := fmt.Sprintf("%t %q", save, paths)
+		if r, ok := e.rewriters[key]; ok {
+			return r
+		}
+		r := e.newRewriter(save)
+		if e.rewriters == nil {
+			e.rewriters = map[string]*rewriter{}
+		}
+		e.rewriters[key] = r
+		return r
+	}
+	return e.newRewriter(save)
+}
+
+func (e *eraser) newRewriter(save bool) *rewriter {
+	var saver repository.BlobLoadSaver = e.repo
+	if !save {
+		saver = noSave{e.repo}
+	}
+	r := &rewriter{gave: map[folderKey]*folderOutcome{}, walked: map[folderKey]bool{}}
+	r.rw = repository.NewTreeRewriter(saver, func(p string, node *repository.Node) (*repository.Node, error) {
+		return e.rewriteNode(r.cur, p, node)
+	})
+	return r
+}
+
+// leave closes the folders that p is not below: their rewrite is done.
+func (st *rewriteState) leave(p string) {
+	for n := len(st.open); n > 0 && !strings.HasPrefix(p, st.open[n-1].prefix); n = len(st.open) {
+		d := st.open[n-1]
+		st.open = st.open[:n-1]
+		st.r.walked[d.key] = true
+		if d.gave.removed.empty() && len(d.gave.erased) == 0 && len(d.gave.removed.Records) == 0 {
+			continue
+		}
+		g := d.gave
+		st.r.gave[d.key] = &g
+		if n > 1 {
+			st.open[n-2].gave.add(&g)
+		}
+	}
+}
+
+// removed counts what an item removed, for the snapshot and the folders
+// holding it.
+func (st *rewriteState) removed(o *folderOutcome) {
+	st.out.removed.add(o.removed)
+	for _, h := range o.erased {
+		st.erased.Insert(h)
+	}
+	st.out.paths = append(st.out.paths, o.paths...)
+	if n := len(st.open); n > 0 {
+		st.open[n-1].gave.add(o)
+	}
+}
+
+// hold reports whether a hold keeps the records an item holds, and
+// counts them.
+func (e *eraser) hold(st *rewriteState, rel string, fnd formats.Findings) bool {
+	i := held(e.opts.Rules.Holds, rel, fnd.Format, st.sn.Time, st.now)
+	if i < 0 {
+		return false
+	}
+	h := st.holds[i]
+	if h == nil {
+		hd := e.opts.Rules.Holds[i]
+		h = &HeldRecords{Hold: hd.Name, Basis: hd.Basis, Until: hd.Until(st.sn.Time)}
+		st.holds[i] = h
+	}
+	h.Files++
+	h.Records += max(fnd.Removed, 1)
+	return true
+}
+
+// rewriteNode decides what becomes of one node of the snapshot st
+// rewrites.
+func (e *eraser) rewriteNode(st *rewriteState, p string, node *repository.Node) (*repository.Node, error) {
+	ctx, f := st.ctx, st.f
+	st.leave(p)
+	d, fnd, err := f.Decide(ctx, p, node)
+	if err != nil {
+		return nil, err
+	}
+	switch d {
+	case formats.Keep:
+		if node.Type == repository.NodeDir && node.Subtree != nil {
+			k := folderKey{tree: *node.Subtree, path: p}
+			if st.r.walked[k] {
+				// The TreeRewriter reuses what it made of the folder.
+				if g := st.r.gave[k]; g != nil {
+					st.removed(g)
+				}
+			} else {
+				st.open = append(st.open, openFolder{key: k, prefix: p + "/"})
+			}
+		}
+		return node, nil
+	case formats.Drop:
+		if e.hold(st, f.rel(p), fnd) {
+			return node, nil
+		}
+		o := &folderOutcome{removed: Removal{Records: map[formats.Format]int{fnd.Format: max(fnd.Removed, 1)}}}
+		if err := e.collectErased(ctx, node, o); err != nil {
+			return nil, err
+		}
+		st.removed(o)
+		return nil, nil
+	}
+	fo, err := e.redactFile(ctx, f, p, node, st.save)
+	if err != nil {
+		return nil, err
+	}
+	fnd = fo.fnd
+	if !fnd.Dropped && fnd.Removed == 0 {
+		return node, nil
+	}
+	if e.hold(st, f.rel(p), fnd) {
+		return node, nil
+	}
+	o := &folderOutcome{removed: Removal{Records: map[formats.Format]int{fnd.Format: fnd.Removed}}}
+	if fnd.Dropped {
+		if err := e.collectErased(ctx, node, o); err != nil {
+			return nil, err
+		}
+		st.removed(o)
+		return nil, nil
+	}
+	n := *node
+	n.Content, n.Size = fo.content, fo.size
+	repository.MarkRewritten(&n)
+	if fo.data != nil {
+		e.opts.Indexed(p, &n, fo.data)
+		fo.data = nil
+	}
+	kept := repository.IDSet{}
+	for _, id := range n.Content {
+		kept.Insert(id)
+	}
+	for _, id := range node.Content {
+		if !kept.Has(id) {
+			o.erased = append(o.erased, repository.BlobHandle{ID: id, Type: repository.DataBlob})
+		}
+	}
+	o.removed.FilesRedacted++
+	o.removed.Bytes += int64(node.Size) - int64(n.Size)
+	o.paths = append(o.paths, p)
+	st.removed(o)
+	return &n, nil
 }
 
 // fileOutcome is what redacting one file's content gave.
@@ -674,12 +827,13 @@ func contentKey(p string, content repository.IDs) repository.ID {
 	return k
 }
 
-// collectErased adds a dropped item's blobs to erased: a file's content,
-// a folder's trees and everything below it.
-func (e *eraser) collectErased(ctx context.Context, node *repository.Node, erased repository.BlobSet, r *Removal) error {
+// collectErased adds a dropped item's blobs to o: a file's content, a
+// folder's trees and everything below it.
+func (e *eraser) collectErased(ctx context.Context, node *repository.Node, o *folderOutcome) error {
+	r := &o.removed
 	if node.Type != repository.NodeDir {
 		for _, id := range node.Content {
-			erased.Insert(repository.BlobHandle{ID: id, Type: repository.DataBlob})
+			o.erased = append(o.erased, repository.BlobHandle{ID: id, Type: repository.DataBlob})
 		}
 		r.FilesDropped++
 		r.Bytes += int64(node.Size)
@@ -689,16 +843,16 @@ func (e *eraser) collectErased(ctx context.Context, node *repository.Node, erase
 	if node.Subtree == nil {
 		return nil
 	}
-	erased.Insert(repository.BlobHandle{ID: *node.Subtree, Type: repository.TreeBlob})
+	o.erased = append(o.erased, repository.BlobHandle{ID: *node.Subtree, Type: repository.TreeBlob})
 	return repository.Walk(ctx, e.repo, *node.Subtree, func(_ repository.ID, _ string, n *repository.Node, err error) error {
 		if err != nil {
 			return err
 		}
 		if n.Type == repository.NodeDir && n.Subtree != nil {
-			erased.Insert(repository.BlobHandle{ID: *n.Subtree, Type: repository.TreeBlob})
+			o.erased = append(o.erased, repository.BlobHandle{ID: *n.Subtree, Type: repository.TreeBlob})
 		}
 		for _, id := range n.Content {
-			erased.Insert(repository.BlobHandle{ID: id, Type: repository.DataBlob})
+			o.erased = append(o.erased, repository.BlobHandle{ID: id, Type: repository.DataBlob})
 		}
 		if n.Type == repository.NodeFile {
 			r.FilesDropped++

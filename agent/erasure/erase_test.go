@@ -667,3 +667,74 @@ func TestEraseRerunTakesForgottenHeldBlobs(t *testing.T) {
 	}
 	restictest.Check(t, env.repoDir)
 }
+
+// Snapshots sharing folders, and one the same tree as the one before:
+// each folder is rewritten once and reused, and every snapshot still
+// counts what was removed from it.
+func TestEraseSharedFolders(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, 1)
+	repo := env.open(t)
+	// A copy of the first snapshot a day later, of the same tree.
+	same := *env.snaps[0]
+	same.ID, same.Time = repository.ID{}, same.Time.AddDate(0, 0, 1)
+	id, err := repo.SaveSnapshot(ctx, &same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same.ID = id
+	env.snaps = append(env.snaps, &same)
+	// A backup that differs in one file at the top only.
+	if err := os.WriteFile(filepath.Join(env.src, "dagbok.txt"), []byte("dag 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(ctx, []string{env.src}, archiver.SnapshotOptions{Time: env.snaps[0].Time.AddDate(0, 0, 2), Hostname: "kontoret", Parent: env.snaps[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.snaps = append(env.snaps, sn)
+	if *env.snaps[1].Tree == *env.snaps[2].Tree {
+		t.Fatal("the last backup did not change")
+	}
+	opts := eraseOpts(t)
+	opts.Rules.Holds = nil // the invoice row goes too
+	res, err := Run(ctx, repo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Snapshots) != 3 || !res.Verify.OK {
+		t.Fatalf("result: %+v", res)
+	}
+	for i, s := range res.Snapshots {
+		r := s.Removed
+		if s.New == nil || r.FilesRedacted != 3 || r.FilesDropped != 2 || r.DirsDropped != 1 || r.Records[formats.FormatCSV] != 2 || r.Records[formats.FormatMbox] != 1 {
+			t.Errorf("snapshot %d: new %v, removed %+v", i, s.New, r)
+		}
+		if r.Bytes != res.Snapshots[0].Removed.Bytes || len(s.Held) != 0 {
+			t.Errorf("snapshot %d: removed %d bytes, held %v; the first %d bytes", i, r.Bytes, s.Held, res.Snapshots[0].Removed.Bytes)
+		}
+	}
+	if res.Verify.FilesChecked != 9 {
+		t.Errorf("verified %d files, want the 3 redacted in each snapshot", res.Verify.FilesChecked)
+	}
+	restictest.Check(t, env.repoDir)
+	checkNoBlobHolds(t, env)
+	var snaps []resticSnapshot
+	if err := json.Unmarshal([]byte(restictest.Run(t, env.repoDir, "snapshots", "--json")), &snaps); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snaps {
+		dst := t.TempDir()
+		restictest.Run(t, env.repoDir, "restore", s.ID, "--target", dst)
+		for name, want := range map[string]string{
+			"kunder.csv":             csvKeep + csvTail,
+			"mail/inbox.mbox":        mailBo + mailCia,
+			"bokforing/fakturor.csv": "nr,kund,belopp\n18,bo.ek@example.se,200\n",
+		} {
+			got, err := os.ReadFile(filepath.Join(dst, env.src, name))
+			if err != nil || string(got) != want {
+				t.Errorf("snapshot %s: %s restored as %q (%v), want %q", s.ID, name, got, err, want)
+			}
+		}
+	}
+}
