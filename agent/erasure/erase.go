@@ -54,7 +54,9 @@ type Options struct {
 	// Indexed, if set, is given the content of every file the rewrite
 	// redacted, up to IndexLimit bytes (the subject index records it, so
 	// the new content keeps the fast path of later restores). node is the
-	// file's new node.
+	// file's new node. It is called from one goroutine beside the
+	// rewrite, one call at a time, and every call has returned before
+	// the prune and before Run returns.
 	Indexed    func(path string, node *repository.Node, data []byte)
 	IndexLimit int64
 	// Mirror, if set, gets a copy of every journal step (the state
@@ -209,6 +211,7 @@ func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 		opts.Rules = r
 	}
 	e := &eraser{repo: repo, opts: opts, j: j, filters: map[string]*Filter{}, files: map[repository.ID]*fileOutcome{}}
+	defer e.indexDone()
 	if err := e.plan(ctx); err != nil {
 		return nil, err
 	}
@@ -218,6 +221,8 @@ func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 	if err := e.rewriteAll(ctx); err != nil {
 		return nil, err
 	}
+	// Verification asks the index about the redacted files' new content.
+	e.indexDone()
 	if err := e.prune(ctx); err != nil {
 		return nil, err
 	}
@@ -253,6 +258,48 @@ type eraser struct {
 	// rewriters are shared by the snapshots with the same paths (see
 	// rewriter).
 	rewriters map[string]*rewriter
+	// toIndex hands redacted contents to the goroutine calling Indexed;
+	// indexing is closed when it is done.
+	toIndex  chan indexJob
+	indexing chan struct{}
+}
+
+// indexJob is a redacted file's new content for Options.Indexed.
+type indexJob struct {
+	path string
+	node *repository.Node
+	data []byte
+}
+
+// index gives a redacted file's new content to Options.Indexed, on a
+// goroutine of its own: the index scan of one file runs while the
+// rewrite goes on with the next. The hand-over waits while the previous
+// content is being indexed, so at most one content waits beside the one
+// being redacted.
+func (e *eraser) index(p string, node *repository.Node, data []byte) {
+	if e.toIndex == nil {
+		e.toIndex, e.indexing = make(chan indexJob), make(chan struct{})
+		go func(jobs <-chan indexJob, done chan<- struct{}) {
+			defer close(done)
+			for j := range jobs {
+				e.opts.Indexed(j.path, j.node, j.data)
+			}
+		}(e.toIndex, e.indexing)
+	}
+	n := *node
+	n.Content = slices.Clone(node.Content)
+	e.toIndex <- indexJob{path: p, node: &n, data: data}
+}
+
+// indexDone waits until Options.Indexed has seen every content handed
+// to it.
+func (e *eraser) indexDone() {
+	if e.toIndex == nil {
+		return
+	}
+	close(e.toIndex)
+	<-e.indexing
+	e.toIndex, e.indexing = nil, nil
 }
 
 func (e *eraser) now() time.Time { return e.opts.now() }
@@ -684,7 +731,7 @@ func (e *eraser) rewriteNode(st *rewriteState, p string, node *repository.Node) 
 	n.Content, n.Size = fo.content, fo.size
 	repository.MarkRewritten(&n)
 	if fo.data != nil {
-		e.opts.Indexed(p, &n, fo.data)
+		e.index(p, &n, fo.data)
 		fo.data = nil
 	}
 	kept := repository.IDSet{}
