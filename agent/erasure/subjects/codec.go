@@ -69,7 +69,12 @@ func encodeBatch(profile string, entries []*Entry) []byte {
 		gaps := riceEncode(e.Tags, k)
 		b = binary.AppendUvarint(b, uint64(len(gaps)))
 		b = append(b, gaps...)
-		for _, c := range e.Counts {
+		more := e.more
+		for i := range e.Tags {
+			c := uint32(1)
+			if len(more) > 0 && more[0].i == uint32(i) {
+				c, more = more[0].n, more[1:]
+			}
 			b = binary.AppendUvarint(b, uint64(c-1))
 		}
 	}
@@ -175,9 +180,10 @@ func decodeBatch(data []byte) (*batch, error) {
 			if d.err == nil {
 				e.Tags, d.err = riceDecode(gaps, nt, e.Width, k)
 			}
-			e.Counts = make([]uint32, 0, min(nt, d.left()))
 			for j := 0; j < nt && d.err == nil; j++ {
-				e.Counts = append(e.Counts, uint32(d.uvarint(1<<31))+1)
+				if c := uint32(d.uvarint(1<<31)) + 1; c > 1 && d.err == nil {
+					e.more = append(e.more, tagCount{i: uint32(j), n: c})
+				}
 			}
 		}
 		bt.entries = append(bt.entries, e)

@@ -35,7 +35,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		entries = append(entries, randomEntry(rng, n))
 	}
 	// A width of 64 bits, at the edges of the tag space.
-	entries = append(entries, &Entry{Format: formats.FormatText, Width: 64, Tags: []uint64{0, 1, 1 << 63, ^uint64(0)}, Counts: []uint32{1, 2, 3, 4}})
+	entries = append(entries, &Entry{Format: formats.FormatText, Width: 64, Tags: []uint64{0, 1, 1 << 63, ^uint64(0)}, more: []tagCount{{1, 2}, {2, 3}, {3, 4}}})
 	b := encodeBatch("profile", entries)
 	bt, err := decodeBatch(b)
 	if err != nil {
@@ -48,7 +48,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		got := bt.entries[i]
 		if len(e.Tags) == 0 {
 			got.Width, e.Width = 0, 0 // not stored without tags
-			got.Tags, got.Counts, e.Tags, e.Counts = nil, nil, nil, nil
+			got.Tags, got.more, e.Tags, e.more = nil, nil, nil, nil
 		}
 		if !reflect.DeepEqual(got, e) {
 			t.Errorf("entry %d: decoded differently", i)
@@ -87,8 +87,10 @@ func FuzzDecodeBatch(f *testing.F) {
 			return
 		}
 		for _, e := range bt.entries {
-			if len(e.Tags) != len(e.Counts) {
-				t.Fatalf("%d tags, %d counts", len(e.Tags), len(e.Counts))
+			for i, c := range e.more {
+				if int(c.i) >= len(e.Tags) || c.n < 2 || i > 0 && c.i <= e.more[i-1].i {
+					t.Fatalf("count %+v of %d tags", c, len(e.Tags))
+				}
 			}
 			if !slices.IsSorted(e.Tags) || len(slices.Compact(slices.Clone(e.Tags))) != len(e.Tags) {
 				t.Fatal("tags not sorted and unique")
@@ -98,8 +100,8 @@ func FuzzDecodeBatch(f *testing.F) {
 					t.Fatalf("tag %x wider than %d bits", tg, e.Width)
 				}
 			}
-			for _, c := range e.Counts {
-				if c == 0 {
+			for i := range e.Tags {
+				if e.Count(i) == 0 {
 					t.Fatal("a tag in no record")
 				}
 			}
@@ -290,5 +292,26 @@ func BenchmarkMatch(b *testing.B) {
 	for b.Loop() {
 		entries[i%len(entries)].Match(p)
 		i++
+	}
+}
+
+// TestCountsOverOne: an entry keeps the counts of the tags in more than
+// one record alone, in memory and decoded; every other tag is in one.
+func TestCountsOverOne(t *testing.T) {
+	var key ContentKey
+	e := newEntry(key, []uint64{7, 3, 5, 3, 9, 9, 9})
+	bt, err := decodeBatch(encodeBatch("p", []*Entry{e}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []*Entry{e, bt.entries[0]} {
+		if len(x.Tags) != 4 || len(x.more) != 2 {
+			t.Fatalf("%d tags, counts over one %v", len(x.Tags), x.more)
+		}
+		for tag, want := range map[uint64]uint32{3: 2, 5: 1, 7: 1, 9: 3, 4: 0} {
+			if c := x.find(tombstones.Tag(tag)); c != want {
+				t.Errorf("tag %d in %d records, want %d", tag, c, want)
+			}
+		}
 	}
 }

@@ -13,6 +13,7 @@
 package subjects
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"slices"
@@ -50,10 +51,34 @@ type Entry struct {
 	// over the entry (see spread).
 	Width uint8
 	// Tags are the truncated tags (spread(tag) >> (64-Width)), sorted,
-	// unique;
-	// Counts[i] is the number of records Tags[i] occurs in.
-	Tags   []uint64
-	Counts []uint32
+	// unique; Count(i) is the number of records Tags[i] occurs in.
+	Tags []uint64
+	// more are the counts of the tags that occur in more than one record,
+	// by increasing index: most tags occur in one (a customer list names
+	// each customer once), and an entry in memory costs little more than
+	// its tags.
+	more []tagCount
+}
+
+// tagCount is the number of records n of the tag at index i.
+type tagCount struct{ i, n uint32 }
+
+// Count returns the number of records Tags[i] occurs in.
+func (e *Entry) Count(i int) uint32 {
+	j, ok := slices.BinarySearchFunc(e.more, uint32(i), func(c tagCount, i uint32) int { return cmp.Compare(c.i, i) })
+	if ok {
+		return e.more[j].n
+	}
+	return 1
+}
+
+// countOneMore counts one more record for Tags[i], the last tag so far.
+func (e *Entry) countOneMore(i int) {
+	if n := len(e.more); n > 0 && e.more[n-1].i == uint32(i) {
+		e.more[n-1].n++
+		return
+	}
+	e.more = append(e.more, tagCount{i: uint32(i), n: 2})
 }
 
 // widthFor returns the tag width for an entry of n tags.
@@ -90,17 +115,15 @@ func newEntry(key ContentKey, tags []uint64) *Entry {
 	e := &Entry{Key: key, Width: widthFor(distinct)}
 	shift := 64 - uint(e.Width)
 	e.Tags = make([]uint64, 0, distinct)
-	e.Counts = make([]uint32, 0, distinct)
 	for _, t := range tags {
 		// Truncating keeps the order, so equal truncated tags are
 		// neighbours.
 		t >>= shift
 		if n := len(e.Tags); n > 0 && e.Tags[n-1] == t {
-			e.Counts[n-1]++
+			e.countOneMore(n - 1)
 			continue
 		}
 		e.Tags = append(e.Tags, t)
-		e.Counts = append(e.Counts, 1)
 	}
 	return e
 }
@@ -112,7 +135,7 @@ func (e *Entry) find(tag tombstones.Tag) uint32 {
 	}
 	t := spread(e.Key, uint64(tag)) >> (64 - uint(e.Width))
 	if i, ok := slices.BinarySearch(e.Tags, t); ok {
-		return e.Counts[i]
+		return e.Count(i)
 	}
 	return 0
 }
