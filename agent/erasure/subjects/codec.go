@@ -60,17 +60,17 @@ func encodeBatch(profile string, entries []*Entry) []byte {
 		}
 		b = append(b, fl)
 		b = binary.AppendUvarint(b, uint64(e.Records))
-		b = binary.AppendUvarint(b, uint64(len(e.Tags)))
-		if len(e.Tags) == 0 {
+		b = binary.AppendUvarint(b, uint64(e.Tags.Len()))
+		if e.Tags.Len() == 0 {
 			continue
 		}
-		k := riceParam(e.Width, len(e.Tags))
+		k := riceParam(e.Width, e.Tags.Len())
 		b = append(b, e.Width, k)
 		gaps := riceEncode(e.Tags, k)
 		b = binary.AppendUvarint(b, uint64(len(gaps)))
 		b = append(b, gaps...)
 		more := e.more
-		for i := range e.Tags {
+		for i := range e.Tags.Len() {
 			c := uint32(1)
 			if len(more) > 0 && more[0].i == uint32(i) {
 				c, more = more[0].n, more[1:]
@@ -98,10 +98,10 @@ func riceParam(width uint8, n int) uint8 {
 
 // riceEncode codes the gaps between sorted unique tags: the first tag, then
 // each difference minus one, as a unary quotient and k low bits.
-func riceEncode(tags []uint64, k uint8) []byte {
+func riceEncode(tags tagList, k uint8) []byte {
 	var w bitWriter
 	prev := uint64(0)
-	for i, t := range tags {
+	tags.each(func(i int, t uint64) {
 		d := t
 		if i > 0 {
 			d = t - prev - 1
@@ -112,7 +112,7 @@ func riceEncode(tags []uint64, k uint8) []byte {
 		}
 		w.bit(0)
 		w.bits(d, k)
-	}
+	})
 	return w.done()
 }
 
@@ -197,9 +197,9 @@ func decodeBatch(data []byte) (*batch, error) {
 	return bt, nil
 }
 
-func riceDecode(gaps []byte, n int, width, k uint8) ([]uint64, error) {
+func riceDecode(gaps []byte, n int, width, k uint8) (tagList, error) {
 	r := bitReader{b: gaps}
-	out := make([]uint64, 0, n)
+	out := makeTags(n)
 	var limit uint64 = 1<<width - 1 // largest tag; width 64 wraps to all ones
 	if width == 64 {
 		limit = ^uint64(0)
@@ -208,23 +208,23 @@ func riceDecode(gaps []byte, n int, width, k uint8) ([]uint64, error) {
 	for i := 0; i < n; i++ {
 		q, err := r.unary(limit >> k)
 		if err != nil {
-			return nil, batchErr("tag %d: %s", i, err)
+			return tagList{}, batchErr("tag %d: %s", i, err)
 		}
 		low, ok := r.bits(k)
 		if !ok {
-			return nil, batchErr("tag %d: truncated", i)
+			return tagList{}, batchErr("tag %d: truncated", i)
 		}
 		d := q<<k | low
 		t := d
 		if i > 0 {
 			if d >= limit-prev {
-				return nil, batchErr("tag %d: beyond the tag width", i)
+				return tagList{}, batchErr("tag %d: beyond the tag width", i)
 			}
 			t = prev + d + 1
 		} else if d > limit {
-			return nil, batchErr("tag %d: beyond the tag width", i)
+			return tagList{}, batchErr("tag %d: beyond the tag width", i)
 		}
-		out = append(out, t)
+		out.add(t)
 		prev = t
 	}
 	return out, nil

@@ -35,7 +35,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		entries = append(entries, randomEntry(rng, n))
 	}
 	// A width of 64 bits, at the edges of the tag space.
-	entries = append(entries, &Entry{Format: formats.FormatText, Width: 64, Tags: []uint64{0, 1, 1 << 63, ^uint64(0)}, more: []tagCount{{1, 2}, {2, 3}, {3, 4}}})
+	entries = append(entries, &Entry{Format: formats.FormatText, Width: 64, Tags: tagsOf(0, 1, 1<<63, ^uint64(0)), more: []tagCount{{1, 2}, {2, 3}, {3, 4}}})
 	b := encodeBatch("profile", entries)
 	bt, err := decodeBatch(b)
 	if err != nil {
@@ -46,9 +46,9 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 	for i, e := range entries {
 		got := bt.entries[i]
-		if len(e.Tags) == 0 {
+		if e.Tags.Len() == 0 {
 			got.Width, e.Width = 0, 0 // not stored without tags
-			got.Tags, got.more, e.Tags, e.more = nil, nil, nil, nil
+			got.Tags, got.more, e.Tags, e.more = tagList{}, nil, tagList{}, nil
 		}
 		if !reflect.DeepEqual(got, e) {
 			t.Errorf("entry %d: decoded differently", i)
@@ -88,19 +88,19 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		for _, e := range bt.entries {
 			for i, c := range e.more {
-				if int(c.i) >= len(e.Tags) || c.n < 2 || i > 0 && c.i <= e.more[i-1].i {
-					t.Fatalf("count %+v of %d tags", c, len(e.Tags))
+				if int(c.i) >= e.Tags.Len() || c.n < 2 || i > 0 && c.i <= e.more[i-1].i {
+					t.Fatalf("count %+v of %d tags", c, e.Tags.Len())
 				}
 			}
-			if !slices.IsSorted(e.Tags) || len(slices.Compact(slices.Clone(e.Tags))) != len(e.Tags) {
+			if tags := e.Tags.values(); !slices.IsSorted(tags) || len(slices.Compact(slices.Clone(tags))) != len(tags) {
 				t.Fatal("tags not sorted and unique")
 			}
-			for _, tg := range e.Tags {
+			for _, tg := range e.Tags.values() {
 				if e.Width < 64 && tg>>e.Width != 0 {
 					t.Fatalf("tag %x wider than %d bits", tg, e.Width)
 				}
 			}
-			for i := range e.Tags {
+			for i := range e.Tags.Len() {
 				if e.Count(i) == 0 {
 					t.Fatal("a tag in no record")
 				}
@@ -208,7 +208,7 @@ func TestRiceDecodeAgreesWithBitwise(t *testing.T) {
 		t.Helper()
 		want, wantOK := riceDecodeBitwise(gaps, n, width, k)
 		got, err := riceDecode(gaps, n, width, k)
-		if (err == nil) != wantOK || (wantOK && !slices.Equal(got, want)) {
+		if (err == nil) != wantOK || (wantOK && !slices.Equal(got.values(), want)) {
 			t.Fatalf("n %d width %d k %d gaps %x: got %v, %v; want %v, %v", n, width, k, gaps, got, err, want, wantOK)
 		}
 	}
@@ -239,7 +239,7 @@ func TestRiceDecodeAgreesWithBitwise(t *testing.T) {
 		}
 		slices.Sort(tags)
 		tags = slices.Compact(tags)
-		gaps := riceEncode(tags, k)
+		gaps := riceEncode(tagsOf(tags...), k)
 		check(gaps, len(tags), width, k)
 		if len(gaps) > 0 {
 			check(gaps[:rng.IntN(len(gaps))], len(tags), width, k)
@@ -305,12 +305,60 @@ func TestCountsOverOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, x := range []*Entry{e, bt.entries[0]} {
-		if len(x.Tags) != 4 || len(x.more) != 2 {
-			t.Fatalf("%d tags, counts over one %v", len(x.Tags), x.more)
+		if x.Tags.Len() != 4 || len(x.more) != 2 {
+			t.Fatalf("%d tags, counts over one %v", x.Tags.Len(), x.more)
 		}
 		for tag, want := range map[uint64]uint32{3: 2, 5: 1, 7: 1, 9: 3, 4: 0} {
 			if c := x.find(tombstones.Tag(tag)); c != want {
 				t.Errorf("tag %d in %d records, want %d", tag, c, want)
+			}
+		}
+	}
+}
+
+// tagsOf returns a list of sorted, unique tags.
+func tagsOf(ts ...uint64) tagList {
+	l := makeTags(len(ts))
+	for _, t := range ts {
+		l.add(t)
+	}
+	return l
+}
+
+// values returns the tags of a list.
+func (l *tagList) values() []uint64 {
+	var out []uint64
+	l.each(func(_ int, t uint64) { out = append(out, t) })
+	return out
+}
+
+// TestTagList: tags of every width are found where they are, and tags
+// not in the list are not, across runs of high bits.
+func TestTagList(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, width := range []uint{8, 32, 33, 35, 48, 64} {
+		var ts []uint64
+		for range 3000 {
+			v := rng.Uint64()
+			if width < 64 {
+				v >>= 64 - width
+			}
+			ts = append(ts, v)
+		}
+		slices.Sort(ts)
+		ts = slices.Compact(ts)
+		l := tagsOf(ts...)
+		if l.Len() != len(ts) || !slices.Equal(l.values(), ts) {
+			t.Fatalf("width %d: %d tags back of %d", width, l.Len(), len(ts))
+		}
+		for i, v := range ts {
+			if j, ok := l.search(v); !ok || j != i {
+				t.Fatalf("width %d: tag %d found at %d, %v", width, i, j, ok)
+			}
+			if _, ok := slices.BinarySearch(ts, v+1); !ok {
+				if _, found := l.search(v + 1); found {
+					t.Fatalf("width %d: %x found, not in the list", width, v+1)
+				}
 			}
 		}
 	}

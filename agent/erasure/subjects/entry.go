@@ -51,8 +51,8 @@ type Entry struct {
 	// over the entry (see spread).
 	Width uint8
 	// Tags are the truncated tags (spread(tag) >> (64-Width)), sorted,
-	// unique; Count(i) is the number of records Tags[i] occurs in.
-	Tags []uint64
+	// unique; Count(i) is the number of records the i-th occurs in.
+	Tags tagList
 	// more are the counts of the tags that occur in more than one record,
 	// by increasing index: most tags occur in one (a customer list names
 	// each customer once), and an entry in memory costs little more than
@@ -63,7 +63,7 @@ type Entry struct {
 // tagCount is the number of records n of the tag at index i.
 type tagCount struct{ i, n uint32 }
 
-// Count returns the number of records Tags[i] occurs in.
+// Count returns the number of records the i-th tag occurs in.
 func (e *Entry) Count(i int) uint32 {
 	j, ok := slices.BinarySearchFunc(e.more, uint32(i), func(c tagCount, i uint32) int { return cmp.Compare(c.i, i) })
 	if ok {
@@ -72,7 +72,7 @@ func (e *Entry) Count(i int) uint32 {
 	return 1
 }
 
-// countOneMore counts one more record for Tags[i], the last tag so far.
+// countOneMore counts one more record for the i-th tag, the last so far.
 func (e *Entry) countOneMore(i int) {
 	if n := len(e.more); n > 0 && e.more[n-1].i == uint32(i) {
 		e.more[n-1].n++
@@ -114,27 +114,27 @@ func newEntry(key ContentKey, tags []uint64) *Entry {
 	}
 	e := &Entry{Key: key, Width: widthFor(distinct)}
 	shift := 64 - uint(e.Width)
-	e.Tags = make([]uint64, 0, distinct)
+	e.Tags = makeTags(distinct)
 	for _, t := range tags {
 		// Truncating keeps the order, so equal truncated tags are
 		// neighbours.
 		t >>= shift
-		if n := len(e.Tags); n > 0 && e.Tags[n-1] == t {
+		if n := e.Tags.Len(); n > 0 && e.Tags.last() == t {
 			e.countOneMore(n - 1)
 			continue
 		}
-		e.Tags = append(e.Tags, t)
+		e.Tags.add(t)
 	}
 	return e
 }
 
 // find returns the number of records tag occurs in (0: not there).
 func (e *Entry) find(tag tombstones.Tag) uint32 {
-	if len(e.Tags) == 0 {
+	if e.Tags.Len() == 0 {
 		return 0
 	}
 	t := spread(e.Key, uint64(tag)) >> (64 - uint(e.Width))
-	if i, ok := slices.BinarySearch(e.Tags, t); ok {
+	if i, ok := e.Tags.search(t); ok {
 		return e.Count(i)
 	}
 	return 0

@@ -73,7 +73,7 @@ func TestEntryRefsOnly(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: entry from refs\n%+v\nwant from records\n%+v", filepath.Base(f.name), got, want)
 		}
-		if len(want.Tags) > 0 {
+		if want.Tags.Len() > 0 {
 			tagged++
 		}
 		if len(want.more) > 0 {

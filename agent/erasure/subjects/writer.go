@@ -40,7 +40,7 @@ func (w *Writer) Add(ctx context.Context, e *Entry) error {
 	w.idx.Add(e)
 	w.mu.Lock()
 	w.pending = append(w.pending, e)
-	w.tags += len(e.Tags)
+	w.tags += e.Tags.Len()
 	full := len(w.pending) >= batchEntries || w.tags >= batchTags
 	var out []*Entry
 	if full {
@@ -79,7 +79,7 @@ func (w *Writer) save(ctx context.Context, entries []*Entry) error {
 		w.mu.Lock()
 		w.pending = append(entries, w.pending...)
 		for _, e := range entries {
-			w.tags += len(e.Tags)
+			w.tags += e.Tags.Len()
 		}
 		w.mu.Unlock()
 		return fmt.Errorf("saving the subject index: %w", err)
