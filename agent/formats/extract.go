@@ -93,8 +93,10 @@ type extractor struct {
 	// all offers every candidate to the matcher, also after one of the
 	// same kind matched (Options.AllCandidates).
 	all bool
-	// refsOnly keeps only the refs of records (Scanner.ScanRefs).
+	// refsOnly keeps only the refs of records (Scanner.ScanRefs), or,
+	// with keys set, their keys (Scanner.ScanKeys).
 	refsOnly bool
+	keys     *refKeys
 	// refs collects the refs of matches in scanning order; parsers take
 	// a record's refs from it when they add the record (see builder).
 	// refs[seg:] is the part being collected for the record at hand,

@@ -104,6 +104,11 @@ type Result struct {
 	// without duplicates; Records is then empty. It is all the subject
 	// index needs, in a fraction of the memory.
 	RecordRefs []string
+	// RecordKeys are, from Scanner.ScanKeys, the keys of the refs of
+	// every matching record, as RecordRefs are the refs; Flagged counts
+	// those the key function flagged. RecordRefs is then empty.
+	RecordKeys []uint64
+	Flagged    int
 
 	// matched and kinds are, for a result of ScanRefs, the number of
 	// matching records and the union of their kinds; kindList names them.
@@ -206,6 +211,7 @@ func (s *Scanner) ScanRefs(name string, data []byte) *Result {
 	s.x.startRefs(0)
 	res := scanWith(name, data, s.x, s.opts, 0)
 	res.kindList = s.x.sortedKinds(res.kinds)
+	s.x.releaseRefs()
 	return res
 }
 
@@ -367,6 +373,7 @@ func (b *builder) add(s, e int, k kindSet) {
 	// whose refs are the whole file's only.
 	if k != 0 {
 		b.res.addRecord(b.x, Record{Index: b.res.NumRecords, Offset: int64(s), Length: int64(e - s)}, k, b.mark)
+		b.dropKept()
 	} else {
 		b.x.dropRefs(b.mark)
 	}
@@ -386,7 +393,8 @@ func (b *builder) done() *Result {
 		b.gap |= b.x.scan(b.data[b.prev:])
 	}
 	if b.gap != 0 {
-		b.res = wholeResult(b.res.Format, b.data, b.x, b.gap|b.res.recordKinds(b.x), b.from)
+		res := wholeResult(b.res.Format, b.data, b.x, b.gap|b.res.recordKinds(b.x), b.from)
+		b.res = res.withKeysOf(b)
 	}
 	return b.res
 }
@@ -401,16 +409,19 @@ type builderState struct {
 	// of kinds only grows, so the saved one is the one to go back to.
 	refs, matched int
 	kinds         kindSet
+	keys, flagged int
 }
 
 func (b *builder) save() builderState {
 	return builderState{records: len(b.res.Records), num: b.res.NumRecords, prev: b.prev, mark: b.mark, gap: b.gap, lists: len(b.res.lists),
-		refs: len(b.res.RecordRefs), matched: b.res.matched, kinds: b.res.kinds}
+		refs: len(b.res.RecordRefs), matched: b.res.matched, kinds: b.res.kinds,
+		keys: len(b.res.RecordKeys), flagged: b.res.Flagged}
 }
 
 func (b *builder) restore(st builderState) {
 	b.res.Records = b.res.Records[:st.records]
 	b.res.RecordRefs = b.res.RecordRefs[:st.refs]
+	b.res.RecordKeys, b.res.Flagged = b.res.RecordKeys[:st.keys], st.flagged
 	b.res.matched, b.res.kinds = st.matched, st.kinds
 	b.res.NumRecords = st.num
 	b.res.lists = b.res.lists[:st.lists]
@@ -423,6 +434,12 @@ func (b *builder) restore(st builderState) {
 // collected from x.refs[mark] on: with its kinds and refs, or, for
 // ScanRefs, as its refs alone.
 func (r *Result) addRecord(x *extractor, rec Record, k kindSet, mark int) {
+	if x.refsOnly && x.keys != nil {
+		r.addKeys(x, mark)
+		r.matched++
+		r.kinds |= k
+		return
+	}
 	if x.refsOnly {
 		n := len(r.RecordRefs)
 		r.RecordRefs = append(r.RecordRefs, x.refs[mark:]...)

@@ -112,26 +112,24 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 		return nil
 	}
 	sc := ix.pool.Get().(*formats.Scanner)
-	// An entry needs each record's refs, not the records: ScanRefs keeps
-	// those alone, a fraction of the memory of a whole result.
-	res := sc.ScanRefs(path.Base(name), data)
+	// An entry needs the tags of each record's refs, not the records:
+	// ScanKeys keeps those alone, as they are found, in a fraction of
+	// the memory of a whole result or of the refs.
+	res := sc.ScanKeys(path.Base(name), data, tagKey)
 	ix.pool.Put(sc)
-	return ix.entryOf(name, content, res, res.RecordRefs)
+	return ix.entryOfTags(name, content, res, res.RecordKeys, res.Flagged > 0)
 }
 
-// entryOf builds the entry of a content scanned to res, whose records'
-// refs (each record's without duplicates) are refs.
-func (ix *Indexer) entryOf(name string, content repository.IDs, res *formats.Result, refs []string) *Entry {
-	tags := make([]uint64, 0, len(refs))
-	plainPhones := false
-	for _, ref := range refs {
-		t, phone, err := tombstones.ParseTagRef(ref)
-		if err != nil {
-			continue // not a ref of the tag matcher
-		}
-		tags = append(tags, uint64(t))
-		plainPhones = plainPhones || phone
-	}
+// tagKey is the key of a ref of the tag matcher: its tag, flagged for
+// the tail of a plain phone number. Other refs have none.
+func tagKey(ref string) (uint64, bool, bool) {
+	t, phone, err := tombstones.ParseTagRef(ref)
+	return uint64(t), phone, err == nil
+}
+
+// entryOfTags builds the entry of a content scanned to res, whose
+// records' tags (each record's once) are tags, which it overwrites.
+func (ix *Indexer) entryOfTags(name string, content repository.IDs, res *formats.Result, tags []uint64, plainPhones bool) *Entry {
 	e := newEntry(ix.Key(name, content), tags)
 	e.Format = res.Format
 	e.Fallback = res.Fallback != ""
