@@ -840,12 +840,6 @@ func (x *extractor) numbers(b []byte) kindSet {
 		if i = nextDigit(b, i); i >= n {
 			break
 		}
-		if wordBefore(b, i) {
-			for i < n && class[b[i]]&clDigit != 0 {
-				i++
-			}
-			continue
-		}
 		ng := 0
 		p := i
 		wide := false // a separator is not ASCII
@@ -893,6 +887,17 @@ func (x *extractor) numbers(b []byte) kindSet {
 			}
 			p = q
 		}
+		if ng < maxGroups && phraseDigits(gs[:ng]) < minNumberDigits {
+			// No number is this short, nor one starting inside the
+			// phrase, which ends here too: most digits in binary data
+			// and tables of amounts stop here.
+			i = gs[ng-1].e
+			continue
+		}
+		if wordBefore(b, i) {
+			i = gs[0].e // the first group runs on from a word
+			continue
+		}
 		i = gs[ng-1].e
 		last := ng
 		if wordAfter(b, gs[ng-1].e) {
@@ -910,6 +915,19 @@ func (x *extractor) numbers(b []byte) kindSet {
 		}
 	}
 	return s
+}
+
+// minNumberDigits is the fewest digits of a candidate phrase offers: a
+// phone number has at least seven.
+const minNumberDigits = 7
+
+// phraseDigits counts the digits of a phrase's groups.
+func phraseDigits(gs []group) int {
+	n := 0
+	for _, g := range gs {
+		n += g.e - g.s
+	}
+	return n
 }
 
 // widePhrase is phrase for a number with Unicode separators: they are
@@ -963,7 +981,7 @@ func (x *extractor) phrase(b []byte, gs []group, last int) kindSet {
 					s |= bitOrgnr
 				}
 			}
-			if digits >= 7 && (s&bitPhone == 0 || x.all) && x.want&bitPhone != 0 && (cand[0] == '+' || cand[0] == '0') && x.match(KindPhone, cand) {
+			if digits >= minNumberDigits && (s&bitPhone == 0 || x.all) && x.want&bitPhone != 0 && (cand[0] == '+' || cand[0] == '0') && x.match(KindPhone, cand) {
 				s |= bitPhone
 			}
 		}

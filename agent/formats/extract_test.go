@@ -40,6 +40,9 @@ func TestExtract(t *testing.T) {
 		{"07012345678", nil},
 		{"abc0701234567", nil},
 		{"0701234567x", nil},
+		{"abc12 070-123 45 67", kindsOf(KindPhone)}, // a word before the phrase, not the number
+		{"x070 123 45 67", nil},
+		{"12 34 5, 070-123 45 67", kindsOf(KindPhone)},
 		{"19800101-1231", kindsOf(KindPersonnummer)},
 		{"198001011231", kindsOf(KindPersonnummer)},
 		{"pnr 800101-1231,", kindsOf(KindPersonnummer)},
