@@ -34,7 +34,6 @@ func newCSVReader(body []byte, comma rune) csvReader {
 // csvRecords makes the records of data, whose rows after the byte order
 // mark (bom bytes) rows reads.
 func csvRecords(data []byte, bom int, rows csvRows, x *extractor, opts *Options) (*Result, error) {
-	body := data[bom:]
 	b := newBuilder(FormatCSV, data, x)
 	header, prev, err := rows.next()
 	if err == io.EOF {
@@ -43,6 +42,19 @@ func csvRecords(data []byte, bom int, rows csvRows, x *extractor, opts *Options)
 	if err != nil {
 		return nil, csvErr(err)
 	}
+	nameCols := csvNameCols(header, x, opts)
+	if len(nameCols) == 0 {
+		rows.skipFields()
+	}
+	if err := addCSVRows(b, bom, rows, prev, nameCols); err != nil {
+		return nil, err
+	}
+	return b.done(), nil
+}
+
+// csvNameCols returns the columns of header whose values are matched as
+// names.
+func csvNameCols(header []string, x *extractor, opts *Options) []int {
 	var nameCols []int
 	if opts != nil && x.want&bitName != 0 {
 		for i, h := range header {
@@ -53,9 +65,14 @@ func csvRecords(data []byte, bom int, rows csvRows, x *extractor, opts *Options)
 			}
 		}
 	}
-	if len(nameCols) == 0 {
-		rows.skipFields()
-	}
+	return nameCols
+}
+
+// addCSVRows adds the rows that rows reads as records; prev is where
+// the previous row ended, in the body after the byte order mark (bom
+// bytes).
+func addCSVRows(b *builder, bom int, rows csvRows, prev int, nameCols []int) error {
+	x, body := b.x, b.data[bom:]
 	var buf, nb []byte
 	for {
 		row, e, err := rows.next()
@@ -63,7 +80,7 @@ func csvRecords(data []byte, bom int, rows csvRows, x *extractor, opts *Options)
 			break
 		}
 		if err != nil {
-			return nil, csvErr(err)
+			return csvErr(err)
 		}
 		s := prev
 		prev = e
@@ -93,7 +110,7 @@ func csvRecords(data []byte, bom int, rows csvRows, x *extractor, opts *Options)
 		}
 		b.add(bom+s, bom+e, k)
 	}
-	return b.done(), nil
+	return nil
 }
 
 // csvRows reads the rows of a CSV file: next returns a row's fields (valid

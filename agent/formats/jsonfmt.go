@@ -10,17 +10,22 @@ import (
 // scanJSONL scans JSON Lines: a non-blank line is a record.
 func scanJSONL(data []byte, x *extractor) (*Result, error) {
 	b := newBuilder(FormatJSONL, data, x)
+	jsonLines(b, bomLen(data))
+	return b.done(), nil
+}
+
+// jsonLines adds the JSON Lines records from p on.
+func jsonLines(b *builder, p int) {
 	var buf []byte
-	for p := bomLen(data); p < len(data); {
+	for data := b.data; p < len(data); {
 		e := lineEnd(data, p)
 		line := data[p:e]
 		if len(bytes.TrimSpace(line)) > 0 {
 			buf = unescapeJSON(buf[:0], line)
-			b.add(p, e, x.scan(buf))
+			b.add(p, e, b.x.scan(buf))
 		}
 		p = e
 	}
-	return b.done(), nil
 }
 
 // scanJSON scans a JSON document: the elements of a top-level array are

@@ -15,12 +15,17 @@ func scanText(name string, data []byte, x *extractor, opts *Options, depth int) 
 		return scanUTF16(name, data, x, opts, depth)
 	}
 	b := newBuilder(FormatText, data, x)
-	for p := bomLen(data); p < len(data); {
+	textLines(b, bomLen(data))
+	return b.done(), nil
+}
+
+// textLines adds the lines of text from p on as records.
+func textLines(b *builder, p int) {
+	for data := b.data; p < len(data); {
 		e := lineEnd(data, p)
-		b.add(p, e, x.scan(data[p:e]))
+		b.add(p, e, b.x.scan(data[p:e]))
 		p = e
 	}
-	return b.done(), nil
 }
 
 // scanUTF16Text splits UTF-16 text at U+000A code units.
