@@ -97,6 +97,8 @@ type extractor struct {
 	// with keys set, their keys (Scanner.ScanKeys).
 	refsOnly bool
 	keys     *refKeys
+	// track, if set, takes checkpoints of a ScanKeysAfter scan.
+	track *tracker
 	// refs collects the refs of matches in scanning order; parsers take
 	// a record's refs from it when they add the record (see builder).
 	// refs[seg:] is the part being collected for the record at hand,

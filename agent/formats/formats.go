@@ -384,6 +384,9 @@ func (b *builder) add(s, e int, k kindSet) {
 	b.res.NumRecords++
 	b.mark = len(b.x.refs)
 	b.x.startRefs(b.mark)
+	if b.x.track != nil {
+		b.x.track.note(b, e)
+	}
 }
 
 // done scans the rest of the file; an identifier outside every record makes
