@@ -72,6 +72,11 @@ func (e *Eraser) index(ctx context.Context, ix *subjects.Indexer) (*subjects.Ind
 // maskingRedactor redacts with one tombstone's matcher but masks paths
 // with every active tombstone's: a message about this erasure must not
 // name another erased subject either.
+// minVersioned is the smallest redacted file whose index scan is kept
+// for the next version of it: the large files that change a little
+// every day are what an erasure spends its time on.
+const minVersioned = 1 << 20
+
 type maskingRedactor struct {
 	*formats.Redactor
 	mask *formats.Redactor
@@ -156,6 +161,9 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	}
 	w := subjects.NewWriter(e.repo, idx)
 	var indexErr error
+	// The rewrite redacts every version of a changed file; each is
+	// indexed from where it stops sharing the previous one's bytes.
+	versions := make(map[string]*formats.KeysScan)
 	res, err := erasure.Run(ctx, e.repo, erasure.Options{
 		Tombstone:  id,
 		Mode:       string(t.Mode),
@@ -167,8 +175,14 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 		Now:        opts.now,
 		Window:     opts.Window,
 		IndexLimit: ix.MaxSize(),
-		Indexed: func(_ string, node *repository.Node, data []byte) {
-			if err := w.Add(ctx, ix.Entry(node.Name, node.Content, data)); err != nil && indexErr == nil {
+		Indexed: func(p string, node *repository.Node, data []byte) {
+			var ent *subjects.Entry
+			if len(data) < minVersioned {
+				ent = ix.Entry(node.Name, node.Content, data)
+			} else {
+				ent, versions[p] = ix.EntryAfter(versions[p], node.Name, node.Content, data)
+			}
+			if err := w.Add(ctx, ent); err != nil && indexErr == nil {
 				indexErr = err
 			}
 		},

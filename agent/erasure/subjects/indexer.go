@@ -120,6 +120,21 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 	return ix.entryOfTags(name, content, res, res.RecordKeys, res.Flagged > 0)
 }
 
+// EntryAfter is Entry for the next version of a file whose previous
+// version prev described (nil for a first version): what the two share
+// up to a record is not scanned again (formats.Scanner.ScanKeysAfter).
+// next describes this version for the one after it, nil when there is
+// nothing to keep.
+func (ix *Indexer) EntryAfter(prev *formats.KeysScan, name string, content repository.IDs, data []byte) (e *Entry, next *formats.KeysScan) {
+	if int64(len(data)) > ix.MaxSize() {
+		return nil, nil
+	}
+	sc := ix.pool.Get().(*formats.Scanner)
+	res, next := sc.ScanKeysAfter(prev, path.Base(name), data, tagKey)
+	ix.pool.Put(sc)
+	return ix.entryOfTags(name, content, res, res.RecordKeys, res.Flagged > 0), next
+}
+
 // tagKey is the key of a ref of the tag matcher: its tag, flagged for
 // the tail of a plain phone number. Other refs have none.
 func tagKey(ref string) (uint64, bool, bool) {
