@@ -8,18 +8,21 @@ import (
 	"unicode/utf8"
 )
 
-// KeysScan is what ScanKeysAfter keeps of a file of a line-oriented
-// format (text, JSON Lines, CSV without quotes) for scanning the next
-// version of it: checkpoints at record ends, each with a hash of the
-// bytes up to it and what the scan had found so far. A version that
-// shares the bytes up to a checkpoint shares its records up to there,
-// and is scanned only from there on. It holds no text, only the keys of
-// the records up to its last checkpoint.
-type KeysScan struct {
-	ctx   lineContext
-	seeds [2]maphash.Seed
-	marks []checkpoint
-	keys  []uint64 // RecordKeys up to the last checkpoint
+// LineScan is what ScanAfter and ScanKeysAfter keep of a file of a
+// line-oriented format (text, JSON Lines, CSV without quotes) for
+// scanning the next version of it: checkpoints at record ends, each with
+// a hash of the bytes up to it and what the scan had found so far. A
+// version that shares the bytes up to a checkpoint shares its records up
+// to there, and is scanned only from there on. It holds no text: the
+// matching records, or the keys of their refs, up to its last
+// checkpoint.
+type LineScan struct {
+	ctx    lineContext
+	seeds  [2]maphash.Seed
+	marks  []checkpoint
+	byKeys bool     // made by ScanKeysAfter
+	keys   []uint64 // RecordKeys up to the last checkpoint
+	recs   []Record // Records up to the last checkpoint
 }
 
 // lineContext is what decides how the records of a line-oriented file
@@ -38,10 +41,10 @@ func (c *lineContext) equal(o *lineContext) bool {
 // checkpoint is the state of a scan just past a record that ends with a
 // newline at end.
 type checkpoint struct {
-	end                             int
-	records, keys, flagged, matched int
-	kinds                           kindSet
-	sum                             [2]uint64 // of data[:end]
+	end                                   int
+	records, recs, keys, flagged, matched int
+	kinds                                 kindSet
+	sum                                   [2]uint64 // of data[:end]
 }
 
 // checkpointEvery is about how many bytes lie between checkpoints: at
@@ -73,37 +76,60 @@ func (t *tracker) note(b *builder, e int) {
 	t.h[1].Write(b.data[t.done:e])
 	t.done = e
 	r := b.res
-	t.marks = append(t.marks, checkpoint{end: e, records: r.NumRecords, keys: len(r.RecordKeys), flagged: r.Flagged,
+	t.marks = append(t.marks, checkpoint{end: e, records: r.NumRecords, recs: len(r.Records), keys: len(r.RecordKeys), flagged: r.Flagged,
 		matched: r.matched, kinds: r.kinds, sum: [2]uint64{t.h[0].Sum64(), t.h[1].Sum64()}})
 }
 
-// ScanKeysAfter is ScanKeys for the next version of a file whose
-// previous version prev described (nil for a first version): where the
-// two share their bytes up to a checkpoint, the records up to there are
-// taken from prev and only the rest is scanned. The result is exactly
-// what ScanKeys gives. next describes data for the version after it; it
-// is nil for a file that is not line-oriented, or whose scan made it one
-// record.
-func (s *Scanner) ScanKeysAfter(prev *KeysScan, name string, data []byte, key RefKey) (res *Result, next *KeysScan) {
+// ScanAfter is Scan for the next version of a file whose previous
+// version prev described (nil for a first version): where the two share
+// their bytes up to a checkpoint, the records up to there are taken from
+// prev and only the rest is scanned. The result is exactly what Scan
+// gives. next describes data for the version after it; it is nil for a
+// file that is not line-oriented, or whose scan made it one record.
+func (s *Scanner) ScanAfter(prev *LineScan, name string, data []byte) (res *Result, next *LineScan) {
+	return s.scanAfter(prev, name, data, nil)
+}
+
+// ScanKeysAfter is ScanAfter for ScanKeys: prev must come from
+// ScanKeysAfter with the same key function.
+func (s *Scanner) ScanKeysAfter(prev *LineScan, name string, data []byte, key RefKey) (res *Result, next *LineScan) {
+	return s.scanAfter(prev, name, data, key)
+}
+
+// scanAfter is ScanKeysAfter with a key function, ScanAfter without.
+func (s *Scanner) scanAfter(prev *LineScan, name string, data []byte, key RefKey) (res *Result, next *LineScan) {
+	scan := func() *Result {
+		if key != nil {
+			return s.ScanKeys(name, data, key)
+		}
+		return s.Scan(name, data)
+	}
 	ctx, ok := s.lineContext(name, data)
 	if !ok {
-		return s.ScanKeys(name, data, key), nil
+		return scan(), nil
 	}
-	if prev != nil && prev.ctx.equal(&ctx) {
-		if res, next := s.resumeKeys(prev, data, key); res != nil {
+	if prev != nil && prev.byKeys == (key != nil) && prev.ctx.equal(&ctx) {
+		if res, next := s.resume(prev, data, key); res != nil {
 			return res, next
 		}
 	}
-	next = &KeysScan{ctx: ctx, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+	next = &LineScan{ctx: ctx, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, byKeys: key != nil}
 	s.x.track = newTracker(next.seeds)
-	res = s.ScanKeys(name, data, key)
+	res = scan()
 	next.marks = s.x.track.marks
 	s.x.track = nil
 	if res.Whole || res.Fallback != "" || res.Format != ctx.format || len(next.marks) == 0 {
 		return res, nil
 	}
-	next.keys = slices.Clone(res.RecordKeys[:next.marks[len(next.marks)-1].keys])
+	next.keep(res)
 	return res, next
+}
+
+// keep keeps what res found up to the last checkpoint.
+func (ls *LineScan) keep(res *Result) {
+	m := ls.marks[len(ls.marks)-1]
+	ls.keys = slices.Clone(res.RecordKeys[:m.keys])
+	ls.recs = slices.Clone(res.Records[:m.recs])
 }
 
 // lineContext returns how data, a file named name, is read, when it is
@@ -134,10 +160,11 @@ func (s *Scanner) lineContext(name string, data []byte) (lineContext, bool) {
 	return c, false
 }
 
-// resumeKeys scans data from the last checkpoint of prev whose bytes it
-// shares; nil when it shares none, or the rest of it turns the file into
-// one record (the caller scans it whole then).
-func (s *Scanner) resumeKeys(prev *KeysScan, data []byte, key RefKey) (res *Result, next *KeysScan) {
+// resume scans data from the last checkpoint of prev whose bytes it
+// shares, with key for ScanKeysAfter; nil when it shares none, or the
+// rest of it turns the file into one record (the caller scans it whole
+// then).
+func (s *Scanner) resume(prev *LineScan, data []byte, key RefKey) (res *Result, next *LineScan) {
 	t := newTracker(prev.seeds)
 	last := -1
 	for i, m := range prev.marks {
@@ -167,10 +194,16 @@ func (s *Scanner) resumeKeys(prev *KeysScan, data []byte, key RefKey) (res *Resu
 			res, next = nil, nil
 		}
 	}()
-	x.refsOnly, x.keys, x.track = true, &refKeys{key: key, flat: true}, t
+	x.track = t
+	if key != nil {
+		x.refsOnly, x.keys = true, &refKeys{key: key, flat: true}
+	}
 	x.startRefs(0)
 	b := newBuilder(prev.ctx.format, data, x)
-	b.res.RecordKeys = append(make([]uint64, 0, m.keys+m.keys/8), prev.keys[:m.keys]...)
+	if key != nil {
+		b.res.RecordKeys = append(make([]uint64, 0, m.keys+m.keys/8), prev.keys[:m.keys]...)
+	}
+	b.res.Records = slices.Clone(prev.recs[:m.recs])
 	b.res.NumRecords, b.res.Flagged, b.res.matched, b.res.kinds = m.records, m.flagged, m.matched, m.kinds
 	b.prev = m.end
 	switch c := prev.ctx; c.format {
@@ -194,9 +227,11 @@ func (s *Scanner) resumeKeys(prev *KeysScan, data []byte, key RefKey) (res *Resu
 		x.dropRefs(0)
 		return nil, nil
 	}
-	res.kindList = x.sortedKinds(res.kinds)
-	x.releaseRefs()
-	next = &KeysScan{ctx: prev.ctx, seeds: prev.seeds, marks: t.marks}
-	next.keys = slices.Clone(res.RecordKeys[:t.marks[len(t.marks)-1].keys])
+	if key != nil {
+		res.kindList = x.sortedKinds(res.kinds)
+		x.releaseRefs()
+	}
+	next = &LineScan{ctx: prev.ctx, seeds: prev.seeds, marks: t.marks, byKeys: key != nil}
+	next.keep(res)
 	return res, next
 }

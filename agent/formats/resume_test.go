@@ -65,27 +65,64 @@ func scanKeysTag(ref string) (uint64, bool, bool) {
 	return binary.BigEndian.Uint64([]byte(ref[1:])), ref[0] == 'p', true
 }
 
-// TestScanKeysAfter checks that scanning a version after the previous
-// one finds exactly what scanning it alone finds, for every file of a
-// generated server made large, and for versions of each as a day would
-// change it, scanned one after the other; and that versions sharing
-// their start were scanned from a checkpoint.
-func TestScanKeysAfter(t *testing.T) {
+// sameRecords reports how got, a result of ScanAfter, differs from
+// want, Scan's result for the same file.
+func sameRecords(t *testing.T, name string, want, got *Result) {
+	t.Helper()
+	sameKeys(t, name, want, got)
+	if len(want.Records) != len(got.Records) {
+		t.Errorf("%s: %d matching records, want %d", name, len(got.Records), len(want.Records))
+		return
+	}
+	for i, w := range want.Records {
+		g := got.Records[i]
+		if w.Index != g.Index || w.Offset != g.Offset || w.Length != g.Length || !slices.Equal(w.Kinds, g.Kinds) || !slices.Equal(w.Refs, g.Refs) {
+			t.Errorf("%s: record %d is %+v, want %+v", name, i, g, w)
+		}
+	}
+}
+
+// TestScanAfter checks that scanning a version after the previous one
+// finds exactly what scanning it alone finds, by ScanAfter and
+// ScanKeysAfter, for every file of a generated server made large, and
+// for versions of each as a day would change it, scanned one after the
+// other; and that versions sharing their start were scanned from a
+// checkpoint.
+func TestScanAfter(t *testing.T) {
 	ds := generate(t, gen.SmallConfig(42))
 	m := subjectMatcher(t, ds)
 	key, err := tombstones.GenerateSubjectKey()
 	if err != nil {
 		t.Fatal(err)
 	}
+	tm := tombstones.NewTagMatcher(m.Normalizer(), key)
 	opts := datasetOptions(t, ds)
-	opts.AllCandidates = true
+	all := *opts
+	all.AllCandidates = true
 	for _, mc := range []struct {
 		name string
 		m    Matcher
-	}{{"tags", tombstones.NewTagMatcher(m.Normalizer(), key)}, {"subjects", m}} {
+		opts *Options
+		key  RefKey
+	}{
+		{"keys/tags", tm, &all, scanKeysTag},
+		{"keys/subjects", m, &all, scanKeysTag},
+		{"records/subjects", m, opts, nil},
+		{"records/tags", tm, &all, nil},
+	} {
 		t.Run(mc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
-			whole, after := NewScanner(mc.m, opts), NewScanner(mc.m, opts)
+			whole, after := NewScanner(mc.m, mc.opts), NewScanner(mc.m, mc.opts)
+			check := func(name, what string, data []byte, prev *LineScan) *LineScan {
+				if mc.key != nil {
+					got, next := after.ScanKeysAfter(prev, name, data, mc.key)
+					sameKeys(t, what, whole.ScanKeys(name, data, mc.key), got)
+					return next
+				}
+				got, next := after.ScanAfter(prev, name, data)
+				sameRecords(t, what, whole.Scan(name, data), got)
+				return next
+			}
 			resumed, flat := 0, 0
 			for _, f := range ds.Files {
 				data, err := os.ReadFile(filepath.Join(ds.Root, filepath.FromSlash(f)))
@@ -97,16 +134,14 @@ func TestScanKeysAfter(t *testing.T) {
 					data = append(data, data...)
 				}
 				name := path.Base(f)
-				res, prev := after.ScanKeysAfter(nil, name, data, scanKeysTag)
-				sameKeys(t, f, whole.ScanKeys(name, data, scanKeysTag), res)
+				prev := check(name, f, data, nil)
 				if prev == nil {
 					continue
 				}
 				flat++
 				for i, v := range edits(data, r) {
-					got, next := after.ScanKeysAfter(prev, name, v, scanKeysTag)
-					sameKeys(t, fmt.Sprintf("%s version %d", f, i), whole.ScanKeys(name, v, scanKeysTag), got)
-					if got, _ := after.resumeKeys(prev, v, scanKeysTag); got != nil {
+					next := check(name, fmt.Sprintf("%s version %d", f, i), v, prev)
+					if got, _ := after.resume(prev, v, mc.key); got != nil {
 						resumed++
 					}
 					if next != nil && i%2 == 0 {
@@ -122,10 +157,10 @@ func TestScanKeysAfter(t *testing.T) {
 	}
 }
 
-// TestScanKeysAfterContext checks that a version read another way (a
+// TestScanAfterContext checks that a version read another way (a
 // new delimiter or name columns, quotes, another format) is scanned
 // whole.
-func TestScanKeysAfterContext(t *testing.T) {
+func TestScanAfterContext(t *testing.T) {
 	m := allMatcher(t)
 	opts := &Options{AllCandidates: true, NameColumns: []string{"namn"}}
 	var b strings.Builder

@@ -163,7 +163,7 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	var indexErr error
 	// The rewrite redacts every version of a changed file; each is
 	// indexed from where it stops sharing the previous one's bytes.
-	versions := make(map[string]*formats.KeysScan)
+	versions := make(map[string]*formats.LineScan)
 	res, err := erasure.Run(ctx, e.repo, erasure.Options{
 		Tombstone:  id,
 		Mode:       string(t.Mode),

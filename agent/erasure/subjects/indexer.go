@@ -125,7 +125,7 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 // up to a record is not scanned again (formats.Scanner.ScanKeysAfter).
 // next describes this version for the one after it, nil when there is
 // nothing to keep.
-func (ix *Indexer) EntryAfter(prev *formats.KeysScan, name string, content repository.IDs, data []byte) (e *Entry, next *formats.KeysScan) {
+func (ix *Indexer) EntryAfter(prev *formats.LineScan, name string, content repository.IDs, data []byte) (e *Entry, next *formats.LineScan) {
 	if int64(len(data)) > ix.MaxSize() {
 		return nil, nil
 	}
