@@ -164,10 +164,12 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	// The rewrite redacts every version of a changed file; each is
 	// indexed from where it stops sharing the previous one's bytes.
 	versions := make(map[string]*formats.LineScan)
+	red := formats.NewRedactor(m, fopts)
+	red.KeepVersions(minVersioned)
 	res, err := erasure.Run(ctx, e.repo, erasure.Options{
 		Tombstone:  id,
 		Mode:       string(t.Mode),
-		Redactor:   maskingRedactor{formats.NewRedactor(m, fopts), formats.NewRedactor(all, fopts)},
+		Redactor:   maskingRedactor{red, formats.NewRedactor(all, fopts)},
 		Screen:     idx.Screen([]tombstones.Tombstone{t}),
 		Rules:      rules,
 		Mirror:     mirror,
