@@ -943,6 +943,9 @@ func (e *eraser) prune(ctx context.Context) error {
 			extra = append(extra, h)
 		}
 	}
+	// staleBlobs found what the snapshots use; Prune need not walk them
+	// again.
+	opts.Used, opts.UsedFor = e.used, e.usedFor
 	st, err := e.repo.Prune(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("pruning after the rewrite: %w", err)
@@ -1031,11 +1034,7 @@ func (e *eraser) staleBlobs(ctx context.Context) (repository.BlobSet, error) {
 // nothing else changes them, a snapshot's ID is the hash of its content,
 // and the blobs it references stay what they are whatever a prune does.
 func (e *eraser) usedBlobs(ctx context.Context, snaps []*repository.Snapshot) (repository.BlobSet, error) {
-	ids := make(repository.IDs, len(snaps))
-	for i, sn := range snaps {
-		ids[i] = sn.ID
-	}
-	slices.SortFunc(ids, func(a, b repository.ID) int { return bytes.Compare(a[:], b[:]) })
+	ids := repository.SortedIDs(snaps)
 	if e.used != nil && slices.Equal(ids, e.usedFor) {
 		return e.used, nil
 	}

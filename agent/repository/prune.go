@@ -1,9 +1,11 @@
 package repository
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"lethe/backends"
@@ -29,6 +31,11 @@ type PruneOptions struct {
 	DryRun bool
 	// Progress, if set, is called after each repacked pack.
 	Progress func(done, total int)
+	// Used, if set, is what UsedBlobs found for the snapshots whose IDs
+	// are UsedFor, sorted: Prune takes it instead of walking their trees
+	// again when those are the repository's snapshots.
+	Used    BlobSet
+	UsedFor IDs
 }
 
 // PruneStats describes what Prune did (or would do).
@@ -45,6 +52,16 @@ type PruneStats struct {
 	// RemovedPacks lists every pack file deleted (repacked, unused and
 	// unindexed ones), e.g. for purging caches.
 	RemovedPacks IDs
+}
+
+// SortedIDs returns the IDs of snaps in byte order.
+func SortedIDs(snaps []*Snapshot) IDs {
+	ids := make(IDs, len(snaps))
+	for i, sn := range snaps {
+		ids[i] = sn.ID
+	}
+	slices.SortFunc(ids, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
 }
 
 // UsedBlobs walks the trees of snaps and returns every tree and data blob
@@ -127,9 +144,11 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (st PruneStat
 		}
 		return st, fmt.Errorf("refusing to prune: %w", errors.Join(errs...))
 	}
-	used, err := r.UsedBlobs(ctx, snaps)
-	if err != nil {
-		return st, fmt.Errorf("finding used blobs: %w", err)
+	used := opts.Used
+	if used == nil || !slices.Equal(SortedIDs(snaps), opts.UsedFor) {
+		if used, err = r.UsedBlobs(ctx, snaps); err != nil {
+			return st, fmt.Errorf("finding used blobs: %w", err)
+		}
 	}
 	existing := map[ID]int64{}
 	if err := r.List(ctx, backends.PackFile, func(id ID, size int64) error {

@@ -186,3 +186,53 @@ func TestApplyPolicy(t *testing.T) {
 		t.Errorf("keep-daily kept %v, want the newest of the day", keep[0].Time)
 	}
 }
+
+// TestPruneTakesUsed checks that Prune takes the used blobs it is given
+// for the repository's snapshots as they are, and walks them itself when
+// they were found for other snapshots.
+func TestPruneTakesUsed(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRepo(t, Options{PackSize: 1 << 20})
+	gone := randomData(1, 200000, false)
+	kept := randomData(2, 2000, false)
+	fileSnapshot(t, r, "a", [][]byte{gone}, time.Unix(1000, 0), "h")
+	fileSnapshot(t, r, "b", [][]byte{kept}, time.Unix(2000, 0), "h")
+	if _, err := r.Forget(ctx, ExpirePolicy{Last: 1}, GroupBy{}, false); err != nil {
+		t.Fatal(err)
+	}
+	snaps, _, err := r.LoadAllSnapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := r.UsedBlobs(ctx, snaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Found for other snapshots: not taken, so nothing used is lost.
+	other := SortedIDs(snaps)
+	other[0][0] ^= 1
+	want, err := r.Prune(ctx, PruneOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Prune(ctx, PruneOptions{DryRun: true, Used: BlobSet{}, UsedFor: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.UsedBlobs != want.UsedBlobs || st.UnusedBlobs != want.UnusedBlobs {
+		t.Fatalf("with a set found for other snapshots: %+v, want %+v", st, want)
+	}
+	// Found for these: taken as it is.
+	if st, err = r.Prune(ctx, PruneOptions{DryRun: true, Used: BlobSet{}, UsedFor: SortedIDs(snaps)}); err != nil {
+		t.Fatal(err)
+	}
+	if st.UsedBlobs != 0 {
+		t.Fatalf("an empty used set given for these snapshots was not taken: %+v", st)
+	}
+	if _, err = r.Prune(ctx, PruneOptions{Used: used, UsedFor: SortedIDs(snaps)}); err != nil {
+		t.Fatal(err)
+	}
+	if r.HasBlob(BlobHandle{ID: Hash(gone), Type: DataBlob}) || !r.HasBlob(BlobHandle{ID: Hash(kept), Type: DataBlob}) {
+		t.Fatal("prune with the given used set kept the wrong blobs")
+	}
+}
