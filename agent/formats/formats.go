@@ -540,6 +540,29 @@ func cutRecords(data []byte, res *Result, recs []Record) (out []byte, gone bool)
 // data[:0]: the kept bytes move only towards the start, so cutting in
 // place needs no second buffer the size of the file.
 func cutRecordsTo(dst, data []byte, res *Result, recs []Record) (out []byte, gone bool) {
+	out = dst
+	p := 0
+	for _, c := range cutSpans(res, recs) {
+		c.e = min(c.e, len(data)) // records from another version of the file
+		if c.s < p {
+			c.s = p // overlapping cuts: never re-emit removed bytes
+		}
+		if c.e <= c.s {
+			continue
+		}
+		out = append(out, data[p:c.s]...)
+		p = c.e
+	}
+	out = append(out, data[p:]...)
+	if len(out) == 0 {
+		return nil, true // every byte belonged to removed records
+	}
+	return out, false
+}
+
+// cutSpans returns the byte ranges removing recs from a file whose
+// records are ranges of its bytes cuts, by their start.
+func cutSpans(res *Result, recs []Record) []span {
 	remove := make(map[int]bool, len(recs))
 	for _, r := range recs {
 		remove[r.Index] = true
@@ -558,24 +581,23 @@ func cutRecordsTo(dst, data []byte, res *Result, recs []Record) (out []byte, gon
 		}
 	}
 	slices.SortFunc(cuts, func(a, b span) int { return cmp.Compare(a.s, b.s) })
-	out = dst
-	p := 0
-	for _, c := range cuts {
-		c.e = min(c.e, len(data)) // records from another version of the file
-		if c.s < p {
-			c.s = p // overlapping cuts: never re-emit removed bytes
-		}
-		if c.e <= c.s {
-			continue
-		}
-		out = append(out, data[p:c.s]...)
-		p = c.e
+	return cuts
+}
+
+// unchangedPrefix returns how many bytes at the start of data, scanned
+// to res, redacting recs leaves as they are.
+func unchangedPrefix(data []byte, res *Result, recs []Record) int {
+	if len(recs) == 0 {
+		return len(data)
 	}
-	out = append(out, data[p:]...)
-	if len(out) == 0 {
-		return nil, true // every byte belonged to removed records
+	if res.Whole || res.gzip != nil || res.sqlite != nil {
+		return 0
 	}
-	return out, false
+	cuts := cutSpans(res, recs)
+	if len(cuts) == 0 {
+		return len(data)
+	}
+	return min(max(cuts[0].s, 0), len(data))
 }
 
 // cuts returns the byte ranges to cut from a list to remove the chosen items.

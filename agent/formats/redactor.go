@@ -149,12 +149,13 @@ func (r *Redactor) Redact(ctx context.Context, name string, open func() (io.Read
 	f := c.findings()
 	if !c.streamed {
 		r.release(sc)
+		same := unchangedPrefix(c.data, c.res, c.res.Records)
 		// c.data is this call's own: cut in place rather than copy.
 		out, gone := redactInPlace(c.data, c.res, c.res.Records)
 		if f.Dropped = gone; gone {
 			return nil, f, nil
 		}
-		return &HeldReader{Reader: bytes.NewReader(out), data: out}, f, nil
+		return &HeldReader{Reader: bytes.NewReader(out), data: out, same: same}, f, nil
 	}
 	if f.Removed > 0 {
 		r.release(sc)
@@ -175,11 +176,16 @@ func (r *Redactor) Redact(ctx context.Context, name string, open func() (io.Read
 type HeldReader struct {
 	*bytes.Reader
 	data []byte
+	same int
 }
 
 // Bytes returns all of the content, whatever was read; the caller must
 // not modify it.
 func (h *HeldReader) Bytes() []byte { return h.data }
+
+// Unchanged returns how many bytes at the start of the content are as
+// they were read: the redaction changed nothing before them.
+func (h *HeldReader) Unchanged() int { return h.same }
 
 // Close does nothing: the content is only memory.
 func (h *HeldReader) Close() error { return nil }

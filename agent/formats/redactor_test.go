@@ -455,3 +455,44 @@ func TestRedactErrorsMasked(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// TestRedactUnchanged checks that the start Redact says a redaction left
+// unchanged is the start of what was read, in every file of a generated
+// server, and that it reaches up to the first record removed.
+func TestRedactUnchanged(t *testing.T) {
+	ds := generate(t, gen.SmallConfig(2026))
+	red := NewRedactor(subjectMatcher(t, ds), datasetOptions(t, ds))
+	inside := 0
+	for _, f := range ds.Files {
+		data, err := os.ReadFile(filepath.Join(ds.Root, filepath.FromSlash(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, fnd, err := red.Redact(t.Context(), path.Base(f), func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(slices.Clone(data))), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, ok := rc.(*HeldReader)
+		if !ok {
+			continue
+		}
+		out, u := h.Bytes(), h.Unchanged()
+		if u > len(out) || !bytes.Equal(out[:u], data[:u]) {
+			t.Errorf("%s: the first %d bytes are said unchanged, and are not", f, u)
+		}
+		if fnd.Removed == 0 && u != len(data) {
+			t.Errorf("%s: nothing removed, but only %d of %d bytes unchanged", f, u, len(data))
+		}
+		if fnd.Removed > 0 && !fnd.Dropped && u > 0 && u < len(out) {
+			inside++
+			if res := NewScanner(subjectMatcher(t, ds), datasetOptions(t, ds)).Scan(path.Base(f), data); len(res.Records) > 0 && u > int(res.Records[0].Offset) {
+				t.Errorf("%s: %d bytes unchanged, past the first record removed at %d", f, u, res.Records[0].Offset)
+			}
+		}
+	}
+	if inside == 0 {
+		t.Error("no redaction left a start unchanged")
+	}
+}
