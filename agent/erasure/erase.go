@@ -822,6 +822,13 @@ func (e *eraser) saveRedacted(ctx context.Context, fo *fileOutcome, rc io.Reader
 		held, keep = redactedHook(node.Name, data), nil
 		in = bytes.NewReader(held)
 	}
+	if u, ok := rc.(interface{ Unchanged() int }); ok && redactedHook == nil {
+		// The old content's chunks before the first byte the redaction
+		// changed are the new content's too: content-defined chunking
+		// starts afresh at every chunk's end.
+		skip := e.unchangedChunks(fo, node, u.Unchanged())
+		in = bytes.NewReader(held[skip:])
+	}
 	// Most chunks are near the average size: Next grows the buffer for a
 	// larger one, and the largest is kept for the next file.
 	if e.chunkBuf == nil {
@@ -854,6 +861,26 @@ func (e *eraser) saveRedacted(ctx context.Context, fo *fileOutcome, rc io.Reader
 		fo.data = keep.Bytes()
 	}
 	return nil
+}
+
+// unchangedChunks takes into fo the chunks of node's content that lie
+// wholly in its first unchanged bytes, and returns their length.
+func (e *eraser) unchangedChunks(fo *fileOutcome, node *repository.Node, unchanged int) int {
+	off := 0
+	for _, id := range node.Content {
+		pbs := e.repo.LookupAll(repository.BlobHandle{ID: id, Type: repository.DataBlob})
+		if len(pbs) == 0 {
+			break
+		}
+		n := int(pbs[0].DataLength())
+		if off+n > unchanged {
+			break
+		}
+		fo.content = append(fo.content, id)
+		fo.size += uint64(n)
+		off += n
+	}
+	return off
 }
 
 // redactedHook, set by tests only, replaces the redacted content of the
