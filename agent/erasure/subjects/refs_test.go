@@ -1,6 +1,7 @@
 package subjects
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -213,4 +214,36 @@ func customerCSV(size int) []byte {
 		csv = append(csv, "K"+itoa(i)+";Anna Svensson;anna.svensson"+itoa(i)+"@example.se;070-"+itoa(1000000+i%9000000)+";Uppsala\n"...)
 	}
 	return csv
+}
+
+// TestEntryAfter checks that the entry of each version of a growing CSV,
+// indexed after the version before it, is the entry Entry makes of it.
+func TestEntryAfter(t *testing.T) {
+	n, err := tombstones.NewNormalizer("SE", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key := setup(t, "", "")
+	ix := NewIndexer(n, key, &formats.Options{NameColumns: []string{"namn"}})
+	data := []byte("kundnr;namn;epost;tel\n")
+	var prev *formats.LineScan
+	resumed := false
+	for day := range 4 {
+		for i := range 5000 {
+			data = fmt.Appendf(data, "%d;Kund %d;kund%d.%d@example.se;070-%03d %02d %02d\n", i, i, day, i, i%1000, i%100, day)
+		}
+		want := ix.Entry("kunder.csv", contentOf(data), data)
+		got, next := ix.EntryAfter(prev, "kunder.csv", contentOf(data), data)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("day %d: entry after the day before\n%+v\nwant\n%+v", day, got, want)
+		}
+		if next == nil {
+			t.Fatalf("day %d: nothing kept for the next version", day)
+		}
+		resumed = resumed || prev != nil
+		prev = next
+	}
+	if !resumed {
+		t.Fatal("no version was indexed after another")
+	}
 }
