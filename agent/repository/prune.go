@@ -67,6 +67,15 @@ func SortedIDs(snaps []*Snapshot) IDs {
 // UsedBlobs walks the trees of snaps and returns every tree and data blob
 // they reference. A tree that cannot be loaded is an error.
 func (r *Repository) UsedBlobs(ctx context.Context, snaps []*Snapshot) (BlobSet, error) {
+	return usedBlobs(ctx, r, snaps)
+}
+
+// UsedBlobs is Repository.UsedBlobs through the cache.
+func (c *TreeCache) UsedBlobs(ctx context.Context, snaps []*Snapshot) (BlobSet, error) {
+	return usedBlobs(ctx, c, snaps)
+}
+
+func usedBlobs(ctx context.Context, r BlobLoader, snaps []*Snapshot) (BlobSet, error) {
 	used := BlobSet{}
 	visit := func(_ ID, _ string, n *Node, err error) error {
 		if err != nil {

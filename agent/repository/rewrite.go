@@ -186,6 +186,13 @@ func (rw *TreeRewriter) rewrite(ctx context.Context, dir string, id ID) (ID, err
 // a decode and encode unchanged: a field lethe does not know would be
 // lost silently otherwise.
 func (rw *TreeRewriter) save(ctx context.Context, id ID, orig []byte, nodes []*Node) (ID, error) {
+	if orig == nil {
+		// The tree came from a TreeCache, which keeps no bytes.
+		var err error
+		if orig, err = rw.repo.LoadBlob(ctx, TreeBlob, id, nil); err != nil {
+			return ID{}, fmt.Errorf("loading tree %s: %w", id.Str(), err)
+		}
+	}
 	again, err := DecodeTree(orig)
 	if err != nil {
 		return ID{}, fmt.Errorf("decoding tree %s: %w", id.Str(), err)

@@ -120,8 +120,13 @@ func sortNodes(t *Tree) {
 }
 
 // loadTree loads and decodes the tree id, using buf for its bytes. It
-// returns the bytes (nil if loading failed) so callers can reuse them.
+// returns the bytes (nil if loading failed, or the tree came from a
+// TreeCache) so callers can reuse them.
 func loadTree(ctx context.Context, repo BlobLoader, id ID, buf []byte) (*Tree, []byte, error) {
+	if c, ok := repo.(*TreeCache); ok {
+		t, err := c.loadTree(ctx, id)
+		return t, nil, err
+	}
 	buf, err := repo.LoadBlob(ctx, TreeBlob, id, buf)
 	if err != nil {
 		return nil, nil, err
