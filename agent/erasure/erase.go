@@ -210,7 +210,7 @@ func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 	if r, ok := j.Rules(); ok {
 		opts.Rules = r
 	}
-	e := &eraser{repo: repo, opts: opts, j: j, filters: map[string]*Filter{}, files: map[repository.ID]*fileOutcome{}}
+	e := newEraser(repo, opts, j)
 	defer e.indexDone()
 	if err := e.plan(ctx); err != nil {
 		return nil, err
@@ -236,8 +236,19 @@ func Run(ctx context.Context, repo Repo, opts Options) (*Result, error) {
 	return e.finish(ctx, v, nil)
 }
 
+func newEraser(repo Repo, opts Options, j *Journal) *eraser {
+	return &eraser{repo: repo, trees: repository.NewTreeCache(repo, treeCacheNodes), opts: opts, j: j,
+		filters: map[string]*Filter{}, files: map[repository.ID]*fileOutcome{}}
+}
+
+// treeCacheNodes bounds the trees an erasure keeps decoded (see
+// repository.TreeCache): the rewrite, the search for stale blobs and
+// the verification walk the same folders.
+const treeCacheNodes = 1 << 16
+
 type eraser struct {
 	repo    Repo
+	trees   *repository.TreeCache // over repo
 	opts    Options
 	j       *Journal
 	filters map[string]*Filter // by snapshot paths
@@ -615,7 +626,7 @@ func (e *eraser) rewriter(paths []string, save bool) *rewriter {
 }
 
 func (e *eraser) newRewriter(save bool) *rewriter {
-	var saver repository.BlobLoadSaver = e.repo
+	var saver repository.BlobLoadSaver = e.trees
 	if !save {
 		saver = noSave{e.repo}
 	}
@@ -918,7 +929,7 @@ func (e *eraser) collectErased(ctx context.Context, node *repository.Node, o *fo
 		return nil
 	}
 	o.erased = append(o.erased, repository.BlobHandle{ID: *node.Subtree, Type: repository.TreeBlob})
-	return repository.Walk(ctx, e.repo, *node.Subtree, func(_ repository.ID, _ string, n *repository.Node, err error) error {
+	return repository.Walk(ctx, e.trees, *node.Subtree, func(_ repository.ID, _ string, n *repository.Node, err error) error {
 		if err != nil {
 			return err
 		}
@@ -1065,7 +1076,7 @@ func (e *eraser) usedBlobs(ctx context.Context, snaps []*repository.Snapshot) (r
 	if e.used != nil && slices.Equal(ids, e.usedFor) {
 		return e.used, nil
 	}
-	used, err := e.repo.UsedBlobs(ctx, snaps)
+	used, err := e.trees.UsedBlobs(ctx, snaps)
 	if err != nil {
 		return nil, err
 	}

@@ -282,7 +282,7 @@ func TestEraseRewrite(t *testing.T) {
 		t.Errorf("status %s, want verified", st.State)
 	}
 	// Deep verification of the rewritten repository finds nothing.
-	e := &eraser{repo: env.open(t), opts: eraseOpts(t), j: &Journal{Tombstone: tombID}, filters: map[string]*Filter{}}
+	e := newEraser(env.open(t), eraseOpts(t), &Journal{Tombstone: tombID})
 	e.opts.Rules.Deep = true
 	v, err := e.verify(context.Background())
 	if err != nil || !v.OK || v.FilesChecked != 3*5 {

@@ -119,7 +119,7 @@ func TestRedactFileHeapBounded(t *testing.T) {
 		pr.sample()
 		indexed = d
 	}
-	e := &eraser{repo: pr, opts: opts, filters: map[string]*Filter{}, files: map[repository.ID]*fileOutcome{}}
+	e := newEraser(pr, opts, nil)
 	f := e.filter(sn.Paths)
 
 	pr.sample()

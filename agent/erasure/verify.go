@@ -203,7 +203,7 @@ func (e *eraser) verifySnapshot(ctx context.Context, sn *repository.Snapshot, on
 		}
 		return false
 	}
-	err := repository.Walk(ctx, e.repo, *sn.Tree, func(_ repository.ID, p string, node *repository.Node, err error) error {
+	err := repository.Walk(ctx, e.trees, *sn.Tree, func(_ repository.ID, p string, node *repository.Node, err error) error {
 		if err != nil {
 			return err
 		}
@@ -333,7 +333,7 @@ func sortHandles(hs []repository.BlobHandle) {
 // is a pass per erasure. Nothing is journaled. repo needs only a shared
 // lock and its index loaded.
 func VerifyAll(ctx context.Context, repo Repo, red PathMasker, holds []Hold, now func() time.Time) (*Verification, error) {
-	e := &eraser{repo: repo, opts: Options{Redactor: red, Rules: Rules{Holds: holds, Deep: true}, Now: now}}
+	e := newEraser(repo, Options{Redactor: red, Rules: Rules{Holds: holds, Deep: true}, Now: now}, nil)
 	snaps, damaged, err := repo.LoadAllSnapshots(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verifying the erasures: %w", err)

@@ -162,7 +162,10 @@ func TestVerifyWalksCleanFoldersOnce(t *testing.T) {
 	verify := func() (*Verification, int) {
 		t.Helper()
 		c := &countingRepo{Repository: env.open(t)}
-		e := &eraser{repo: c, opts: eraseOpts(t), j: &Journal{Tombstone: tombID}, rewritten: map[repository.ID][]string{}}
+		e := newEraser(c, eraseOpts(t), &Journal{Tombstone: tombID})
+		// Keeping no tree, the cache lets every walk be counted.
+		e.trees = repository.NewTreeCache(c, 0)
+		e.rewritten = map[repository.ID][]string{}
 		e.j.Steps = append(e.j.Steps, Step{Kind: StepPlan, Plan: &PlanStep{Mode: ModeRewrite}})
 		for _, sn := range env.snaps {
 			// As if rewritten into themselves, with no file redacted:
@@ -171,6 +174,16 @@ func TestVerifyWalksCleanFoldersOnce(t *testing.T) {
 			e.j.Steps = append(e.j.Steps, Step{Kind: StepRewritten, Snapshot: &SnapshotStep{Old: id, New: &id}})
 			e.rewritten[id] = nil
 		}
+		// The used blobs, which verification needs too, are found
+		// before the count starts: only its walks are counted.
+		snaps, _, err := c.LoadAllSnapshots(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.usedBlobs(ctx, snaps); err != nil {
+			t.Fatal(err)
+		}
+		c.trees = 0
 		v, err := e.verify(ctx)
 		if err != nil {
 			t.Fatal(err)
