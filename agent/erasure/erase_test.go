@@ -71,18 +71,25 @@ type testEnv struct {
 
 var testKDF = &repository.KDFParams{N: 1 << 10, R: 8, P: 1}
 
+// initRepo creates a repository in dir.
+func initRepo(t testing.TB, dir string) *repository.Repository {
+	t.Helper()
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := repository.Init(context.Background(), be, restictest.Password, repository.InitOptions{KDF: testKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
 func newEnv(t testing.TB, days int) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	env := &testEnv{repoDir: filepath.Join(t.TempDir(), "repo"), src: filepath.Join(t.TempDir(), "srv")}
-	be, err := local.Create(env.repoDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := repository.Init(ctx, be, restictest.Password, repository.InitOptions{KDF: testKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := initRepo(t, env.repoDir)
 	var parent *repository.Snapshot
 	for d := 0; d < days; d++ {
 		business(t, env.src, d)

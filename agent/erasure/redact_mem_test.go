@@ -16,8 +16,6 @@ import (
 
 	"lethe/agent/archiver"
 	"lethe/agent/repository"
-	"lethe/agent/repository/restictest"
-	"lethe/backends/local"
 )
 
 // peakRepo records the live heap each time a blob is saved: the moment
@@ -82,14 +80,7 @@ func TestRedactFileHeapBounded(t *testing.T) {
 	}
 	data = nil
 	repoDir := filepath.Join(t.TempDir(), "repo")
-	be, err := local.Create(repoDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := repository.Init(ctx, be, restictest.Password, repository.InitOptions{KDF: testKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := initRepo(t, repoDir)
 	sn, _, err := archiver.New(repo, archiver.Options{}).Snapshot(ctx, []string{src}, archiver.SnapshotOptions{Time: time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC), Hostname: "kontoret"})
 	if err != nil {
 		t.Fatal(err)
@@ -100,17 +91,7 @@ func TestRedactFileHeapBounded(t *testing.T) {
 	env := &testEnv{repoDir: repoDir}
 	r := env.open(t)
 
-	var p string
-	var node *repository.Node
-	err = repository.Walk(ctx, r, *sn.Tree, func(_ repository.ID, np string, n *repository.Node, err error) error {
-		if err == nil && n.Name == "kunder.csv" {
-			p, node = np, n
-		}
-		return err
-	})
-	if err != nil || node == nil {
-		t.Fatalf("finding the CSV in the snapshot: %v", err)
-	}
+	p, node := fileNode(t, r, sn, "kunder.csv")
 
 	pr := &peakRepo{Repo: r, saved: sha256.New()}
 	var indexed []byte

@@ -16,7 +16,6 @@ import (
 	"lethe/agent/archiver"
 	"lethe/agent/repository"
 	"lethe/agent/repository/restictest"
-	"lethe/backends/local"
 )
 
 // TestEraseKeepsUnchangedChunks erases a row near the end of a large CSV
@@ -29,14 +28,7 @@ func TestEraseKeepsUnchangedChunks(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	repoDir, src := filepath.Join(dir, "repo"), filepath.Join(dir, "srv")
-	be, err := local.Create(repoDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := repository.Init(ctx, be, restictest.Password, repository.InitOptions{KDF: testKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := initRepo(t, repoDir)
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -95,28 +87,29 @@ func TestEraseKeepsUnchangedChunks(t *testing.T) {
 		if string(got) != want[i] {
 			t.Fatalf("snapshot %d: kunder.csv restored with %d bytes, want %d without the row", i, len(got), len(want[i]))
 		}
-		node := fileNode(t, r, sn, "kunder.csv")
+		_, node := fileNode(t, r, sn, "kunder.csv")
 		if chunks := chunkIDs(t, []byte(want[i]), pol); !slices.Equal(node.Content, chunks) {
 			t.Errorf("snapshot %d: stored in %d chunks, chunking the file whole gives %d (or others)", i, len(node.Content), len(chunks))
 		}
 	}
 }
 
-// fileNode returns the node of the file name in the snapshot's source
-// folder.
-func fileNode(t *testing.T, r *repository.Repository, sn *repository.Snapshot, name string) *repository.Node {
+// fileNode returns the path and node of the file called name in the
+// snapshot.
+func fileNode(t *testing.T, r *repository.Repository, sn *repository.Snapshot, name string) (string, *repository.Node) {
 	t.Helper()
+	var p string
 	var found *repository.Node
-	err := repository.Walk(context.Background(), r, *sn.Tree, func(_ repository.ID, _ string, n *repository.Node, err error) error {
+	err := repository.Walk(context.Background(), r, *sn.Tree, func(_ repository.ID, np string, n *repository.Node, err error) error {
 		if err == nil && n.Name == name && n.Type == repository.NodeFile {
-			found = n
+			p, found = np, n
 		}
 		return err
 	})
 	if err != nil || found == nil {
-		t.Fatalf("finding %s: %v", name, err)
+		t.Fatalf("finding %s in the snapshot: %v", name, err)
 	}
-	return found
+	return p, found
 }
 
 // chunkIDs returns the IDs of data's chunks.
