@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // LineScan is what ScanAfter and ScanKeysAfter keep of a file of a
@@ -114,15 +115,21 @@ func (s *Scanner) scanAfter(prev *LineScan, name string, data []byte, key RefKey
 		}
 	}
 	next = &LineScan{ctx: ctx, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, byKeys: key != nil}
-	s.x.track = newTracker(next.seeds)
+	t := newTracker(next.seeds)
+	s.x.track = t
+	defer func() { s.x.track = nil }()
 	res = scan()
-	next.marks = s.x.track.marks
-	s.x.track = nil
+	next.marks = t.marks
 	if res.Whole || res.Fallback != "" || res.Format != ctx.format || len(next.marks) == 0 {
 		return res, nil
 	}
 	next.keep(res)
 	return res, next
+}
+
+// Size returns about how many bytes ls holds.
+func (ls *LineScan) Size() int {
+	return len(ls.marks)*int(unsafe.Sizeof(checkpoint{})) + 8*len(ls.keys) + len(ls.recs)*int(unsafe.Sizeof(Record{}))
 }
 
 // keep keeps what res found up to the last checkpoint.

@@ -77,6 +77,11 @@ func (e *Eraser) index(ctx context.Context, ix *subjects.Indexer) (*subjects.Ind
 // every day are what an erasure spends its time on.
 const minVersioned = 1 << 20
 
+// maxVersionsKept bounds what an erasure keeps of the versions it
+// indexed (the keys of their records): past it, a file's next version is
+// indexed whole.
+const maxVersionsKept = 64 << 20
+
 type maskingRedactor struct {
 	*formats.Redactor
 	mask *formats.Redactor
@@ -163,7 +168,7 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	var indexErr error
 	// The rewrite redacts every version of a changed file; each is
 	// indexed from where it stops sharing the previous one's bytes.
-	versions := make(map[string]*formats.LineScan)
+	versions, kept := make(map[string]*formats.LineScan), 0
 	red := formats.NewRedactor(m, fopts)
 	red.KeepVersions(minVersioned)
 	res, err := erasure.Run(ctx, e.repo, erasure.Options{
@@ -182,7 +187,16 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 			if len(data) < minVersioned {
 				ent = ix.Entry(node.Name, node.Content, data)
 			} else {
-				ent, versions[p] = ix.EntryAfter(versions[p], node.Name, node.Content, data)
+				prev := versions[p]
+				var next *formats.LineScan
+				ent, next = ix.EntryAfter(prev, node.Name, node.Content, data)
+				delete(versions, p)
+				if prev != nil {
+					kept -= prev.Size()
+				}
+				if next != nil && kept+next.Size() <= maxVersionsKept {
+					versions[p], kept = next, kept+next.Size()
+				}
 			}
 			if err := w.Add(ctx, ent); err != nil && indexErr == nil {
 				indexErr = err
