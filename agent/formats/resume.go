@@ -33,10 +33,11 @@ type lineContext struct {
 	comma    byte  // CSV: the delimiter
 	nameCols []int // CSV: the columns matched as names
 	bom      int   // CSV: the byte order mark's length
+	start    int   // where the first record may start: past the byte order mark and a CSV header
 }
 
 func (c *lineContext) equal(o *lineContext) bool {
-	return c.format == o.format && c.comma == o.comma && c.bom == o.bom && slices.Equal(c.nameCols, o.nameCols)
+	return c.format == o.format && c.comma == o.comma && c.bom == o.bom && c.start == o.start && slices.Equal(c.nameCols, o.nameCols)
 }
 
 // checkpoint is the state of a scan just past a record that ends with a
@@ -148,6 +149,7 @@ func (s *Scanner) lineContext(name string, data []byte) (lineContext, bool) {
 	c := lineContext{format: Detect(name, data)}
 	switch c.format {
 	case FormatText, FormatJSONL:
+		c.start = bomLen(data)
 		return c, true
 	case FormatCSV:
 		body := bytes.TrimPrefix(data, utf8BOM)
@@ -157,14 +159,35 @@ func (s *Scanner) lineContext(name string, data []byte) (lineContext, bool) {
 		}
 		c.comma, c.bom = byte(comma), len(data)-len(body)
 		rows := &plainRows{body: body, comma: c.comma}
-		header, _, err := rows.next()
+		header, end, err := rows.next()
 		if err != nil {
 			return c, false // no rows at all
 		}
 		c.nameCols = csvNameCols(header, s.x, s.opts)
+		c.start = c.bom + end
 		return c, true
 	}
 	return c, false
+}
+
+// linesFrom adds the records of b's data from p on, a record's start
+// (past the byte order mark and a CSV header).
+func (c *lineContext) linesFrom(b *builder, p int) error {
+	switch c.format {
+	case FormatText:
+		textLines(b, p)
+	case FormatJSONL:
+		jsonLines(b, p)
+	case FormatCSV:
+		rows := &plainRows{body: b.data[c.bom:], comma: c.comma, off: p - c.bom}
+		if len(c.nameCols) == 0 {
+			rows.skipFields()
+		}
+		return addCSVRows(b, c.bom, rows, p-c.bom, c.nameCols)
+	default:
+		panic(fmt.Sprintf("formats: reading the lines of %s", c.format))
+	}
+	return nil
 }
 
 // resume scans data from the last checkpoint of prev whose bytes it
@@ -213,21 +236,8 @@ func (s *Scanner) resume(prev *LineScan, data []byte, key RefKey) (res *Result, 
 	b.res.Records = slices.Clone(prev.recs[:m.recs])
 	b.res.NumRecords, b.res.Flagged, b.res.matched, b.res.kinds = m.records, m.flagged, m.matched, m.kinds
 	b.prev = m.end
-	switch c := prev.ctx; c.format {
-	case FormatText:
-		textLines(b, m.end)
-	case FormatJSONL:
-		jsonLines(b, m.end)
-	case FormatCSV:
-		rows := &plainRows{body: data[c.bom:], comma: c.comma, off: m.end - c.bom}
-		if len(c.nameCols) == 0 {
-			rows.skipFields()
-		}
-		if err := addCSVRows(b, c.bom, rows, m.end-c.bom, c.nameCols); err != nil {
-			return nil, nil
-		}
-	default:
-		panic(fmt.Sprintf("formats: resuming a scan of %s", c.format))
+	if err := prev.ctx.linesFrom(b, m.end); err != nil {
+		return nil, nil
 	}
 	res = b.done()
 	if res.Whole {
