@@ -3,7 +3,6 @@ package subjects
 import (
 	"fmt"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -112,27 +111,14 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 	if int64(len(data)) > ix.MaxSize() {
 		return nil
 	}
+	sc := ix.pool.Get().(*formats.Scanner)
 	// An entry needs the tags of each record's refs, not the records:
 	// ScanKeys keeps those alone, as they are found, in a fraction of
-	// the memory of a whole result or of the refs. A large file is read
-	// by as many scanners at once as there are cores, in parts: the
-	// file a backup or an erasure waits for last is often the largest.
-	scs := make([]*formats.Scanner, 1, runtime.GOMAXPROCS(0))
-	for len(data) >= minParts*len(scs) && len(scs) < cap(scs) {
-		scs = append(scs, nil)
-	}
-	for i := range scs {
-		scs[i] = ix.pool.Get().(*formats.Scanner)
-	}
-	res := formats.ScanKeysParts(scs, path.Base(name), data, tagKey)
-	for _, sc := range scs {
-		ix.pool.Put(sc)
-	}
+	// the memory of a whole result or of the refs.
+	res := sc.ScanKeys(path.Base(name), data, tagKey)
+	ix.pool.Put(sc)
 	return ix.entryOfTags(name, content, res, res.RecordKeys, res.Flagged > 0)
 }
-
-// minParts is the least a part of a file scanned in parts holds.
-const minParts = 8 << 20
 
 // EntryAfter is Entry for the next version of a file whose previous
 // version prev described (nil for a first version): what the two share

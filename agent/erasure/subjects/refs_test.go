@@ -247,24 +247,3 @@ func TestEntryAfter(t *testing.T) {
 		t.Fatal("no version was indexed after another")
 	}
 }
-
-// TestEntryInParts checks that the entry of a file large enough to be
-// scanned in parts is the entry of the file scanned whole.
-func TestEntryInParts(t *testing.T) {
-	// Parts need cores to run on.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
-	n, err := tombstones.NewNormalizer("SE", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key := setup(t, "", "")
-	ix := NewIndexer(n, key, &formats.Options{NameColumns: []string{"namn"}})
-	data := []byte("kundnr;namn;epost;tel\n")
-	for i := 0; len(data) < 2*minParts+1; i++ {
-		data = fmt.Appendf(data, "%d;Kund %d;kund%d@example.se;070-%03d %02d %02d\n", i, i%5000, i, i%1000, i%100, i%7)
-	}
-	want := entryOfRefs(ix, "kunder.csv", data)
-	if got := ix.Entry("kunder.csv", contentOf(data), data); !reflect.DeepEqual(got, want) {
-		t.Fatalf("entry in parts\n%+v\nwant\n%+v", got.Records, want.Records)
-	}
-}
