@@ -1,43 +1,51 @@
 package formats
 
-import "bytes"
+import (
+	"bytes"
+	"sync"
+)
 
 // KeysStream is ScanKeys for a file handed over as it is read: a
 // line-oriented file (text, JSON Lines, CSV without quotes) is scanned a
-// window of whole lines at a time, on a goroutine of its own, while the
-// rest is still being read, and only the window being scanned and the
-// one being filled are held. The first window decides: a file that is not
-// line-oriented is declined (Write returns false) and the caller, which
-// then has its bytes from Take, scans it whole.
+// window of whole lines at a time, by as many scanners at once as it was
+// given, while the rest is still being read; only the windows being
+// scanned and the one being filled are held. The first window decides: a
+// file that is not line-oriented is declined (Write returns false) and
+// the caller, which then has its bytes from Take, scans it whole.
 type KeysStream struct {
-	sc     *Scanner
+	scs    []*Scanner
 	name   string
 	key    RefKey
 	window int // streamWindow, but in tests
-	// buf holds what was written and not yet handed to the scan.
+	// buf holds what was written and not yet handed to a scanner.
 	buf      []byte
 	started  bool
 	declined bool
-	ctx      lineContext
-	windows  chan []byte
-	free     chan []byte
-	done     chan struct{}
 	closed   bool
-	// What the windows scanned so far found; failed is set when a
-	// window showed the file is not what the first one said (a quote in
-	// a CSV file) or made it one record: then there is no result.
+	ctx      lineContext
+	free     chan []byte   // buffers to fill
+	idle     chan *Scanner // scanners not scanning
+	wg       sync.WaitGroup
+
+	mu sync.Mutex
+	// parts are the windows' results not yet added to acc, by window;
+	// merged is how many were. A window that showed the file is not what
+	// the first one said (a quote in a CSV file), or made it one record,
+	// sets failed: then there is no result.
+	parts  []*Result
+	merged int
 	acc    *Result
-	first  bool
 	failed bool
 }
 
 // streamWindow is about how much of a file is scanned at a time.
 const streamWindow = 8 << 20
 
-// StreamKeys returns a stream scanning the file called name; the
-// scanner is the stream's until Result or Abort.
-func (s *Scanner) StreamKeys(name string, key RefKey) *KeysStream {
-	return &KeysStream{sc: s, name: name, key: key, window: streamWindow}
+// NewKeysStream returns a stream scanning the file called name with the
+// scanners scs, which must be of one matcher and Options; they are the
+// stream's until Result or Abort has returned.
+func NewKeysStream(scs []*Scanner, name string, key RefKey) *KeysStream {
+	return &KeysStream{scs: scs, name: name, key: key, window: streamWindow}
 }
 
 // Write hands over the next bytes of the file. It returns false, taking
@@ -56,7 +64,7 @@ func (ks *KeysStream) Write(p []byte) bool {
 		}
 		// More than sniffLen bytes: detection sees them as it sees the
 		// whole file's head.
-		c, ok := ks.sc.lineContext(ks.name, ks.buf)
+		c, ok := ks.scs[0].lineContext(ks.name, ks.buf)
 		if !ok {
 			ks.declined = true
 			ks.buf = ks.buf[:len(ks.buf)-len(p)]
@@ -67,7 +75,7 @@ func (ks *KeysStream) Write(p []byte) bool {
 	if cut := bytes.LastIndexByte(ks.buf, '\n') + 1; cut > 0 {
 		next := <-ks.free
 		next = append(next[:0], ks.buf[cut:]...)
-		ks.windows <- ks.buf[:cut]
+		ks.scan(ks.buf[:cut])
 		ks.buf = next
 	}
 	return true
@@ -82,66 +90,90 @@ func (ks *KeysStream) Take() []byte {
 }
 
 func (ks *KeysStream) start(c lineContext) {
-	ks.ctx, ks.started, ks.first = c, true, true
+	ks.ctx, ks.started = c, true
 	ks.acc = &Result{Format: c.format}
-	ks.windows = make(chan []byte)
-	ks.free = make(chan []byte, 2)
-	ks.free <- make([]byte, 0, ks.window+ks.window/4)
-	ks.done = make(chan struct{})
-	go func() {
-		defer close(ks.done)
-		for w := range ks.windows {
-			if !ks.failed {
-				ks.scanWindow(w)
-			}
-			select {
-			case ks.free <- w[:0]:
-			default:
-			}
-		}
-	}()
+	n := len(ks.scs)
+	ks.idle = make(chan *Scanner, n)
+	for _, sc := range ks.scs {
+		ks.idle <- sc
+	}
+	// One buffer a scanner, and the one being filled.
+	ks.free = make(chan []byte, n+1)
+	for range n {
+		ks.free <- nil
+	}
 }
 
-// scanWindow adds the records of w, whole lines following the ones
-// scanned before.
-func (ks *KeysStream) scanWindow(w []byte) {
-	if ks.ctx.format == FormatCSV && !plainCSV(w) {
+// scan hands the window w to the next idle scanner.
+func (ks *KeysStream) scan(w []byte) {
+	ks.mu.Lock()
+	i := len(ks.parts)
+	ks.parts = append(ks.parts, nil)
+	ks.mu.Unlock()
+	sc := <-ks.idle
+	ks.wg.Go(func() {
+		res := ks.scanWindow(sc, w, i == 0)
+		ks.idle <- sc
+		ks.free <- w[:0]
+		ks.add(i, res)
+	})
+}
+
+// add takes the result of window i and adds what is in order to acc.
+func (ks *KeysStream) add(i int, res *Result) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if res == nil {
 		ks.failed = true
 		return
 	}
-	x := ks.sc.x
+	ks.parts[i] = res
+	for ; ks.merged < len(ks.parts) && ks.parts[ks.merged] != nil; ks.merged++ {
+		p, a := ks.parts[ks.merged], ks.acc
+		ks.parts[ks.merged] = nil
+		a.RecordKeys = append(a.RecordKeys, p.RecordKeys...)
+		a.NumRecords += p.NumRecords
+		a.Flagged += p.Flagged
+		a.matched += p.matched
+		a.kinds |= p.kinds
+	}
+}
+
+// scanWindow scans w, whole lines following those of the windows before
+// it, as ScanKeys scans them in the whole file; nil when they do not
+// parse as the first window said, or make the file one record.
+func (ks *KeysStream) scanWindow(sc *Scanner, w []byte, first bool) (res *Result) {
+	if ks.ctx.format == FormatCSV && !plainCSV(w) {
+		return nil
+	}
+	x := sc.x
 	defer func() {
 		x.refsOnly, x.keys = false, nil
 		if r := recover(); r != nil {
-			ks.failed = true // as in scanFormat
+			res = nil // as in scanFormat
 		}
 	}()
 	x.refsOnly, x.keys = true, &refKeys{key: ks.key, flat: true}
 	x.startRefs(0)
 	b := newBuilder(ks.ctx.format, w, x)
-	a := ks.acc
-	b.res.RecordKeys, b.res.NumRecords, b.res.Flagged, b.res.matched, b.res.kinds = a.RecordKeys, a.NumRecords, a.Flagged, a.matched, a.kinds
 	c, p := ks.ctx, 0
-	if ks.first {
+	if first {
 		// The gap before the first record (a CSV header) is scanned
 		// when the first record is added, as in the whole file.
 		p = c.start
 	} else {
 		c.bom = 0 // the byte order mark is the first window's
 	}
-	ks.first = false
 	if err := c.linesFrom(b, p); err != nil {
-		ks.failed = true
-		return
+		return nil
 	}
-	res := b.done()
+	res = b.done()
 	if res.Whole {
 		x.dropRefs(0)
-		ks.failed = true
-		return
+		return nil
 	}
 	x.releaseRefs()
-	ks.acc = res
+	return res
 }
 
 // Result returns what ScanKeys finds in the whole file, once every byte
@@ -149,36 +181,35 @@ func (ks *KeysStream) scanWindow(w []byte) {
 // window said, and its start is gone.
 func (ks *KeysStream) Result() *Result {
 	if !ks.started {
-		return ks.sc.ScanKeys(ks.name, ks.Take(), ks.key)
+		return ks.scs[0].ScanKeys(ks.name, ks.Take(), ks.key)
 	}
-	ks.finish()
+	ks.finish(true)
 	if ks.failed {
 		return nil
 	}
 	res := ks.acc
-	res.kindList = ks.sc.x.sortedKinds(res.kinds)
+	res.kindList = ks.scs[0].x.sortedKinds(res.kinds)
 	return res
 }
 
-// finish scans the last window and waits for the scan to end.
-func (ks *KeysStream) finish() {
+// finish scans the last window, with last, and waits for every scan.
+func (ks *KeysStream) finish(last bool) {
 	if ks.closed {
 		return
 	}
 	ks.closed = true
-	if len(ks.buf) > 0 {
-		ks.windows <- ks.buf
-		ks.buf = nil
+	if last && len(ks.buf) > 0 {
+		ks.scan(ks.buf)
 	}
-	close(ks.windows)
-	<-ks.done
+	ks.buf = nil
+	ks.wg.Wait()
 }
 
 // Abort ends a stream whose file was not read to its end.
 func (ks *KeysStream) Abort() {
 	ks.buf = nil
 	if ks.started {
-		ks.finish()
+		ks.finish(false)
 		ks.failed = true
 	}
 }

@@ -58,7 +58,12 @@ func TestKeysStream(t *testing.T) {
 	for f, data := range files {
 		name := path.Base(f)
 		want := whole.ScanKeys(name, data, scanKeysTag)
-		ks := NewScanner(tm, opts).StreamKeys(name, scanKeysTag)
+		// One scanner, or three at once.
+		scs := []*Scanner{NewScanner(tm, opts)}
+		if len(f)%2 == 0 {
+			scs = append(scs, NewScanner(tm, opts), NewScanner(tm, opts))
+		}
+		ks := NewKeysStream(scs, name, scanKeysTag)
 		ks.window = 1 << 16
 		var got *Result
 		for p := 0; ; {
