@@ -120,7 +120,7 @@ func (r *run) saveFiltered(fj *fileJob, ch *chunker.Chunker) error {
 	}
 
 	var in io.Reader = rc
-	capt := r.newCapture(rc, fj.fi.Size())
+	capt := r.newCapture(rc, fj.path, fj.fi.Size())
 	defer capt.release()
 	if capt != nil {
 		in = capt

@@ -425,7 +425,7 @@ func (r *run) saveFile(fj *fileJob, ch *chunker.Chunker) error {
 	for attempt := 0; ; attempt++ {
 		var src io.Reader = readCounter{f: f, r: r}
 		capt.release()
-		if capt = r.newCapture(src, fi.Size()); capt != nil {
+		if capt = r.newCapture(src, fj.path, fi.Size()); capt != nil {
 			src = capt
 		}
 		content, size, err = r.chunk(fj.path, src, ch, "reading file")

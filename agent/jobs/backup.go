@@ -112,7 +112,7 @@ func Backup(ctx context.Context, repo BackupRepo, opts BackupOptions) (BackupRes
 	}
 	aopts := opts.Archiver
 	if opts.Subjects != nil {
-		aopts.Index = opts.Subjects
+		aopts.Index = streamingRecorder{opts.Subjects}
 	}
 	arch := archiver.New(repo, aopts)
 	snapshot := func(parent *repository.Snapshot) (*repository.Snapshot, archiver.Stats, error) {
@@ -142,3 +142,9 @@ func Backup(ctx context.Context, repo BackupRepo, opts BackupOptions) (BackupRes
 	}
 	return res, nil
 }
+
+// streamingRecorder is the subject index's recorder as the archiver's
+// StreamIndexer: a large file is indexed as it is read.
+type streamingRecorder struct{ *subjects.Recorder }
+
+func (r streamingRecorder) Stream(name string) archiver.IndexStream { return r.Recorder.Stream(name) }

@@ -2,9 +2,12 @@ package subjects
 
 import (
 	"context"
+	"path"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
+	"lethe/agent/formats"
 	"lethe/agent/repository"
 )
 
@@ -66,3 +69,68 @@ func (r *Recorder) Close(ctx context.Context) error {
 // entries stored.
 func (r *Recorder) Scanned() uint64 { return r.scanned.Load() }
 func (r *Recorder) Saved() int      { return r.w.Saved() }
+
+// ContentStream indexes one file's content as it is read (see
+// formats.KeysStream), so that a large line-oriented file is not held
+// whole for its entry.
+type ContentStream struct {
+	r   *Recorder
+	scs []*formats.Scanner
+	ks  *formats.KeysStream
+}
+
+// Stream returns a stream for the content of the file called name,
+// scanned by as many scanners at once as there are cores.
+func (r *Recorder) Stream(name string) *ContentStream {
+	scs := make([]*formats.Scanner, runtime.GOMAXPROCS(0))
+	for i := range scs {
+		scs[i] = r.ix.pool.Get().(*formats.Scanner)
+	}
+	return &ContentStream{r: r, scs: scs, ks: formats.NewKeysStream(scs, path.Base(name), tagKey)}
+}
+
+// Write takes the next bytes; false declines the content, taking none:
+// it is not line-oriented, and goes to Index whole, Taken's bytes first.
+func (s *ContentStream) Write(p []byte) bool { return s.ks.Write(p) }
+
+// Taken returns the bytes written before the stream declined, and ends
+// it.
+func (s *ContentStream) Taken() []byte {
+	b := s.ks.Take()
+	s.release()
+	return b
+}
+
+// Done queues the entry of the content read, stored as node's content.
+// A content the stream could not read as lines after all (a quote far
+// into a CSV file) gets none: restores scan it, which is slower but
+// correct.
+func (s *ContentStream) Done(node *repository.Node) {
+	defer s.release()
+	if s.r.idx.Has(s.r.ix.Key(node.Name, node.Content)) {
+		s.ks.Abort()
+		return
+	}
+	res := s.ks.Result()
+	if res == nil {
+		return
+	}
+	s.r.scanned.Add(1)
+	e := s.r.ix.entryOfTags(node.Name, node.Content, res, res.RecordKeys, res.Flagged > 0)
+	if err := s.r.w.Add(s.r.ctx, e); err != nil {
+		s.r.fail(err)
+	}
+}
+
+// Abort ends a stream whose content was not read to its end.
+func (s *ContentStream) Abort() {
+	s.ks.Abort()
+	s.release()
+}
+
+func (s *ContentStream) release() {
+	for _, sc := range s.scs {
+		s.r.ix.pool.Put(sc)
+	}
+	s.scs = nil
+}

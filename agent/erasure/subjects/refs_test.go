@@ -247,3 +247,47 @@ func TestEntryAfter(t *testing.T) {
 		t.Fatal("no version was indexed after another")
 	}
 }
+
+// TestContentStream checks that a content indexed as it is read gets the
+// entry Entry makes of it whole, read in pieces of any size: a CSV file
+// scanned window by window, and a file the stream declines (an mbox),
+// whose entry Index makes from the bytes taken back.
+func TestContentStream(t *testing.T) {
+	n, key := setup(t, "", "")
+	ix := NewIndexer(n, key, &formats.Options{NameColumns: []string{"namn"}})
+	mbox := []byte{}
+	for i := 0; len(mbox) < 12<<20; i++ {
+		mbox = fmt.Appendf(mbox, "From kund%d@example.se Mon Jan  1 00:00:00 2024\nFrom: kund%d@example.se\nSubject: order\n\nring 070-%03d %02d %02d\n\n", i, i, i%1000, i%100, i%7)
+	}
+	for name, data := range map[string][]byte{"kunder.csv": customerCSV(20 << 20), "arkiv.mbox": mbox} {
+		idx := New(ix)
+		r := NewRecorder(t.Context(), newMemStore(), ix, idx)
+		node := nodeOf(name, data)
+		s := r.Stream(name)
+		var whole []byte
+		for p := 0; p < len(data); {
+			n := min(len(data)-p, 1+(p*7919)%(1<<20))
+			if whole != nil {
+				whole = append(whole, data[p:p+n]...)
+			} else if !s.Write(data[p : p+n]) {
+				whole = append(s.Taken(), data[p:p+n]...)
+			}
+			p += n
+		}
+		if whole != nil {
+			if name != "arkiv.mbox" {
+				t.Fatalf("%s: declined", name)
+			}
+			r.Index(name, node, whole)
+		} else {
+			if name == "arkiv.mbox" {
+				t.Fatal("an mbox was scanned as lines")
+			}
+			s.Done(node)
+		}
+		got, ok := idx.Lookup(node)
+		if want := ix.Entry(name, node.Content, data); !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: entry from the stream\n%+v\nwant\n%+v", name, got, want)
+		}
+	}
+}
