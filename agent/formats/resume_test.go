@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -82,6 +83,36 @@ func sameRecords(t *testing.T, name string, want, got *Result) {
 	}
 }
 
+// datasetMatchers returns the subjects' matcher of a data set and the
+// subject index's matcher with its custom kinds.
+func datasetMatchers(t *testing.T, ds *gen.Dataset) (*tombstones.Matcher, *tombstones.TagMatcher) {
+	t.Helper()
+	m := subjectMatcher(t, ds)
+	key, err := tombstones.GenerateSubjectKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, tombstones.NewTagMatcher(m.Normalizer(), key)
+}
+
+// largeFiles returns the files of a data set, each repeated until it
+// has at least size bytes.
+func largeFiles(t *testing.T, ds *gen.Dataset, size int) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	for _, f := range ds.Files {
+		data, err := os.ReadFile(filepath.Join(ds.Root, filepath.FromSlash(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(data) < size && len(data) > 0 {
+			data = append(data, data...)
+		}
+		files[f] = data
+	}
+	return files
+}
+
 // TestScanAfter checks that scanning a version after the previous one
 // finds exactly what scanning it alone finds, by ScanAfter and
 // ScanKeysAfter, for every file of a generated server made large, and
@@ -90,12 +121,7 @@ func sameRecords(t *testing.T, name string, want, got *Result) {
 // checkpoint.
 func TestScanAfter(t *testing.T) {
 	ds := generate(t, gen.SmallConfig(42))
-	m := subjectMatcher(t, ds)
-	key, err := tombstones.GenerateSubjectKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm := tombstones.NewTagMatcher(m.Normalizer(), key)
+	m, tm := datasetMatchers(t, ds)
 	opts := datasetOptions(t, ds)
 	all := *opts
 	all.AllCandidates = true
@@ -124,16 +150,11 @@ func TestScanAfter(t *testing.T) {
 				return next
 			}
 			resumed, flat := 0, 0
-			for _, f := range ds.Files {
-				data, err := os.ReadFile(filepath.Join(ds.Root, filepath.FromSlash(f)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				// Large enough for many checkpoints.
-				for len(data) < 4*checkpointEvery && len(data) > 0 {
-					data = append(data, data...)
-				}
-				name := path.Base(f)
+			// Large enough for many checkpoints, in a fixed order for
+			// the edits drawn.
+			files := largeFiles(t, ds, 4*checkpointEvery)
+			for _, f := range slices.Sorted(maps.Keys(files)) {
+				data, name := files[f], path.Base(f)
 				prev := check(name, f, data, nil)
 				if prev == nil {
 					continue

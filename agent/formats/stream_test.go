@@ -2,15 +2,14 @@ package formats
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"os"
 	"path"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"lethe/agent/formats/gen"
-	"lethe/tombstones"
 )
 
 // TestKeysStream checks that a file handed to a KeysStream in pieces of
@@ -21,25 +20,10 @@ import (
 // result); and that only what is not line-oriented is declined.
 func TestKeysStream(t *testing.T) {
 	ds := generate(t, gen.SmallConfig(42))
-	m := subjectMatcher(t, ds)
-	key, err := tombstones.GenerateSubjectKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tm := datasetMatchers(t, ds)
 	opts := datasetOptions(t, ds)
 	opts.AllCandidates = true
-	tm := tombstones.NewTagMatcher(m.Normalizer(), key)
-	files := map[string][]byte{}
-	for _, f := range ds.Files {
-		data, err := os.ReadFile(filepath.Join(ds.Root, filepath.FromSlash(f)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for len(data) < 1<<18 && len(data) > 0 {
-			data = append(data, data...)
-		}
-		files[f] = data
-	}
+	files := largeFiles(t, ds, 1<<18)
 	var b strings.Builder
 	for i := range 8000 {
 		fmt.Fprintf(&b, "{\"e\":\"kund%d@example.se\"}\n", i)
@@ -55,8 +39,8 @@ func TestKeysStream(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	whole := NewScanner(tm, opts)
 	streamed, declined, lost := 0, 0, 0
-	for f, data := range files {
-		name := path.Base(f)
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		data, name := files[f], path.Base(f)
 		want := whole.ScanKeys(name, data, scanKeysTag)
 		// One scanner, or three at once.
 		scs := []*Scanner{NewScanner(tm, opts)}
