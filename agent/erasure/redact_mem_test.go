@@ -49,10 +49,14 @@ func bigCSV(size int) (data, want []byte) {
 	var b, w bytes.Buffer
 	b.WriteString("id,namn,epost\n")
 	w.WriteString("id,namn,epost\n")
+	added := false
 	for i := 0; b.Len() < size; i++ {
 		row := fmt.Sprintf("%d,Kund %d,kund%d@example.se\n", i, i, i)
-		if i == 100000 {
+		if !added && b.Len() >= size/2 {
+			// More than the largest chunk before it: the redaction
+			// keeps at least one old chunk whatever the polynomial.
 			b.WriteString(csvAnna)
+			added = true
 		}
 		b.WriteString(row)
 		w.WriteString(row)
