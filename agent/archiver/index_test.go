@@ -88,3 +88,84 @@ func sameIDs(a, b repository.IDs) bool {
 	}
 	return true
 }
+
+// streamLog is a StreamIndexer whose streams take files named *.log and
+// decline others; it keeps what each way was given.
+type streamLog struct {
+	contentLog
+	streamed map[string][]byte // by node name, what the stream was given
+}
+
+type logStream struct {
+	s    *streamLog
+	name string
+	buf  []byte
+	took bool
+}
+
+func (s *streamLog) Stream(name string) archiver.IndexStream {
+	return &logStream{s: s, name: name}
+}
+
+func (l *logStream) Write(p []byte) bool {
+	if filepath.Ext(l.name) != ".log" {
+		return false
+	}
+	if len(l.buf) < 1<<20 {
+		l.buf = append(l.buf, p...)
+		return true
+	}
+	// Past its first MiB, a declined stream gives its bytes back.
+	if bytes.Contains(p, []byte("decline")) {
+		return false
+	}
+	l.buf = append(l.buf, p...)
+	return true
+}
+
+func (l *logStream) Taken() []byte { l.took = true; return l.buf }
+
+func (l *logStream) Done(node *repository.Node) {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if l.s.streamed == nil {
+		l.s.streamed = map[string][]byte{}
+	}
+	l.s.streamed[node.Name] = l.buf
+}
+
+func (l *logStream) Abort() {}
+
+// TestIndexStream: a large file goes to a StreamIndexer as it is read and
+// is not held whole; one the stream declines, at once or later, reaches
+// Index whole, with the bytes the stream had first.
+func TestIndexStream(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mt := time.Date(2023, 4, 5, 6, 7, 8, 0, time.UTC)
+	line := []byte("2026-11-20 rad i loggen\n")
+	big := bytes.Repeat(line, (33<<20)/len(line))
+	late := bytes.Clone(big)
+	copy(late[20<<20:], "decline\n")
+	files := map[string][]byte{"app.log": big, "late.log": late, "data.bin": big}
+	for name, data := range files {
+		archivertest.WriteFile(t, filepath.Join(src, name), data, 0o644, mt)
+	}
+	repo, _ := archivertest.NewRepo(t)
+	ix := &streamLog{contentLog: contentLog{max: 64 << 20}}
+	sn, _ := backup(t, repo, archiver.Options{Index: ix}, archiver.SnapshotOptions{}, src)
+	nodes := snapshotNodes(t, repo, sn)
+	if got := ix.streamed["app.log"]; !bytes.Equal(got, big) || ix.got["app.log"] != nil {
+		t.Errorf("app.log: streamed %d bytes, indexed whole %d; want the %d streamed", len(got), len(ix.got["app.log"]), len(big))
+	}
+	for _, name := range []string{"late.log", "data.bin"} {
+		if got := ix.got[name]; !bytes.Equal(got, files[name]) || ix.streamed[name] != nil {
+			t.Errorf("%s: indexed whole %d bytes, streamed %d; want the %d whole", name, len(got), len(ix.streamed[name]), len(files[name]))
+		}
+		if n := nodes[filepath.Join(src, name)]; n == nil || !sameIDs(n.Content, ix.ids[name]) {
+			t.Errorf("%s: indexed with another content than stored", name)
+		}
+	}
+}
