@@ -54,6 +54,9 @@ func (ks *KeysStream) Write(p []byte) bool {
 	if ks.declined {
 		return false
 	}
+	if ks.buf == nil {
+		ks.buf = ks.newBuf()
+	}
 	ks.buf = append(ks.buf, p...)
 	if len(ks.buf) < ks.window {
 		return true
@@ -100,9 +103,12 @@ func (ks *KeysStream) start(c lineContext) {
 	// One buffer a scanner, and the one being filled.
 	ks.free = make(chan []byte, n+1)
 	for range n {
-		ks.free <- nil
+		ks.free <- ks.newBuf()
 	}
 }
+
+// newBuf returns a buffer for a window and the read that ends it.
+func (ks *KeysStream) newBuf() []byte { return make([]byte, 0, ks.window+ks.window/4) }
 
 // scan hands the window w to the next idle scanner.
 func (ks *KeysStream) scan(w []byte) {
