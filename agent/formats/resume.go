@@ -215,13 +215,36 @@ func (s *Scanner) resume(prev *LineScan, data []byte, key RefKey) (res *Result, 
 	m := prev.marks[last]
 	t.marks = slices.Clone(prev.marks[:last+1])
 
+	init := &Result{Format: prev.ctx.format, Records: slices.Clone(prev.recs[:m.recs]),
+		NumRecords: m.records, Flagged: m.flagged, matched: m.matched, kinds: m.kinds}
+	if key != nil {
+		init.RecordKeys = append(make([]uint64, 0, m.keys+m.keys/8), prev.keys[:m.keys]...)
+	}
+	if res = s.scanLines(&prev.ctx, data, m.end, m.end, init, key, t); res == nil {
+		return nil, nil
+	}
+	if key != nil {
+		res.kindList = s.x.sortedKinds(res.kinds)
+	}
+	next = &LineScan{ctx: prev.ctx, seeds: prev.seeds, marks: t.marks, byKeys: key != nil}
+	next.keep(res)
+	return res, next
+}
+
+// scanLines adds the records of data from p on, a record's start, read
+// as c says, to init (what the lines before p hold; nil for nothing);
+// the gap before them is scanned from from on. With key it keeps the
+// keys of their refs, as ScanKeys does, else whole records; with t it
+// takes checkpoints. It returns nil when the lines do not parse as c
+// says, or make the file one record: the caller scans it whole then.
+func (s *Scanner) scanLines(c *lineContext, data []byte, from, p int, init *Result, key RefKey, t *tracker) (res *Result) {
 	x := s.x
 	defer func() {
 		x.refsOnly, x.keys, x.track = false, nil, nil
 		if r := recover(); r != nil {
 			// As in scanFormat: a parser bug must not take a file's
-			// scan down; the caller scans it whole.
-			res, next = nil, nil
+			// scan down.
+			res = nil
 		}
 	}()
 	x.track = t
@@ -229,26 +252,21 @@ func (s *Scanner) resume(prev *LineScan, data []byte, key RefKey) (res *Result, 
 		x.refsOnly, x.keys = true, &refKeys{key: key, flat: true}
 	}
 	x.startRefs(0)
-	b := newBuilder(prev.ctx.format, data, x)
-	if key != nil {
-		b.res.RecordKeys = append(make([]uint64, 0, m.keys+m.keys/8), prev.keys[:m.keys]...)
+	b := newBuilder(c.format, data, x)
+	if init != nil {
+		b.res = init
 	}
-	b.res.Records = slices.Clone(prev.recs[:m.recs])
-	b.res.NumRecords, b.res.Flagged, b.res.matched, b.res.kinds = m.records, m.flagged, m.matched, m.kinds
-	b.prev = m.end
-	if err := prev.ctx.linesFrom(b, m.end); err != nil {
-		return nil, nil
+	b.prev = from
+	if err := c.linesFrom(b, p); err != nil {
+		return nil
 	}
 	res = b.done()
 	if res.Whole {
 		x.dropRefs(0)
-		return nil, nil
+		return nil
 	}
 	if key != nil {
-		res.kindList = x.sortedKinds(res.kinds)
 		x.releaseRefs()
 	}
-	next = &LineScan{ctx: prev.ctx, seeds: prev.seeds, marks: t.marks, byKeys: key != nil}
-	next.keep(res)
-	return res, next
+	return res
 }

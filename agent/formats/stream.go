@@ -148,20 +148,10 @@ func (ks *KeysStream) add(i int, res *Result) {
 // scanWindow scans w, whole lines following those of the windows before
 // it, as ScanKeys scans them in the whole file; nil when they do not
 // parse as the first window said, or make the file one record.
-func (ks *KeysStream) scanWindow(sc *Scanner, w []byte, first bool) (res *Result) {
+func (ks *KeysStream) scanWindow(sc *Scanner, w []byte, first bool) *Result {
 	if ks.ctx.format == FormatCSV && !plainCSV(w) {
 		return nil
 	}
-	x := sc.x
-	defer func() {
-		x.refsOnly, x.keys = false, nil
-		if r := recover(); r != nil {
-			res = nil // as in scanFormat
-		}
-	}()
-	x.refsOnly, x.keys = true, &refKeys{key: ks.key, flat: true}
-	x.startRefs(0)
-	b := newBuilder(ks.ctx.format, w, x)
 	c, p := ks.ctx, 0
 	if first {
 		// The gap before the first record (a CSV header) is scanned
@@ -170,16 +160,7 @@ func (ks *KeysStream) scanWindow(sc *Scanner, w []byte, first bool) (res *Result
 	} else {
 		c.bom = 0 // the byte order mark is the first window's
 	}
-	if err := c.linesFrom(b, p); err != nil {
-		return nil
-	}
-	res = b.done()
-	if res.Whole {
-		x.dropRefs(0)
-		return nil
-	}
-	x.releaseRefs()
-	return res
+	return sc.scanLines(&c, w, 0, p, nil, ks.key, nil)
 }
 
 // Result returns what ScanKeys finds in the whole file, once every byte
