@@ -41,8 +41,13 @@ func (r *Recorder) Index(_ string, node *repository.Node, data []byte) {
 	if r.idx.Has(r.ix.Key(node.Name, node.Content)) {
 		return
 	}
+	r.add(r.ix.Entry(node.Name, node.Content, data))
+}
+
+// add queues the entry of a content scanned.
+func (r *Recorder) add(e *Entry) {
 	r.scanned.Add(1)
-	if err := r.w.Add(r.ctx, r.ix.Entry(node.Name, node.Content, data)); err != nil {
+	if err := r.w.Add(r.ctx, e); err != nil {
 		r.fail(err)
 	}
 }
@@ -115,11 +120,7 @@ func (s *ContentStream) Done(node *repository.Node) {
 	if res == nil {
 		return
 	}
-	s.r.scanned.Add(1)
-	e := s.r.ix.entryOfTags(node.Name, node.Content, res, res.RecordKeys, res.Flagged > 0)
-	if err := s.r.w.Add(s.r.ctx, e); err != nil {
-		s.r.fail(err)
-	}
+	s.r.add(s.r.ix.entryOfTags(node.Name, node.Content, res, res.RecordKeys, res.Flagged > 0))
 }
 
 // Abort ends a stream whose content was not read to its end.
