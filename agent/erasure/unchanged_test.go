@@ -14,6 +14,7 @@ import (
 	"github.com/restic/chunker"
 
 	"lethe/agent/archiver"
+	"lethe/agent/formats"
 	"lethe/agent/repository"
 	"lethe/agent/repository/restictest"
 )
@@ -69,7 +70,7 @@ func TestEraseKeepsUnchangedChunks(t *testing.T) {
 	}
 	opts := eraseOpts(t)
 	red := annaRedactor(t)
-	red.KeepVersions(1 << 20)
+	red.KeepVersions(formats.NewVersions(1<<20, 64<<20))
 	opts.Redactor = red
 	if _, err := Run(ctx, env.open(t), opts); err != nil {
 		t.Fatal(err)

@@ -21,46 +21,14 @@ type Redactor struct {
 	m        Matcher
 	opts     *Options
 	scanners sync.Pool // *Scanner: each caches verdicts and keeps scratch buffers
-	versions *versions
+	versions *Versions
 }
 
-// versions keeps, by name, the LineScan of the last version read of each
-// line-oriented file of at least min bytes (see KeepVersions).
-type versions struct {
-	min  int
-	mu   sync.Mutex
-	last map[string]*LineScan
-}
-
-// KeepVersions makes the redactor keep, for each line-oriented file of
-// at least min bytes that it reads whole, what lets the next version of
-// the file under the same name be scanned from where the two differ
-// (Scanner.ScanAfter): for reading every version of files, as an
-// erasure's rewrite does. Call it before the redactor is used.
-func (r *Redactor) KeepVersions(min int) {
-	r.versions = &versions{min: min, last: make(map[string]*LineScan)}
-}
-
-// scan scans data, the content of the file name, after its previous
-// version when the redactor keeps them.
-func (r *Redactor) scan(sc *Scanner, name string, data []byte) *Result {
-	v := r.versions
-	if v == nil || len(data) < v.min {
-		return sc.Scan(name, data)
-	}
-	v.mu.Lock()
-	prev := v.last[name]
-	v.mu.Unlock()
-	res, next := sc.ScanAfter(prev, name, data)
-	v.mu.Lock()
-	if next != nil {
-		v.last[name] = next
-	} else {
-		delete(v.last, name)
-	}
-	v.mu.Unlock()
-	return res
-}
+// KeepVersions makes the redactor scan each file it reads whole after
+// the last version of it that v keeps: for reading every version of
+// files, as an erasure's rewrite does. Call it before the redactor is
+// used; v must serve this redactor alone.
+func (r *Redactor) KeepVersions(v *Versions) { r.versions = v }
 
 // NewRedactor returns a redactor for m; opts may be nil.
 func NewRedactor(m Matcher, opts *Options) *Redactor {
@@ -269,7 +237,7 @@ func (r *Redactor) read(ctx context.Context, sc *Scanner, name string, open func
 		return r.stream(sc, io.MultiReader(&buf, in))
 	}
 	data := buf.Bytes()
-	return content{res: r.scan(sc, name, data), data: data, size: n}, nil
+	return content{res: r.versions.Scan(sc, name, data), data: data, size: n}, nil
 }
 
 // stream scans content too large to parse with the fallback scanner.

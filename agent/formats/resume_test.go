@@ -208,3 +208,38 @@ func TestScanAfterContext(t *testing.T) {
 	got, _ := sc.ScanKeysAfter(prev, "kunder.txt", data, scanKeysTag)
 	sameKeys(t, "as text", NewScanner(m, opts).ScanKeys("kunder.txt", data, scanKeysTag), got)
 }
+
+// TestVersions checks that Versions gives what a whole scan gives, keeps
+// the scans of line-oriented files of at least its least size within its
+// limit, and scans the next version after the one it kept.
+func TestVersions(t *testing.T) {
+	m := allMatcher(t)
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, "rad %d kund%d@example.se 070-%03d %02d %02d\n", i, i, i%1000, i%100, i%7)
+	}
+	log := []byte(b.String())
+	small := []byte("en rad anna.svensson@example.se\n")
+	for _, limit := range []int{64 << 20, 1} {
+		v := NewVersions(1<<10, limit)
+		sc, whole := NewScanner(m, nil), NewScanner(m, nil)
+		for day := range 3 {
+			log = fmt.Appendf(log, "dag %d anna.svensson@example.se\n", day)
+			for name, data := range map[string][]byte{"app.log": log, "liten.log": small} {
+				sameRecords(t, name, whole.Scan(name, data), v.Scan(sc, name, data))
+			}
+			v.mu.Lock()
+			kept, size := v.last["app.log"], v.size
+			_, smallKept := v.last["liten.log"]
+			v.mu.Unlock()
+			if size > limit || smallKept || (limit > 1) != (kept != nil) {
+				t.Errorf("limit %d, day %d: keeps %d bytes, the small file %v, the log %v", limit, day, size, smallKept, kept != nil)
+			}
+			if kept != nil {
+				if res, _ := sc.resume(kept, append(slices.Clone(log), "ny\n"...), nil); res == nil {
+					t.Errorf("day %d: the next version cannot be scanned after the kept one", day)
+				}
+			}
+		}
+	}
+}

@@ -72,14 +72,14 @@ func (e *Eraser) index(ctx context.Context, ix *subjects.Indexer) (*subjects.Ind
 // maskingRedactor redacts with one tombstone's matcher but masks paths
 // with every active tombstone's: a message about this erasure must not
 // name another erased subject either.
-// minVersioned is the smallest redacted file whose index scan is kept
-// for the next version of it: the large files that change a little
-// every day are what an erasure spends its time on.
+// minVersioned is the smallest file whose scan an erasure keeps for the
+// file's next version: the large files that change a little every day
+// are what an erasure spends its time on.
 const minVersioned = 1 << 20
 
 // maxVersionsKept bounds what an erasure keeps of the versions it
-// indexed (the keys of their records): past it, a file's next version is
-// indexed whole.
+// scanned, for redacting and for indexing each (for the index, the keys
+// of their records): past it, a file's next version is scanned whole.
 const maxVersionsKept = 64 << 20
 
 type maskingRedactor struct {
@@ -157,6 +157,12 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	// and learns the new content of the files the rewrite redacts. Without
 	// it every file is read: slower, as correct.
 	ix := subjects.NewIndexer(n, e.key, fopts)
+	// The rewrite redacts and indexes every version of a changed file
+	// (and a repository restic wrote is indexed version by version);
+	// each is scanned from where it stops sharing the previous one.
+	ix.KeepVersions(formats.NewVersions(minVersioned, maxVersionsKept))
+	red := formats.NewRedactor(m, fopts)
+	red.KeepVersions(formats.NewVersions(minVersioned, maxVersionsKept))
 	idx, err := e.index(ctx, ix)
 	if err != nil {
 		if opts.Warn != nil {
@@ -166,11 +172,6 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 	}
 	w := subjects.NewWriter(e.repo, idx)
 	var indexErr error
-	// The rewrite redacts every version of a changed file; each is
-	// indexed from where it stops sharing the previous one's bytes.
-	versions, kept := make(map[string]*formats.LineScan), 0
-	red := formats.NewRedactor(m, fopts)
-	red.KeepVersions(minVersioned)
 	res, err := erasure.Run(ctx, e.repo, erasure.Options{
 		Tombstone:  id,
 		Mode:       string(t.Mode),
@@ -182,22 +183,8 @@ func (e *Eraser) Run(ctx context.Context, id string, opts EraseOptions) (*erasur
 		Now:        opts.now,
 		Window:     opts.Window,
 		IndexLimit: ix.MaxSize(),
-		Indexed: func(p string, node *repository.Node, data []byte) {
-			var ent *subjects.Entry
-			if len(data) < minVersioned {
-				ent = ix.Entry(node.Name, node.Content, data)
-			} else {
-				prev := versions[p]
-				var next *formats.LineScan
-				ent, next = ix.EntryAfter(prev, node.Name, node.Content, data)
-				delete(versions, p)
-				if prev != nil {
-					kept -= prev.Size()
-				}
-				if next != nil && kept+next.Size() <= maxVersionsKept {
-					versions[p], kept = next, kept+next.Size()
-				}
-			}
+		Indexed: func(_ string, node *repository.Node, data []byte) {
+			ent := ix.Entry(node.Name, node.Content, data)
 			if err := w.Add(ctx, ent); err != nil && indexErr == nil {
 				indexErr = err
 			}

@@ -17,11 +17,12 @@ import (
 // so an entry's tags cover everything a tombstone matcher with the same
 // profile could match. It is safe for concurrent use.
 type Indexer struct {
-	key     *tombstones.SubjectKey
-	opts    formats.Options
-	profile string
-	legacy  string    // the profile of entries with fingerprint tags
-	pool    sync.Pool // *formats.Scanner
+	key      *tombstones.SubjectKey
+	opts     formats.Options
+	profile  string
+	legacy   string    // the profile of entries with fingerprint tags
+	pool     sync.Pool // *formats.Scanner
+	versions *formats.Versions
 }
 
 // NewIndexer returns an indexer under the subject key. opts are the
@@ -115,25 +116,16 @@ func (ix *Indexer) Entry(name string, content repository.IDs, data []byte) *Entr
 	// An entry needs the tags of each record's refs, not the records:
 	// ScanKeys keeps those alone, as they are found, in a fraction of
 	// the memory of a whole result or of the refs.
-	res := sc.ScanKeys(path.Base(name), data, tagKey)
+	res := ix.versions.ScanKeys(sc, path.Base(name), data, tagKey)
 	ix.pool.Put(sc)
 	return ix.entryOfTags(name, content, res, res.RecordKeys, res.Flagged > 0)
 }
 
-// EntryAfter is Entry for the next version of a file whose previous
-// version prev described (nil for a first version): what the two share
-// up to a record is not scanned again (formats.Scanner.ScanKeysAfter).
-// next describes this version for the one after it, nil when there is
-// nothing to keep.
-func (ix *Indexer) EntryAfter(prev *formats.LineScan, name string, content repository.IDs, data []byte) (e *Entry, next *formats.LineScan) {
-	if int64(len(data)) > ix.MaxSize() {
-		return nil, nil
-	}
-	sc := ix.pool.Get().(*formats.Scanner)
-	res, next := sc.ScanKeysAfter(prev, path.Base(name), data, tagKey)
-	ix.pool.Put(sc)
-	return ix.entryOfTags(name, content, res, res.RecordKeys, res.Flagged > 0), next
-}
+// KeepVersions makes the indexer scan each content after the last
+// version of the file of the same name that v keeps: for indexing every
+// version of files, as an erasure's rewrite does. Call it before the
+// indexer is used; v must serve this indexer alone.
+func (ix *Indexer) KeepVersions(v *formats.Versions) { ix.versions = v }
 
 // tagKey is the key of a ref of the tag matcher: its tag, flagged for
 // the tail of a plain phone number. Other refs have none.

@@ -217,34 +217,29 @@ func customerCSV(size int) []byte {
 }
 
 // TestEntryAfter checks that the entry of each version of a growing CSV,
-// indexed after the version before it, is the entry Entry makes of it.
+// indexed after the version before it, is the entry of the whole file,
+// also when what the indexer keeps of the versions is full.
 func TestEntryAfter(t *testing.T) {
 	n, err := tombstones.NewNormalizer("SE", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, key := setup(t, "", "")
-	ix := NewIndexer(n, key, &formats.Options{NameColumns: []string{"namn"}})
-	data := []byte("kundnr;namn;epost;tel\n")
-	var prev *formats.LineScan
-	resumed := false
-	for day := range 4 {
-		for i := range 5000 {
-			data = fmt.Appendf(data, "%d;Kund %d;kund%d.%d@example.se;070-%03d %02d %02d\n", i, i, day, i, i%1000, i%100, day)
+	opts := &formats.Options{NameColumns: []string{"namn"}}
+	whole := NewIndexer(n, key, opts)
+	for _, limit := range []int{64 << 20, 1} {
+		ix := NewIndexer(n, key, opts)
+		ix.KeepVersions(formats.NewVersions(1<<10, limit))
+		data := []byte("kundnr;namn;epost;tel\n")
+		for day := range 4 {
+			for i := range 5000 {
+				data = fmt.Appendf(data, "%d;Kund %d;kund%d.%d@example.se;070-%03d %02d %02d\n", i, i, day, i, i%1000, i%100, day)
+			}
+			want := whole.Entry("kunder.csv", contentOf(data), data)
+			if got := ix.Entry("kunder.csv", contentOf(data), data); !reflect.DeepEqual(got, want) {
+				t.Fatalf("day %d, limit %d: entry after the day before\n%+v\nwant\n%+v", day, limit, got, want)
+			}
 		}
-		want := ix.Entry("kunder.csv", contentOf(data), data)
-		got, next := ix.EntryAfter(prev, "kunder.csv", contentOf(data), data)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("day %d: entry after the day before\n%+v\nwant\n%+v", day, got, want)
-		}
-		if next == nil {
-			t.Fatalf("day %d: nothing kept for the next version", day)
-		}
-		resumed = resumed || prev != nil
-		prev = next
-	}
-	if !resumed {
-		t.Fatal("no version was indexed after another")
 	}
 }
 
